@@ -1,0 +1,37 @@
+// The global flags, as runc has them, turned into RuntimeOptions for the library.
+import type { Command } from 'commander';
+import { configureLog, type LogFormat } from '../log';
+import { RunxError } from '../errors';
+import { parseAccelMode } from '../xcontainer/accel';
+import type { RuntimeOptions } from '../xcontainer/runtime-options';
+
+export const DEFAULT_ROOT = '/run/runx';
+
+export function defineGlobals(program: Command): void {
+  program
+    .option('--root <dir>', 'root directory for storage of container state', DEFAULT_ROOT)
+    .option('--log <file>', 'log file (default: stderr)')
+    .option('--log-format <format>', 'log format: text or json', 'text')
+    .option('--debug', 'enable debug logging', false)
+    .option('--systemd-cgroup', 'accepted for runc compatibility (the VM has its own cgroups)', false)
+    .option('--rootless <value>', 'accepted for runc compatibility', 'auto')
+    .option('--criu <path>', 'accepted for runc compatibility (runx checkpoints whole VMs)')
+    .option('--accel <mode>', 'accelerator: auto, kvm or tcg', process.env.RUNX_ACCEL ?? 'auto');
+}
+
+interface GlobalFlags {
+  root: string;
+  log?: string;
+  logFormat: string;
+  debug: boolean;
+  systemdCgroup: boolean;
+  accel: string;
+}
+
+export function runtimeOptions(program: Command): RuntimeOptions {
+  const g = program.opts<GlobalFlags>();
+  if (g.logFormat !== 'text' && g.logFormat !== 'json') throw new RunxError('EUSAGE', `--log-format must be text or json, not "${g.logFormat}"`);
+  const log = { file: g.log, format: g.logFormat as LogFormat, debug: g.debug };
+  configureLog(log);
+  return { root: g.root, accel: parseAccelMode(g.accel), log, systemdCgroup: g.systemdCgroup };
+}

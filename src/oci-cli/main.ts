@@ -1,0 +1,68 @@
+// The runx command line: runc's global flags and verbs. Each verb module only declares
+// its flags and calls one library function, loaded when that verb runs. This is the
+// only place that prints an error: one line on stderr (and an error line in --log),
+// exit status 1.
+import { Command, CommanderError } from 'commander';
+import { messageOf } from '../errors';
+import { normaliseArgv } from './argv';
+import { defineGlobals, runtimeOptions } from './globals';
+
+const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec'] as const;
+
+function buildProgram(): Command {
+  const program = new Command('runx')
+    .description('an OCI runtime that runs each container in its own small VM')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+  defineGlobals(program);
+  for (const verb of VERBS) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require(`./${verb}`) as { register(p: Command): void }).register(program);
+  }
+  return program;
+}
+
+function longOptionNames(program: Command): Set<string> {
+  const names = new Set<string>();
+  for (const cmd of [program, ...program.commands]) {
+    for (const opt of cmd.options) if (opt.long) names.add(opt.long.replace(/^--(no-)?/, '')).add(opt.long.slice(2));
+  }
+  return names;
+}
+
+function reportError(program: Command, err: unknown): void {
+  const msg = messageOf(err);
+  try {
+    runtimeOptions(program);
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require('../log') as typeof import('../log')).log().error(msg);
+  } catch { /* the log flags themselves were bad */ }
+  // With --log the error line is also in the log (the shim reads it); stderr gets it
+  // for people and for go-runc, which appends stderr to its errors.
+  process.stderr.write(`runx: ${msg}\n`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v' || args[0] === 'version')) {
+    const { versionText } = await import('./version');
+    process.stdout.write(versionText());
+    return;
+  }
+  const program = buildProgram();
+  try {
+    await program.parseAsync(normaliseArgv(args, longOptionNames(program)), { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return;
+      process.stderr.write(`runx: ${err.message.replace(/^error: /, '')}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    reportError(program, err);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,142 @@
+// `create`: validate the bundle, claim the id, build the root disk, start the keeper
+// (which boots the VM and has the agent prepare the process), then write the pid file.
+// Any failure removes everything this call made: a failed create leaves no state.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RunxError, messageOf } from '../errors';
+import { log } from '../log';
+import { loadBundle } from '../bundle/load-bundle';
+import { planMounts } from '../bundle/mount-plan';
+import { guestCreateFields } from '../bundle/guest-plan';
+import { buildRootfsImage } from '../bundle/rootfs-image';
+import { chooseAccel } from './accel';
+import { OCI_VERSION, type ContainerRecord } from './container-record';
+import { findGuestAssets } from './guest-assets';
+import { waitForExit } from './host';
+import { LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
+import { ROOT_DISK, shapeFromResources } from './qemu-argv';
+import type { RuntimeOptions } from './runtime-options';
+import { StateStore, validateId, writeFileAtomic } from './state-store';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  runtime: RuntimeOptions;
+  /** false for `run` in the foreground: the caller waits for the keeper. */
+  detachKeeper: boolean;
+}
+
+export interface CreatedContainer {
+  keeper: ChildProcess;
+  pid: number;
+}
+
+const DEFAULT_BOOT_TIMEOUT_MS = 30_000;
+
+export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
+  validateId(opts.id);
+  if (opts.consoleSocket) throw new RunxError('EUSAGE', '--console-socket is not supported by this runx build yet');
+  const bundle = loadBundle(opts.bundle);
+  const config = bundle.config;
+  if (config.process!.terminal) log().warn('process.terminal is true: this runx build gives the container pipes, not a terminal');
+  const plan = planMounts(config.mounts ?? [], bundle.dir);
+  const accel = chooseAccel(opts.runtime.accel);
+  log().info(`accelerator: ${accel.accel} (${accel.reason})`);
+  const assets = findGuestAssets();
+
+  const store = new StateStore(opts.runtime.root);
+  const dir = store.claim(opts.id);
+  let keeper: ChildProcess | undefined;
+  try {
+    fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText);
+    buildRootfsImage(bundle.rootfs, path.join(dir, ROOT_DISK));
+    const record: ContainerRecord = {
+      ociVersion: OCI_VERSION,
+      id: opts.id,
+      status: 'creating',
+      bundle: bundle.dir,
+      rootfs: bundle.rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: config.annotations,
+      keeperPid: 0,
+    };
+    store.write(record);
+    const launch: KeeperLaunch = {
+      id: opts.id,
+      root: path.resolve(opts.runtime.root),
+      qemuBinary: process.env.RUNX_QEMU ?? 'qemu-system-x86_64',
+      qemu: {
+        accel: accel.accel,
+        kernel: assets.kernel,
+        initramfs: assets.initramfs,
+        shape: shapeFromResources(config.linux?.resources, os.cpus().length),
+        rootReadonly: config.root?.readonly === true,
+        shares: plan.shares,
+      },
+      agentCreate: guestCreateFields(config, plan),
+      bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || DEFAULT_BOOT_TIMEOUT_MS,
+      log: opts.runtime.log,
+    };
+    writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
+    keeper = spawnKeeper(dir, opts.detachKeeper);
+    const reply = await readiness(keeper);
+    if (!reply.ok) throw new RunxError('EBOOT', reply.error);
+    if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
+    return { keeper, pid: keeper.pid! };
+  } catch (err) {
+    if (keeper?.pid) {
+      if (keeper.exitCode === null) keeper.kill('SIGKILL');
+      await waitForExit(keeper.pid, undefined, 5000);
+    }
+    store.remove(opts.id);
+    throw err;
+  }
+}
+
+function spawnKeeper(dir: string, detach: boolean): ChildProcess {
+  // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
+  // runc's container process inherits runc's. fd 3 tells us when it is ready.
+  const child = spawn(process.execPath, [path.join(__dirname, 'keeper-main.js'), dir], {
+    detached: true,
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  });
+  if (detach) child.unref();
+  return child;
+}
+
+function readiness(child: ChildProcess): Promise<KeeperReply> {
+  return new Promise((resolve) => {
+    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void; unref?(): void };
+    let text = '';
+    const done = (reply: KeeperReply) => {
+      pipe.removeAllListeners();
+      pipe.destroy();
+      child.removeAllListeners('exit');
+      resolve(reply);
+    };
+    pipe.on('data', (d: Buffer) => {
+      text += d.toString();
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          done(JSON.parse(text.slice(0, nl)) as KeeperReply);
+        } catch (err) {
+          done({ ok: false, error: `keeper sent garbage: ${messageOf(err)}` });
+        }
+      }
+    });
+    child.once('exit', (code, signal) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` }));
+    child.once('error', (err) => done({ ok: false, error: `cannot start keeper: ${err.message}` }));
+  });
+}
+
+/** The pid file holds just the number, no newline (containerd's shim parses it so). */
+export function writePidFile(file: string, pid: number): void {
+  const abs = path.resolve(file);
+  writeFileAtomic(abs, String(pid));
+}

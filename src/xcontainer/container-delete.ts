@@ -1,0 +1,53 @@
+// `delete`: remove a stopped (or created) container's VM leftovers and state; with
+// --force, kill a running one first. A keeper that will not die is killed by pid,
+// which takes its QEMU with it (parent-death signal).
+import fs from 'node:fs';
+import { RunxError } from '../errors';
+import { log } from '../log';
+import type { ContainerRecord } from './container-record';
+import { waitForExit } from './host';
+import { askKeeper } from './keeper-client';
+import { KEEPER_SOCKET } from './keeper-launch';
+import type { RuntimeOptions } from './runtime-options';
+import { StateStore } from './state-store';
+
+const SIGKILL = 9;
+
+export async function deleteContainer(id: string, force: boolean, runtime: RuntimeOptions): Promise<void> {
+  const store = new StateStore(runtime.root);
+  await store.withLock(id, async () => {
+    let live;
+    try {
+      live = store.readLive(id);
+    } catch (err) {
+      // As runc: --force on an id whose state never got written still cleans its directory.
+      if (force && (err as RunxError).code === 'ENOTFOUND') {
+        if (fs.existsSync(store.dir(id))) store.remove(id);
+        return;
+      }
+      throw err;
+    }
+    const { rec, status, keeperAlive } = live;
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new RunxError('ESTATE', `cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    if (status === 'creating' && keeperAlive && !force) {
+      throw new RunxError('ESTATE', `cannot delete container ${id} while it is being created`);
+    }
+    if (keeperAlive) await endKeeper(store, rec, status !== 'stopped');
+    store.remove(id);
+  });
+}
+
+async function endKeeper(store: StateStore, rec: ContainerRecord, kill: boolean): Promise<void> {
+  if (kill) {
+    await askKeeper(store.file(rec.id, KEEPER_SOCKET), { op: 'kill', signal: SIGKILL, all: true }, 5000)
+      .catch((err) => log().warn(`delete ${rec.id}: ${(err as Error).message}`));
+  }
+  if (await waitForExit(rec.keeperPid, rec.keeperStartTime, 10_000)) return;
+  log().warn(`delete ${rec.id}: keeper ${rec.keeperPid} did not exit; killing it`);
+  try {
+    process.kill(rec.keeperPid, 'SIGKILL');
+  } catch { /* already gone */ }
+  await waitForExit(rec.keeperPid, rec.keeperStartTime, 5000);
+}

@@ -1,0 +1,49 @@
+// `run`: create and start; in the foreground, forward signals to the container, wait
+// for it, delete it (unless --keep) and return its exit status.
+import { RunxError, messageOf } from '../errors';
+import { log } from '../log';
+import { createContainer } from './container-create';
+import { deleteContainer } from './container-delete';
+import { killContainer } from './container-kill';
+import { startContainer } from './container-start';
+import type { RuntimeOptions } from './runtime-options';
+
+export interface RunOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  detach: boolean;
+  keep: boolean;
+  runtime: RuntimeOptions;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** Returns the exit status `runx run` should exit with. */
+export async function runContainer(opts: RunOptions): Promise<number> {
+  const { keeper } = await createContainer({ ...opts, detachKeeper: opts.detach });
+  const exited = new Promise<number>((resolve) => {
+    if (keeper.exitCode !== null) resolve(keeper.exitCode);
+    keeper.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + (require('node:os').constants.signals[signal] as number) : 255)));
+  });
+  try {
+    await startContainer(opts.id, opts.runtime);
+  } catch (err) {
+    await deleteContainer(opts.id, true, opts.runtime).catch(() => undefined);
+    throw err;
+  }
+  if (opts.detach) return 0;
+  const handlers = FORWARDED.map((sig) => {
+    const h = () => void killContainer(opts.id, require('node:os').constants.signals[sig] as number, false, opts.runtime)
+      .catch((err) => log().warn(`forwarding ${sig}: ${messageOf(err)}`));
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  const status = await exited;
+  for (const [sig, h] of handlers) process.off(sig, h);
+  if (!opts.keep) {
+    await deleteContainer(opts.id, true, opts.runtime).catch((err: RunxError) => log().warn(`run: cleaning up ${opts.id}: ${err.message}`));
+  }
+  return status;
+}

@@ -1,0 +1,26 @@
+// What `create` hands the keeper (<state dir>/launch.json): everything it needs to
+// boot the VM and prepare the container, decided once, before the keeper starts.
+import type { FieldValue } from './agent-messages';
+import type { QemuLaunch } from './qemu-argv';
+import type { LogOptions } from '../log';
+
+export const LAUNCH_FILE = 'launch.json';
+export const KEEPER_SOCKET = 'keeper.sock';
+
+export interface KeeperLaunch {
+  id: string;
+  root: string;
+  qemu: QemuLaunch;
+  qemuBinary: string;
+  agentCreate: Array<[string, FieldValue]>;
+  bootTimeoutMs: number;
+  log: LogOptions;
+}
+
+/** Requests on the keeper's control socket (newline-delimited JSON). */
+export type KeeperRequest =
+  | { op: 'start' }
+  | { op: 'kill'; signal: number; all: boolean }
+  | { op: 'ping' };
+
+export type KeeperReply = { ok: true } | { ok: false; error: string };

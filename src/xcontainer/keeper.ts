@@ -1,0 +1,264 @@
+// The keeper: one host process per container. It owns the QEMU child, talks to the
+// guest agent, relays the container's stdio through its own inherited stdin, stdout
+// and stderr, serves the CLI on keeper.sock, and exits with the container's exit
+// status (128+N for death by signal N). Its pid is what `create --pid-file` writes,
+// so containerd's shim supervises it as it would runc's container process.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { RunxError, messageOf } from '../errors';
+import { log, configureLog } from '../log';
+import { AgentConnection, type AgentExit } from './agent-connection';
+import type { ContainerRecord } from './container-record';
+import { processStartTime } from './host';
+import { JsonLineReader } from './json-lines';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
+import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, qemuArgv } from './qemu-argv';
+import { QmpClient } from './qmp-client';
+import { StateStore } from './state-store';
+import { writeAllSync } from './write-all';
+
+const READY_FD = 3;
+const SHUTDOWN_GRACE_MS = 3000;
+// Signals a supervisor may send the keeper's pid; they go to the container, as they
+// would to runc's container process. SIGKILL/SIGSTOP cannot be caught: a killed keeper
+// takes QEMU with it (parent-death signal).
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export function exitStatusOf(exit: AgentExit): number {
+  return exit.signal !== undefined ? 128 + exit.signal : (exit.code ?? 255) & 0xff;
+}
+
+/** The last lines of the guest console, on one line, for boot errors. */
+export function consoleTail(file: string, lines = 8): string {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return '(no console output)';
+  }
+  const tail = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-lines);
+  return tail.length ? tail.join(' | ') : '(no console output)';
+}
+
+function listenOnce(file: string): { server: net.Server; accepted: Promise<net.Socket> } {
+  fs.rmSync(file, { force: true });
+  const server = net.createServer();
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  server.listen(file);
+  return { server, accepted };
+}
+
+class Keeper {
+  private readonly store: StateStore;
+  private record!: ContainerRecord;
+  private qemu?: ChildProcess;
+  private qemuStderr = '';
+  private agent?: AgentConnection;
+  private qmp?: QmpClient;
+  private control?: net.Server;
+  private started = false;
+  private exiting = false;
+  private stdoutOpen = true;
+  private stderrOpen = true;
+
+  constructor(private readonly dir: string, private readonly launch: KeeperLaunch) {
+    this.store = new StateStore(launch.root);
+  }
+
+  async run(): Promise<void> {
+    this.record = this.store.read(this.launch.id);
+    try {
+      await this.boot();
+      await this.prepareContainer();
+    } catch (err) {
+      this.reportReady({ ok: false, error: messageOf(err) });
+      await this.stopQemu();
+      process.exit(1);
+    }
+    this.serveControl();
+    this.relayStdin();
+    for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
+    this.updateRecord({ status: 'created', keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
+    this.reportReady({ ok: true });
+  }
+
+  private async boot(): Promise<void> {
+    const { qemu } = this.launch;
+    log().info({ accel: qemu.accel, shape: qemu.shape }, `booting VM for ${this.launch.id}`);
+    const agentL = listenOnce(path.join(this.dir, AGENT_SOCKET));
+    const qmpL = listenOnce(path.join(this.dir, QMP_SOCKET));
+    fs.writeFileSync(path.join(this.dir, CONSOLE_LOG), '');
+    // setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
+    // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
+    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', this.launch.qemuBinary, ...qemuArgv(qemu)], {
+      cwd: this.dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.qemu = child;
+    child.stderr!.on('data', (d: Buffer) => { this.qemuStderr = (this.qemuStderr + d.toString()).slice(-2000); });
+    const qemuExited = new Promise<never>((_, reject) => {
+      child.once('error', (err) => reject(new RunxError('EBOOT', `cannot start QEMU (${this.launch.qemuBinary}): ${err.message}`)));
+      child.once('exit', (code, signal) => {
+        if (!this.exiting) {
+          const why = this.qemuStderr.trim().split('\n').pop() || `exit ${code ?? signal}`;
+          reject(new RunxError('EBOOT', `VM exited during boot: ${why}; console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`));
+        }
+      });
+    });
+    qemuExited.catch(() => { /* observed through the race below */ });
+    const timeoutMs = this.launch.bootTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RunxError('EBOOT',
+        `guest agent did not answer within ${timeoutMs / 1000} s (accel ${qemu.accel}); console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`)), timeoutMs);
+    });
+    const ready = (async () => {
+      const qmpSock = await qmpL.accepted;
+      this.qmp = new QmpClient(qmpSock);
+      await this.qmp.negotiate();
+      const agentSock = await agentL.accepted;
+      this.agent = new AgentConnection(agentSock);
+      await new Promise<void>((resolve) => this.agent!.once('hello', () => resolve()));
+    })();
+    try {
+      await Promise.race([ready, qemuExited, timeout]);
+    } finally {
+      clearTimeout(timer);
+      agentL.server.close();
+      qmpL.server.close();
+    }
+    this.updateRecord({ qemuPid: child.pid, qemuStartTime: child.pid ? processStartTime(child.pid) : undefined, accel: qemu.accel });
+    child.on('exit', (code, signal) => this.onQemuExit(code, signal));
+    this.wireAgent();
+  }
+
+  private wireAgent(): void {
+    const agent = this.agent!;
+    agent.on('stdout', (buf) => { if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf); });
+    agent.on('stderr', (buf) => { if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf); });
+    agent.on('exit', (exit) => void this.onContainerExit(exit));
+    agent.on('protocolError', (why) => log().warn(`agent protocol: ${why}`));
+    agent.on('hello', () => log().info('agent reconnected'));
+  }
+
+  private async prepareContainer(): Promise<void> {
+    await this.agent!.request('create', this.launch.agentCreate);
+  }
+
+  private relayStdin(): void {
+    const stdin = process.stdin;
+    stdin.on('data', (chunk: Buffer) => this.agent?.sendStdin(chunk));
+    stdin.on('end', () => this.agent?.sendStdin(Buffer.alloc(0)));
+    stdin.on('error', () => this.agent?.sendStdin(Buffer.alloc(0)));
+  }
+
+  private serveControl(): void {
+    const file = path.join(this.dir, KEEPER_SOCKET);
+    fs.rmSync(file, { force: true });
+    this.control = net.createServer((sock) => {
+      const reader = new JsonLineReader(
+        (req) => void this.handle(req as KeeperRequest).then((reply) => sock.end(`${JSON.stringify(reply)}\n`)),
+        () => sock.end(`${JSON.stringify({ ok: false, error: 'malformed request' })}\n`),
+      );
+      sock.on('data', (d) => reader.push(d));
+      sock.on('error', () => { /* the client went away */ });
+    });
+    this.control.listen(file);
+  }
+
+  private async handle(req: KeeperRequest): Promise<KeeperReply> {
+    try {
+      switch (req.op) {
+        case 'ping':
+          return { ok: true };
+        case 'start':
+          if (this.started) return { ok: false, error: 'cannot start an already running container' };
+          this.started = true;
+          await this.agent!.request('start', {});
+          this.updateRecord({ status: 'running' });
+          return { ok: true };
+        case 'kill':
+          await this.agent!.request('kill', { signal: req.signal, all: req.all });
+          return { ok: true };
+        default:
+          return { ok: false, error: `unknown keeper request ${(req as { op: string }).op}` };
+      }
+    } catch (err) {
+      return { ok: false, error: messageOf(err) };
+    }
+  }
+
+  private forwardSignal(sig: NodeJS.Signals): void {
+    const num = (require('node:os') as typeof import('node:os')).constants.signals[sig];
+    this.agent?.request('kill', { signal: num, all: false }).catch((err) => log().warn(`forwarding ${sig}: ${messageOf(err)}`));
+  }
+
+  private async onContainerExit(exit: AgentExit): Promise<void> {
+    if (this.exiting) return;
+    this.exiting = true;
+    const status = exitStatusOf(exit);
+    log().info({ exit }, `container ${this.launch.id} exited with status ${status}`);
+    this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
+    this.agent?.notify('shutdown');
+    await this.stopQemu();
+    this.finish(status);
+  }
+
+  private onQemuExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exiting) return;
+    this.exiting = true;
+    const why = this.qemuStderr.trim().split('\n').pop() || `exit ${code ?? signal}`;
+    log().error(`VM of container ${this.launch.id} ended unexpectedly: ${why}; console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`);
+    this.updateRecord({ status: 'stopped', exitStatus: 255, finished: new Date().toISOString() });
+    this.finish(255);
+  }
+
+  /** Ends QEMU: it should exit by itself after `shutdown`; then QMP quit; then SIGKILL. */
+  private async stopQemu(): Promise<void> {
+    this.exiting = true;
+    const child = this.qemu;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const within = (ms: number) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+    if (await within(SHUTDOWN_GRACE_MS)) return;
+    await this.qmp?.execute('quit', {}).catch(() => undefined);
+    if (await within(1000)) return;
+    child.kill('SIGKILL');
+    await gone;
+  }
+
+  private finish(status: number): void {
+    this.control?.close();
+    fs.rmSync(path.join(this.dir, KEEPER_SOCKET), { force: true });
+    process.exit(status);
+  }
+
+  private updateRecord(patch: Partial<ContainerRecord>): void {
+    this.record = { ...this.record, ...patch };
+    try {
+      this.store.write(this.record);
+    } catch (err) {
+      // The state dir may be gone (delete --force raced us); the exit status still stands.
+      log().warn(`cannot write state of ${this.launch.id}: ${messageOf(err)}`);
+    }
+  }
+
+  private reportReady(reply: KeeperReply): void {
+    try {
+      fs.writeSync(READY_FD, `${JSON.stringify(reply)}\n`);
+      fs.closeSync(READY_FD);
+    } catch { /* create went away; nothing to tell */ }
+  }
+}
+
+/** Entry point of the keeper process: `runx __keeper <state dir>`. */
+export async function runKeeper(dir: string): Promise<void> {
+  const launch = JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+  configureLog(launch.log);
+  process.chdir(dir);
+  process.title = `runx keeper ${launch.id}`;
+  await new Keeper(dir, launch).run();
+}
+

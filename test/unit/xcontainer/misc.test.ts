@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { chooseAccel } from '../../../src/xcontainer/accel';
+import { countCpuset, qemuArgv, shapeFromResources } from '../../../src/xcontainer/qemu-argv';
+import { parseSignal } from '../../../src/xcontainer/signals';
+import { validateId } from '../../../src/xcontainer/state-store';
+import { exitStatusOf } from '../../../src/xcontainer/keeper';
+
+describe('accelerator choice', () => {
+  const pvm = { kvmDeviceUsable: true, hardwareVirt: false, pvmOnly: true };
+  const metal = { kvmDeviceUsable: true, hardwareVirt: true, pvmOnly: false };
+  it('auto takes KVM only where a standard guest can boot', () => {
+    expect(chooseAccel('auto', metal).accel).toBe('kvm');
+    expect(chooseAccel('auto', pvm)).toEqual({ accel: 'tcg', reason: expect.stringContaining('PVM') });
+    expect(chooseAccel('auto', { ...metal, kvmDeviceUsable: false }).accel).toBe('tcg');
+  });
+  it('refuses --accel kvm where KVM cannot run a standard guest', () => {
+    expect(() => chooseAccel('kvm', pvm)).toThrow(/PVM/);
+    expect(chooseAccel('tcg', metal).accel).toBe('tcg');
+  });
+});
+
+describe('VM shape', () => {
+  it('comes from linux.resources with sane defaults', () => {
+    expect(shapeFromResources(undefined, 2)).toEqual({ memoryMiB: 256, vcpus: 1 });
+    expect(shapeFromResources({ memory: { limit: 512 * 1024 * 1024 }, cpu: { quota: 150_000, period: 100_000 } }, 8)).toEqual({ memoryMiB: 560, vcpus: 2 });
+    expect(shapeFromResources({ cpu: { cpus: '0-3,6' } }, 2).vcpus).toBe(2);
+    expect(countCpuset('0-3,6')).toBe(5);
+  });
+  it('puts the QEMU command together for the accelerator', () => {
+    const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, rootReadonly: true, shares: [] });
+    expect(argv.join(' ')).toContain('-M microvm,rtc=on -accel tcg -cpu max -m 128M -smp 2');
+    expect(argv.join(' ')).toContain('readonly=on');
+    expect(argv).toContain('-no-reboot');
+  });
+});
+
+describe('signals and ids', () => {
+  it('parse as runc kill does', () => {
+    expect(parseSignal('9')).toBe(9);
+    expect(parseSignal('KILL')).toBe(9);
+    expect(parseSignal('SIGTERM')).toBe(15);
+    expect(parseSignal('sigusr1')).toBe(10);
+    expect(() => parseSignal('NOPE')).toThrow(/unknown signal "NOPE"/);
+    expect(() => parseSignal('0')).toThrow();
+  });
+  it('exit status is 128+N for death by signal N', () => {
+    expect(exitStatusOf({ code: 3 })).toBe(3);
+    expect(exitStatusOf({ signal: 9 })).toBe(137);
+  });
+  it('container ids follow runc\'s pattern', () => {
+    expect(() => validateId('ok-id_1.2+x')).not.toThrow();
+    expect(() => validateId('bad/id')).toThrow(/invalid container id format/);
+    expect(() => validateId('..')).toThrow();
+    expect(() => validateId('')).toThrow(/empty/);
+  });
+});
