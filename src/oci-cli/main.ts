@@ -33,13 +33,15 @@ function longOptionNames(program: Command): Set<string> {
 
 function reportError(program: Command, err: unknown): void {
   const msg = messageOf(err);
-  try {
-    runtimeOptions(program);
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require('../log') as typeof import('../log')).log().error(msg);
-  } catch { /* the log flags themselves were bad */ }
-  // With --log the error line is also in the log (the shim reads it); stderr gets it
-  // for people and for go-runc, which appends stderr to its errors.
+  // With --log the error line also goes to the log, where containerd's shim reads the
+  // last one; stderr always gets it, for people and for go-runc (which appends stderr).
+  if (program.opts<{ log?: string }>().log) {
+    try {
+      runtimeOptions(program);
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      (require('../log') as typeof import('../log')).log().error(msg);
+    } catch { /* the log flags themselves were bad */ }
+  }
   process.stderr.write(`runx: ${msg}\n`);
 }
 

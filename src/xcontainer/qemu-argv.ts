@@ -31,7 +31,9 @@ export const KERNEL_CMDLINE = 'console=ttyS0 reboot=t panic=-1 quiet';
 export function qemuArgv(l: QemuLaunch): string[] {
   const argv = [
     // rtc=on: without it the kernel spends ~1 s failing to read the RTC at boot.
-    '-M', 'microvm,rtc=on',
+    // acpi=off: the guest kernel has no ACPI; QEMU then lists the virtio-mmio devices
+    // on the kernel command line (virtio_mmio.device=...) instead of in ACPI tables.
+    '-M', 'microvm,acpi=off,rtc=on',
     '-accel', l.accel,
     '-cpu', l.accel === 'kvm' ? 'host' : 'max',
     '-m', `${l.shape.memoryMiB}M`,

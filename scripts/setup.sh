@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Sets up everything runx needs on a Debian 12 machine, idempotently:
+# Debian packages, npm dependencies, the TypeScript build, the guest kernel and the
+# guest agent's initramfs (both cached outside the repo, keyed by their inputs), and
+# `runx` on the PATH. Needs root (apt-get, /usr/local) and no network but Debian's
+# mirrors and the npm registry.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+say() { printf '\n== %s\n' "$*" >&2; }
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+PACKAGES=(
+  qemu-system-x86 qemu-utils        # the VM
+  linux-source-6.1 bc bison flex libelf-dev libssl-dev lz4 xz-utils cpio make gcc  # guest kernel
+  musl-tools                         # the static guest agent
+  busybox-static e2fsprogs util-linux iproute2   # bundles, root disks, setpriv
+  bats runc crun hyperfine           # tests and side-by-side benchmarks
+  git ca-certificates
+)
+say "Debian packages"
+$SUDO apt-get update -qq
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+
+say "npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+say "build (tsc)"
+npm run --silent build
+commit="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+printf '{"commit":"%s"}\n' "$commit" > dist/build-info.json
+
+say "guest kernel (cached; a fresh build takes ~5-7 min)"
+kernel="$(guest-kernel/build-kernel.sh)"
+say "guest agent and initramfs (cached)"
+initramfs="$(guest-kernel/build-initramfs.sh)"
+
+assets=/usr/local/lib/runx
+$SUDO mkdir -p "$assets"
+$SUDO install -m 0644 "$kernel" "$assets/bzImage"
+$SUDO install -m 0644 "$initramfs" "$assets/initramfs.cpio"
+$SUDO ln -sfn "$repo/bin/runx" /usr/local/bin/runx
+say "ready: $(runx --version | head -1) (kernel $kernel, initramfs $initramfs)"

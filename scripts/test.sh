@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets everything up (scripts/setup.sh), then runs every test: vitest unit tests and
+# the bats suites that drive the built runx binary against real QEMU VMs.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+bash scripts/setup.sh
+printf '\n== unit tests (vitest)\n'
+npx vitest run
+printf '\n== CLI and VM tests (bats)\n'
+bats --timing test/cli

@@ -1,0 +1,87 @@
+#!/usr/bin/env bats
+# runc's command-line contract as containerd and go-runc use it: --version's shape,
+# flag forms, JSON logs, spec, concurrency on one id, and a boot that fails.
+
+load helpers
+
+@test "--version prints runc's three-line shape" {
+  run runx --version
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" =~ ^runx\ version\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+  [[ "${lines[1]}" == "commit: "* ]]
+  [[ "${lines[2]}" =~ ^spec:\ 1\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "spec writes runc's default config.json and refuses to overwrite it" {
+  cd "$BATS_TEST_TMPDIR"
+  runx spec
+  node -e 'const c=require("./config.json"); if (c.process.args[0]!=="sh"||c.root.path!=="rootfs"||!c.process.terminal) process.exit(1)'
+  run runx spec
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"File config.json exists. Remove it first"* ]]
+  runx spec --rootless --bundle "$BUNDLE"
+  [ -f "$BUNDLE/config.json" ]
+}
+
+@test "single-dash long flags and --flag=value forms parse" {
+  make_bundle -- true
+  run "$RUNX_BIN" -root "$ROOT" run -bundle="$BUNDLE" -keep c1
+  [ "$status" -eq 0 ]
+  [ "$(state_field c1 status)" = stopped ]
+  run "$RUNX_BIN" --root="$ROOT" --systemd-cgroup delete c1
+  [ "$status" -eq 0 ]
+}
+
+@test "--log-format json writes the error line containerd's shim reads" {
+  run runx --log "$BATS_TEST_TMPDIR/log.json" --log-format json start nope
+  [ "$status" -eq 1 ]
+  last="$(tail -n 1 "$BATS_TEST_TMPDIR/log.json")"
+  node -e 'const l=JSON.parse(process.argv[1]); if (l.level!=="error"||!/does not exist/.test(l.msg)||isNaN(Date.parse(l.time))) process.exit(1)' "$last"
+}
+
+@test "the accelerator choice is logged, and --accel tcg is honoured" {
+  make_bundle -- true
+  runx --log "$BATS_TEST_TMPDIR/log" --accel tcg run --bundle "$BUNDLE" c1
+  grep -q "accelerator: tcg (requested with --accel tcg)" "$BATS_TEST_TMPDIR/log"
+  run runx --accel warp run --bundle "$BUNDLE" c2
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"--accel must be auto, kvm or tcg"* ]]
+}
+
+@test "concurrent starts of one container: exactly one succeeds" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  for i in 1 2 3 4 5; do (runx start c1 >/dev/null 2>&1; echo $? >"$BATS_TEST_TMPDIR/start.$i") & done
+  wait
+  [ "$(cat "$BATS_TEST_TMPDIR"/start.* | grep -c '^0$')" -eq 1 ]
+  [ "$(state_field c1 status)" = running ]
+}
+
+@test "concurrent creates of one id: exactly one succeeds, the rest change nothing" {
+  make_bundle -- sleep 1000
+  for i in 1 2 3; do (runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1; echo $? >"$BATS_TEST_TMPDIR/create.$i") & done
+  wait
+  [ "$(cat "$BATS_TEST_TMPDIR"/create.* | grep -c '^0$')" -eq 1 ]
+  [ "$(state_field c1 status)" = created ]
+}
+
+@test "concurrent force-deletes of a running container all end cleanly" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
+  runx start c1
+  for i in 1 2 3; do (runx delete --force c1 >/dev/null 2>&1; echo $? >"$BATS_TEST_TMPDIR/del.$i") & done
+  wait
+  [ "$(cat "$BATS_TEST_TMPDIR"/del.* | grep -c '^0$')" -eq 3 ]
+  [ ! -d "$ROOT/c1" ]
+  wait_gone "$(cat "$BATS_TEST_TMPDIR/pid")"
+}
+
+@test "a guest that cannot boot fails create with the console tail and leaves nothing" {
+  make_bundle -- true
+  head -c 4096 /dev/zero >"$BATS_TEST_TMPDIR/initramfs.cpio"
+  run env RUNX_INITRAMFS="$BATS_TEST_TMPDIR/initramfs.cpio" RUNX_BOOT_TIMEOUT_MS=20000 "$RUNX_BIN" --root "$ROOT" create --bundle "$BUNDLE" c1
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"console:"* ]]
+  [ -z "$(ls -A "$ROOT" | grep -v '^\.' || true)" ]
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# The OCI lifecycle through the built binary against real VMs (TCG here):
+# create, start, state, kill, delete, run, exit statuses and the pid file.
+
+load helpers
+
+@test "run: stdout and stderr reach the caller and the exit code is the container's" {
+  make_bundle -- sh -c 'echo out-line; echo err-line >&2; exit 3'
+  run --separate-stderr runx run --bundle "$BUNDLE" c1
+  [ "$status" -eq 3 ]
+  [ "$output" = "out-line" ]
+  [ "$stderr" = "err-line" ]
+  # run deletes the container afterwards unless --keep
+  [ -z "$(runx list -q)" ]
+}
+
+@test "run --keep leaves a stopped container that delete removes" {
+  make_bundle -- true
+  run runx run --keep --bundle "$BUNDLE" c1
+  [ "$status" -eq 0 ]
+  [ "$(state_field c1 status)" = stopped ]
+  [ "$(state_field c1 pid)" = 0 ]
+  runx delete c1
+  [ ! -d "$ROOT/c1" ]
+}
+
+@test "create, state, start, kill, delete: statuses follow the OCI lifecycle" {
+  make_bundle -- sh -c 'echo started; exec sleep 1000'
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  [ "$(state_field c1 status)" = created ]
+  [ "$(state_field c1 id)" = c1 ]
+  [ "$(state_field c1 bundle)" = "$BUNDLE" ]
+  [ "$(state_field c1 rootfs)" = "$BUNDLE/rootfs" ]
+  pid="$(cat "$BATS_TEST_TMPDIR/pid")"
+  [ "$(state_field c1 pid)" = "$pid" ]
+  kill -0 "$pid"
+  # the process does not run before start
+  sleep 0.5
+  [ ! -s "$BATS_TEST_TMPDIR/out" ]
+  runx start c1
+  [ "$(state_field c1 status)" = running ]
+  for _ in $(seq 50); do [ -s "$BATS_TEST_TMPDIR/out" ] && break; sleep 0.1; done
+  [ "$(cat "$BATS_TEST_TMPDIR/out")" = started ]
+  runx kill c1 KILL
+  wait_status c1 stopped
+  wait_gone "$pid"
+  runx delete c1
+  run runx state c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'container "c1" does not exist'* ]]
+}
+
+@test "the pid file holds the keeper's pid with no trailing newline" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
+  [ "$(wc -c <"$BATS_TEST_TMPDIR/pid")" -eq "$(printf %s "$(cat "$BATS_TEST_TMPDIR/pid")" | wc -c)" ]
+  [[ "$(cat "$BATS_TEST_TMPDIR/pid")" =~ ^[0-9]+$ ]]
+  grep -q 'keeper' "/proc/$(cat "$BATS_TEST_TMPDIR/pid")/cmdline"
+}
+
+@test "exit status of a container killed by a signal is 128+N" {
+  make_bundle -- sh -c 'kill -KILL $$'
+  run runx run --bundle "$BUNDLE" c1
+  [ "$status" -eq 137 ]
+}
+
+@test "kill accepts names and numbers, and kill --all reaches every process" {
+  make_bundle -- sh -c 'trap "echo got-usr1" USR1; while :; do sleep 0.1; done'
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  sleep 0.5
+  runx kill c1 USR1
+  runx kill c1 SIGUSR1
+  runx kill c1 10
+  for _ in $(seq 50); do [ "$(grep -c got-usr1 "$BATS_TEST_TMPDIR/out")" -ge 3 ] && break; sleep 0.1; done
+  [ "$(grep -c got-usr1 "$BATS_TEST_TMPDIR/out")" -eq 3 ]
+  runx kill --all c1 9
+  wait_status c1 stopped
+  run runx kill c1 TERM
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"container not running"* ]]
+  run runx kill c1 NOSUCHSIG
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'unknown signal "NOSUCHSIG"'* ]]
+}
+
+@test "start: unknown id, twice, and after stop are errors with no effect" {
+  make_bundle -- sleep 1000
+  run runx start nope
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'container "nope" does not exist'* ]]
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  runx start c1
+  run runx start c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"already running"* ]]
+  [ "$(state_field c1 status)" = running ]
+  runx kill c1 KILL
+  wait_status c1 stopped
+  run runx start c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"has stopped"* ]]
+}
+
+@test "create: a taken id and a missing id are errors that change nothing" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  run runx create --bundle "$BUNDLE" c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"container with id exists: c1"* ]]
+  [ "$(state_field c1 status)" = created ]
+  run runx create --bundle "$BUNDLE"
+  [ "$status" -eq 1 ]
+  [ "$(runx list -q)" = c1 ]
+}
+
+@test "delete: a running container needs --force; --force ends keeper and QEMU" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
+  runx start c1
+  qemu="$(record_field c1 qemuPid)"
+  kill -0 "$qemu"
+  run runx delete c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"that is not stopped: running"* ]]
+  [ "$(state_field c1 status)" = running ]
+  runx delete --force c1
+  [ ! -d "$ROOT/c1" ]
+  wait_gone "$(cat "$BATS_TEST_TMPDIR/pid")"
+  wait_gone "$qemu"
+  run runx delete nope
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"does not exist"* ]]
+  runx delete --force nope
+}
+
+@test "a created container can be deleted without --force" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
+  runx delete c1
+  [ ! -d "$ROOT/c1" ]
+  wait_gone "$(cat "$BATS_TEST_TMPDIR/pid")"
+}
+
+@test "a keeper killed by SIGKILL takes its QEMU along and the state reads stopped" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
+  runx start c1
+  qemu="$(record_field c1 qemuPid)"
+  kill -9 "$(cat "$BATS_TEST_TMPDIR/pid")"
+  wait_gone "$qemu"
+  [ "$(state_field c1 status)" = stopped ]
+  run runx kill c1 TERM
+  [[ "$output" == *"container not running"* ]]
+  runx delete c1
+}
+
+@test "signals sent to the keeper's pid reach the container" {
+  make_bundle -- sh -c 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done'
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  sleep 0.5
+  kill -TERM "$(cat "$BATS_TEST_TMPDIR/pid")"
+  wait_status c1 stopped
+  grep -q got-term "$BATS_TEST_TMPDIR/out"
+  [ "$(record_field c1 exitStatus)" = 7 ]
+}
+
+@test "list: table, json and quiet formats" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  run runx list
+  [[ "${lines[0]}" == ID*PID*STATUS*BUNDLE*CREATED*OWNER ]]
+  [[ "${lines[1]}" == c1*created*"$BUNDLE"* ]]
+  run runx list --format json
+  [[ "$output" == '[{"ociVersion":'*'"id":"c1"'*'"status":"created"'* ]]
+  [ "$(runx list -q)" = c1 ]
+}
