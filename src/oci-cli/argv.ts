@@ -15,3 +15,12 @@ export function normaliseArgv(args: readonly string[], longOptions: ReadonlySet<
   }
   return out;
 }
+
+/** True when --version/-v comes among the global flags, before any verb. */
+export function wantsVersion(args: readonly string[], verbs: ReadonlySet<string>): boolean {
+  for (const arg of args) {
+    if (arg === '--version' || arg === '-v') return true;
+    if (verbs.has(arg) || arg === '--') return false;
+  }
+  return false;
+}

@@ -4,7 +4,7 @@
 // exit status 1.
 import { Command, CommanderError } from 'commander';
 import { messageOf } from '../errors';
-import { normaliseArgv } from './argv';
+import { normaliseArgv, wantsVersion } from './argv';
 import { defineGlobals, runtimeOptions } from './globals';
 
 const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec'] as const;
@@ -47,7 +47,7 @@ function reportError(program: Command, err: unknown): void {
 
 export async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v' || args[0] === 'version')) {
+  if (wantsVersion(args, new Set(VERBS))) {
     const { versionText } = await import('./version');
     process.stdout.write(versionText());
     return;

@@ -75,7 +75,6 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
         kernel: assets.kernel,
         initramfs: assets.initramfs,
         shape: shapeFromResources(config.linux?.resources, os.cpus().length),
-        rootReadonly: config.root?.readonly === true,
         shares: plan.shares,
       },
       agentCreate: guestCreateFields(config, plan),

@@ -20,7 +20,6 @@ export interface QemuLaunch {
   kernel: string;
   initramfs: string;
   shape: VmShape;
-  rootReadonly: boolean;
   shares: HostShare[];
 }
 
@@ -49,7 +48,9 @@ export function qemuArgv(l: QemuLaunch): string[] {
     '-device', 'virtio-serial-device',
     '-chardev', `socket,id=agent,path=${AGENT_SOCKET}`,
     '-device', 'virtserialport,chardev=agent,name=runx.agent',
-    '-drive', `id=root,file=${ROOT_DISK},format=raw,if=none,cache=unsafe${l.rootReadonly ? ',readonly=on' : ''}`,
+    // The disk stays writable even for a read-only root: like runc, the agent makes
+    // mount points and /dev nodes first and remounts / read-only at the end.
+    '-drive', `id=root,file=${ROOT_DISK},format=raw,if=none,cache=unsafe`,
     '-device', 'virtio-blk-device,drive=root',
     '-device', 'virtio-rng-device',
   ];

@@ -68,21 +68,24 @@ refused() { # expected-text
 }
 
 @test "default mounts, masked and read-only paths are in place" {
-  make_bundle -- sh -c 'grep -E " (/proc|/dev|/dev/pts|/dev/shm|/dev/mqueue|/sys|/sys/fs/cgroup) " /proc/mounts | cut -d" " -f2,3 | tr "\n" ","; cat /proc/kcore 2>&1 | wc -c; echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo writable || echo ro; ls -l /dev/null /dev/fd | cut -c1'
-  run runx run --bundle "$BUNDLE" c1
+  make_bundle --set linux.maskedPaths='["/etc/group","/root"]' -- sh -c 'grep -E " (/proc|/dev|/dev/pts|/dev/shm|/dev/mqueue|/sys|/sys/fs/cgroup) " /proc/mounts | cut -d" " -f2,3 | tr "\n" ","; echo; cat /etc/group | wc -c; ls /root | wc -l; echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo writable || echo ro; ls -l /dev/null | cut -c1; ls -l /dev/fd | cut -c1'
+  echo secret >"$BUNDLE/rootfs/root/secret"
+  run --separate-stderr runx run --bundle "$BUNDLE" c1
   [ "$status" -eq 0 ]
-  [ "${lines[0]}" = "/proc proc,/dev tmpfs,/dev/pts devpts,/dev/shm tmpfs,/dev/mqueue mqueue,/sys sysfs,/sys/fs/cgroup cgroup2,0" ]
-  [ "${lines[1]}" = ro ]
-  [ "${lines[2]}" = c ]
-  [ "${lines[3]}" = l ]
+  [ "${lines[0]}" = "/proc proc,/dev tmpfs,/dev/pts devpts,/dev/shm tmpfs,/dev/mqueue mqueue,/sys sysfs,/sys/fs/cgroup cgroup2," ]
+  [ "${lines[1]}" = 0 ]
+  [ "${lines[2]}" = 0 ]
+  [ "${lines[3]}" = ro ]
+  [ "${lines[4]}" = c ]
+  [ "${lines[5]}" = l ]
 }
 
 @test "a read-only root cannot be written; a writable one can" {
   make_bundle --set root.readonly=true -- sh -c 'touch /newfile && echo wrote || echo refused'
-  run runx run --bundle "$BUNDLE" c1
+  run --separate-stderr runx run --bundle "$BUNDLE" c1
   [ "$output" = refused ]
   make_bundle -- sh -c 'touch /newfile && echo wrote || echo refused'
-  run runx run --bundle "$BUNDLE" c2
+  run --separate-stderr runx run --bundle "$BUNDLE" c2
   [ "$output" = wrote ]
 }
 
@@ -102,7 +105,7 @@ refused() { # expected-text
   echo from-host >"$BATS_TEST_TMPDIR/shared/file"
   make_bundle --set mounts='[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/data","type":"bind","source":"'"$BATS_TEST_TMPDIR/shared"'","options":["rbind","ro"]}]' \
     -- sh -c 'cat /data/file; echo x > /data/new 2>/dev/null && echo writable || echo ro'
-  run runx run --bundle "$BUNDLE" c1
+  run --separate-stderr runx run --bundle "$BUNDLE" c1
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = from-host ]
   [ "${lines[1]}" = ro ]

@@ -24,6 +24,7 @@ while (argv.length) {
 }
 
 const rootfs = path.join(dir, 'rootfs');
+fs.rmSync(rootfs, { recursive: true, force: true });
 for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'root', 'home']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
 fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
 fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'));

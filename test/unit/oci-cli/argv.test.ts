@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseArgv } from '../../../src/oci-cli/argv';
+import { normaliseArgv, wantsVersion } from '../../../src/oci-cli/argv';
 
 describe('argv normalisation', () => {
   const known = new Set(['root', 'no-subreaper', 'pid-file', 'bundle', 'detach']);
@@ -9,5 +9,15 @@ describe('argv normalisation', () => {
   });
   it('leaves short flags, unknown names and everything after -- alone', () => {
     expect(normaliseArgv(['-d', '-xyz', '--', '-root'], known)).toEqual(['-d', '-xyz', '--', '-root']);
+  });
+});
+
+describe('--version detection', () => {
+  const verbs = new Set(['run', 'state']);
+  it('finds it among global flags only', () => {
+    expect(wantsVersion(['--root', '/r', '--version'], verbs)).toBe(true);
+    expect(wantsVersion(['-v'], verbs)).toBe(true);
+    expect(wantsVersion(['run', '--version'], verbs)).toBe(false);
+    expect(wantsVersion(['state', 'id'], verbs)).toBe(false);
   });
 });

@@ -27,9 +27,8 @@ describe('VM shape', () => {
     expect(countCpuset('0-3,6')).toBe(5);
   });
   it('puts the QEMU command together for the accelerator', () => {
-    const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, rootReadonly: true, shares: [] });
+    const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, shares: [] });
     expect(argv.join(' ')).toContain('-M microvm,acpi=off,rtc=on -accel tcg -cpu max -m 128M -smp 2');
-    expect(argv.join(' ')).toContain('readonly=on');
     expect(argv).toContain('-no-reboot');
   });
 });
