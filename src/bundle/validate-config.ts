@@ -17,6 +17,12 @@ let compiled: ValidateFunction | undefined;
 
 function schemaValidator(): ValidateFunction {
   if (compiled) return compiled;
+  try {
+    // Precompiled at build time by scripts/gen-config-validator.js.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    compiled = require('./config-schema-validator') as ValidateFunction;
+    return compiled;
+  } catch { /* not built (e.g. under vitest): compile now */ }
   // Loaded lazily: Ajv and the schema cost start-up time that only create/run need.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const Ajv = require('ajv-draft-04') as typeof import('ajv-draft-04').default;

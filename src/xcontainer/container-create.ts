@@ -54,6 +54,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   try {
     fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText);
     buildRootfsImage(bundle.rootfs, path.join(dir, ROOT_DISK));
+    log().debug('root disk built');
     const record: ContainerRecord = {
       ociVersion: OCI_VERSION,
       id: opts.id,
@@ -85,6 +86,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     keeper = spawnKeeper(dir, opts.detachKeeper);
     const reply = await readiness(keeper);
     if (!reply.ok) throw new RunxError('EBOOT', reply.error);
+    log().debug('keeper ready: container created');
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
     return { keeper, pid: keeper.pid! };
   } catch (err) {

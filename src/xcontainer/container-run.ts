@@ -41,6 +41,7 @@ export async function runContainer(opts: RunOptions): Promise<number> {
     return [sig, h] as const;
   });
   const status = await exited;
+  log().debug(`keeper exited with ${status}`);
   for (const [sig, h] of handlers) process.off(sig, h);
   if (!opts.keep) {
     await deleteContainer(opts.id, true, opts.runtime).catch((err: RunxError) => log().warn(`run: cleaning up ${opts.id}: ${err.message}`));

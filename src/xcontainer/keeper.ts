@@ -120,7 +120,9 @@ class Keeper {
       await this.qmp.negotiate();
       const agentSock = await agentL.accepted;
       this.agent = new AgentConnection(agentSock);
+      log().debug('QMP negotiated');
       await new Promise<void>((resolve) => this.agent!.once('hello', () => resolve()));
+      log().debug('agent said hello');
     })();
     try {
       await Promise.race([ready, qemuExited, timeout]);
@@ -203,6 +205,7 @@ class Keeper {
     this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
     this.agent?.notify('shutdown');
     await this.stopQemu();
+    log().debug('VM ended');
     this.finish(status);
   }
 
