@@ -12,7 +12,8 @@ import { planMounts } from '../bundle/mount-plan';
 import { guestCreateFields } from '../bundle/guest-plan';
 import { buildRootfsImage } from '../bundle/rootfs-image';
 import { chooseAccel } from './accel';
-import { OCI_VERSION, type ContainerRecord } from './container-record';
+import { OCI_VERSION, type ContainerRecord, toOciState } from './container-record';
+import { runHooks } from './hooks';
 import { findGuestAssets } from './guest-assets';
 import { waitForExit } from './host';
 import { LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
@@ -87,6 +88,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const reply = await readiness(keeper);
     if (!reply.ok) throw new RunxError('EBOOT', reply.error);
     log().debug('keeper ready: container created');
+    const state = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');
+    await runHooks('prestart', config.hooks, state);
+    await runHooks('createRuntime', config.hooks, state);
+    await runHooks('createContainer', config.hooks, { ...state, status: 'created' });
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
     return { keeper, pid: keeper.pid! };
   } catch (err) {

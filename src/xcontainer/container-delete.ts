@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import { RunxError } from '../errors';
 import { log } from '../log';
-import type { ContainerRecord } from './container-record';
+import { type ContainerRecord, toOciState } from './container-record';
+import { runHooksWarnOnly } from './hooks';
 import { waitForExit } from './host';
 import { askKeeper } from './keeper-client';
 import { KEEPER_SOCKET } from './keeper-launch';
@@ -35,7 +36,12 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
       throw new RunxError('ESTATE', `cannot delete container ${id} while it is being created`);
     }
     if (keeperAlive) await endKeeper(store, rec, status !== 'stopped');
+    let hooks;
+    try {
+      hooks = store.config(id).hooks;
+    } catch { /* a create that failed early copied no config */ }
     store.remove(id);
+    await runHooksWarnOnly('poststop', hooks, toOciState(rec, 'stopped'));
   });
 }
 

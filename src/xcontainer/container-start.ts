@@ -1,5 +1,7 @@
 // `start`: tell the keeper to have the agent exec the prepared process.
 import { RunxError } from '../errors';
+import { toOciState } from './container-record';
+import { runHooks, runHooksWarnOnly } from './hooks';
 import { askKeeper } from './keeper-client';
 import { KEEPER_SOCKET } from './keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
@@ -8,11 +10,14 @@ import { StateStore } from './state-store';
 export async function startContainer(id: string, runtime: RuntimeOptions): Promise<void> {
   const store = new StateStore(runtime.root);
   await store.withLock(id, async () => {
-    const { status } = store.readLive(id);
+    const { rec, status } = store.readLive(id);
     if (status === 'running') throw new RunxError('ESTATE', 'cannot start an already running container');
     if (status === 'stopped') throw new RunxError('ESTATE', 'cannot start a container that has stopped');
     if (status !== 'created') throw new RunxError('ESTATE', `cannot start a container in the ${status} state`);
+    const { hooks } = store.config(id);
+    await runHooks('startContainer', hooks, toOciState(rec, 'created'));
     const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'start' });
     if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+    await runHooksWarnOnly('poststart', hooks, toOciState(rec, 'running'));
   });
 }

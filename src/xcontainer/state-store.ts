@@ -7,7 +7,7 @@ import path from 'node:path';
 import { RunxError, containerNotFound } from '../errors';
 import { type ContainerRecord, effectiveStatus } from './container-record';
 import { isSameProcessAlive } from './host';
-import type { ContainerStatus } from '../bundle/spec-types';
+import type { ContainerStatus, SpecConfig } from '../bundle/spec-types';
 
 export const DEFAULT_ROOT = '/run/runx';
 const ID_PATTERN = /^[\w+\-.]+$/;
@@ -67,6 +67,11 @@ export class StateStore {
     const rec = this.read(id);
     const keeperAlive = rec.keeperPid > 0 && isSameProcessAlive(rec.keeperPid, rec.keeperStartTime);
     return { rec, status: effectiveStatus(rec, keeperAlive), keeperAlive };
+  }
+
+  /** The config.json copied at create: later edits to the bundle have no effect. */
+  config(id: string): SpecConfig {
+    return JSON.parse(fs.readFileSync(this.file(id, 'config.json'), 'utf8')) as SpecConfig;
   }
 
   ids(): string[] {
