@@ -1,11 +1,11 @@
 // `create`: validate the bundle, claim the id, build the root disk, start the keeper
 // (which boots the VM and has the agent prepare the process), then write the pid file.
 // Any failure removes everything this call made: a failed create leaves no state.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RunxError, messageOf } from '../errors';
+import { RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import { planMounts } from '../bundle/mount-plan';
@@ -15,8 +15,8 @@ import { chooseAccel } from './accel';
 import { OCI_VERSION, type ContainerRecord, toOciState } from './container-record';
 import { runHooks } from './hooks';
 import { findGuestAssets } from './guest-assets';
-import { waitForExit } from './host';
-import { LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
+import type { KeeperLaunch } from './keeper-launch';
+import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
 import { ROOT_DISK, shapeFromResources } from './qemu-argv';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore, validateId, writeFileAtomic } from './state-store';
@@ -83,9 +83,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || DEFAULT_BOOT_TIMEOUT_MS,
       log: opts.runtime.log,
     };
-    writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
+    writeLaunch(dir, launch);
     keeper = spawnKeeper(dir, opts.detachKeeper);
-    const reply = await readiness(keeper);
+    const reply = await keeperReadiness(keeper);
     if (!reply.ok) throw new RunxError('EBOOT', reply.error);
     log().debug('keeper ready: container created');
     const state = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');
@@ -95,50 +95,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
     return { keeper, pid: keeper.pid! };
   } catch (err) {
-    if (keeper?.pid) {
-      if (keeper.exitCode === null) keeper.kill('SIGKILL');
-      await waitForExit(keeper.pid, undefined, 5000);
-    }
-    store.remove(opts.id);
+    await abandon(store, opts.id, keeper);
     throw err;
   }
-}
-
-function spawnKeeper(dir: string, detach: boolean): ChildProcess {
-  // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
-  // runc's container process inherits runc's. fd 3 tells us when it is ready.
-  const child = spawn(process.execPath, [path.join(__dirname, 'keeper-main.js'), dir], {
-    detached: true,
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-  });
-  if (detach) child.unref();
-  return child;
-}
-
-function readiness(child: ChildProcess): Promise<KeeperReply> {
-  return new Promise((resolve) => {
-    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void; unref?(): void };
-    let text = '';
-    const done = (reply: KeeperReply) => {
-      pipe.removeAllListeners();
-      pipe.destroy();
-      child.removeAllListeners('exit');
-      resolve(reply);
-    };
-    pipe.on('data', (d: Buffer) => {
-      text += d.toString();
-      const nl = text.indexOf('\n');
-      if (nl >= 0) {
-        try {
-          done(JSON.parse(text.slice(0, nl)) as KeeperReply);
-        } catch (err) {
-          done({ ok: false, error: `keeper sent garbage: ${messageOf(err)}` });
-        }
-      }
-    });
-    child.once('exit', (code, signal) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` }));
-    child.once('error', (err) => done({ ok: false, error: `cannot start keeper: ${err.message}` }));
-  });
 }
 
 /** The pid file holds just the number, no newline (containerd's shim parses it so). */

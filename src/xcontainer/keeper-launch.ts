@@ -15,12 +15,15 @@ export interface KeeperLaunch {
   agentCreate: Array<[string, FieldValue]>;
   bootTimeoutMs: number;
   log: LogOptions;
+  /** Set when the VM comes from a checkpoint: its migration stream and the status it had. */
+  restore?: { stateFile: string; status: 'created' | 'running' };
 }
 
 /** Requests on the keeper's control socket (newline-delimited JSON). */
 export type KeeperRequest =
   | { op: 'start' }
   | { op: 'kill'; signal: number; all: boolean }
-  | { op: 'ping' };
+  | { op: 'ping' }
+  | { op: 'checkpoint'; dir: string; leaveRunning: boolean };
 
 export type KeeperReply = { ok: true } | { ok: false; error: string };

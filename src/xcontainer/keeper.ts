@@ -11,10 +11,11 @@ import { RunxError, messageOf } from '../errors';
 import { log, configureLog } from '../log';
 import { AgentConnection, type AgentExit } from './agent-connection';
 import type { ContainerRecord } from './container-record';
-import { processStartTime } from './host';
+import { processStartTime, sleep } from './host';
 import { JsonLineReader } from './json-lines';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
-import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, qemuArgv } from './qemu-argv';
+import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK, qemuArgv } from './qemu-argv';
+import { VM_STATE_FILE, copySparse, incomingArgs, saveVmState } from './vm-snapshot';
 import { QmpClient } from './qmp-client';
 import { StateStore } from './state-store';
 import { writeAllSync } from './write-all';
@@ -61,6 +62,7 @@ class Keeper {
   private started = false;
   private exiting = false;
   private stdoutOpen = true;
+  private lastOutputAt = 0;
   private stderrOpen = true;
 
   constructor(private readonly dir: string, private readonly launch: KeeperLaunch) {
@@ -69,9 +71,10 @@ class Keeper {
 
   async run(): Promise<void> {
     this.record = this.store.read(this.launch.id);
+    const restore = this.launch.restore;
     try {
       await this.boot();
-      await this.prepareContainer();
+      if (!restore) await this.prepareContainer();
     } catch (err) {
       this.reportReady({ ok: false, error: messageOf(err) });
       await this.stopQemu();
@@ -80,7 +83,8 @@ class Keeper {
     this.serveControl();
     this.relayStdin();
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
-    this.updateRecord({ status: 'created', keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
+    this.started = restore?.status === 'running';
+    this.updateRecord({ status: restore?.status ?? 'created', keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
     this.reportReady({ ok: true });
   }
 
@@ -92,7 +96,8 @@ class Keeper {
     fs.writeFileSync(path.join(this.dir, CONSOLE_LOG), '');
     // setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
     // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
-    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', this.launch.qemuBinary, ...qemuArgv(qemu)], {
+    const argv = [...qemuArgv(qemu), ...(this.launch.restore ? incomingArgs(this.launch.restore.stateFile) : [])];
+    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', this.launch.qemuBinary, ...argv], {
       cwd: this.dir,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -121,8 +126,23 @@ class Keeper {
       const agentSock = await agentL.accepted;
       this.agent = new AgentConnection(agentSock);
       log().debug('QMP negotiated');
-      await new Promise<void>((resolve) => this.agent!.once('hello', () => resolve()));
-      log().debug('agent said hello');
+      if (this.launch.restore) {
+        // The VM was saved stopped, so once loaded it stays paused until `cont`. A
+        // restored guest believes its host end never went away (the port's state was
+        // saved connected), so it says no hello: ping it instead.
+        let status = '';
+        while ((status = (await this.qmp.execute('query-status', {})).status) !== 'running') {
+          if (status === 'paused') await this.qmp.execute('cont', {});
+          else if (status !== 'inmigrate' && status !== 'prelaunch') throw new RunxError('EBOOT', `the saved VM state did not load (QEMU status "${status}")`);
+          else await sleep(10);
+        }
+        log().debug('restored VM running');
+        await this.agent.request('ping', {});
+        log().debug('restored agent answered');
+      } else {
+        await new Promise<void>((resolve) => this.agent!.once('hello', () => resolve()));
+        log().debug('agent said hello');
+      }
     })();
     try {
       await Promise.race([ready, qemuExited, timeout]);
@@ -138,8 +158,14 @@ class Keeper {
 
   private wireAgent(): void {
     const agent = this.agent!;
-    agent.on('stdout', (buf) => { if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf); });
-    agent.on('stderr', (buf) => { if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf); });
+    agent.on('stdout', (buf) => {
+      this.lastOutputAt = Date.now();
+      if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf);
+    });
+    agent.on('stderr', (buf) => {
+      this.lastOutputAt = Date.now();
+      if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf);
+    });
     agent.on('exit', (exit) => void this.onContainerExit(exit));
     agent.on('protocolError', (why) => log().warn(`agent protocol: ${why}`));
     agent.on('hello', () => log().info('agent reconnected'));
@@ -184,12 +210,50 @@ class Keeper {
         case 'kill':
           await this.agent!.request('kill', { signal: req.signal, all: req.all });
           return { ok: true };
+        case 'checkpoint':
+          await this.checkpoint(req.dir, req.leaveRunning);
+          return { ok: true };
         default:
           return { ok: false, error: `unknown keeper request ${(req as { op: string }).op}` };
       }
     } catch (err) {
       return { ok: false, error: messageOf(err) };
     }
+  }
+
+  /**
+   * Writes the VM's state and a copy of its root disk into `dir`, taken at one instant
+   * while the VM is stopped. Output the guest sent before the stop is written out
+   * first; what it had not yet sent stays in the saved device state and reaches the
+   * restored container's keeper. On failure the VM resumes untouched.
+   */
+  private async checkpoint(dir: string, leaveRunning: boolean): Promise<void> {
+    if (this.exiting) throw new RunxError('ESTATE', 'the container is exiting');
+    const qmp = this.qmp!;
+    await qmp.execute('stop', {});
+    try {
+      await this.outputQuiet();
+      await saveVmState(qmp, path.join(dir, VM_STATE_FILE));
+      copySparse(path.join(this.dir, ROOT_DISK), path.join(dir, ROOT_DISK));
+    } catch (err) {
+      await qmp.execute('cont', {}).catch(() => undefined);
+      throw err;
+    }
+    if (leaveRunning) {
+      await qmp.execute('cont', {});
+      return;
+    }
+    // As with runc, a checkpoint without --leave-running ends the container: its
+    // process is gone from this host as if killed (137).
+    this.exiting = true;
+    this.updateRecord({ status: 'stopped', exitStatus: 137, finished: new Date().toISOString() });
+    setImmediate(() => void this.stopQemu(0).then(() => this.finish(137)));
+  }
+
+  /** Waits until no output has arrived for a moment (the VM is stopped; this drains the socket). */
+  private async outputQuiet(): Promise<void> {
+    const deadline = Date.now() + 1000;
+    while (Date.now() - this.lastOutputAt < 50 && Date.now() < deadline) await sleep(10);
   }
 
   private forwardSignal(sig: NodeJS.Signals): void {
@@ -219,13 +283,13 @@ class Keeper {
   }
 
   /** Ends QEMU: it should exit by itself after `shutdown`; then QMP quit; then SIGKILL. */
-  private async stopQemu(): Promise<void> {
+  private async stopQemu(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
     this.exiting = true;
     const child = this.qemu;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const within = (ms: number) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
-    if (await within(SHUTDOWN_GRACE_MS)) return;
+    if (await within(graceMs)) return;
     await this.qmp?.execute('quit', {}).catch(() => undefined);
     if (await within(1000)) return;
     child.kill('SIGKILL');

@@ -25,6 +25,9 @@ export interface QemuLaunch {
 
 // reboot=t + -no-reboot: a guest reboot (the agent's way to end the VM) ends QEMU;
 // microvm without ACPI cannot power off. panic=-1: a dead agent ends the VM at once.
+/** The machine type and options every runx VM uses (recorded in checkpoints). */
+export const MACHINE = 'microvm,acpi=off,rtc=on';
+
 export const KERNEL_CMDLINE = 'console=ttyS0 reboot=t panic=-1 quiet';
 
 export function qemuArgv(l: QemuLaunch): string[] {
@@ -32,7 +35,7 @@ export function qemuArgv(l: QemuLaunch): string[] {
     // rtc=on: without it the kernel spends ~1 s failing to read the RTC at boot.
     // acpi=off: the guest kernel has no ACPI; QEMU then lists the virtio-mmio devices
     // on the kernel command line (virtio_mmio.device=...) instead of in ACPI tables.
-    '-M', 'microvm,acpi=off,rtc=on',
+    '-M', MACHINE,
     '-accel', l.accel,
     '-cpu', l.accel === 'kvm' ? 'host' : 'max',
     '-m', `${l.shape.memoryMiB}M`,

@@ -14,6 +14,8 @@ export interface QmpCommands {
   stop: { args: Record<string, never>; result: Record<string, never> };
   cont: { args: Record<string, never>; result: Record<string, never> };
   quit: { args: Record<string, never>; result: Record<string, never> };
+  migrate: { args: { uri: string }; result: Record<string, never> };
+  'query-migrate': { args: Record<string, never>; result: { status?: string; 'error-desc'?: string; 'total-time'?: number; downtime?: number; ram?: { transferred: number } } };
 }
 
 export interface QmpEvent {

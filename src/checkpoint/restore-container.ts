@@ -1,0 +1,108 @@
+// `restore`: verify a checkpoint image completely, then start a keeper whose QEMU loads
+// the saved VM state (-incoming) over a copy of the saved disk. Nothing is created
+// until the image, the host (same QEMU build, same CPU model) and the bundle's config
+// have all been checked, so a bad image changes nothing.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { RunxError } from '../errors';
+import { log } from '../log';
+import { loadBundle } from '../bundle/load-bundle';
+import type { SpecConfig } from '../bundle/spec-types';
+import { chooseAccel } from '../xcontainer/accel';
+import { OCI_VERSION, type ContainerRecord } from '../xcontainer/container-record';
+import { keeperExit, waitInForeground } from '../xcontainer/container-run';
+import { writePidFile } from '../xcontainer/container-create';
+import type { KeeperLaunch } from '../xcontainer/keeper-launch';
+import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from '../xcontainer/keeper-spawn';
+import { qemuBuild } from '../xcontainer/qemu-build';
+import { ROOT_DISK } from '../xcontainer/qemu-argv';
+import type { RuntimeOptions } from '../xcontainer/runtime-options';
+import { StateStore, validateId } from '../xcontainer/state-store';
+import { VM_STATE_FILE, copySparse } from '../xcontainer/vm-snapshot';
+import { vitalDifference } from './config-compat';
+import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
+
+export interface RestoreOptions {
+  id: string;
+  imagePath: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  detach: boolean;
+  runtime: RuntimeOptions;
+}
+
+/** Returns the exit status `restore` should exit with (0 when detached). */
+export async function restoreContainer(opts: RestoreOptions): Promise<number> {
+  validateId(opts.id);
+  if (opts.consoleSocket) throw new RunxError('EUSAGE', '--console-socket is not supported by this runx build yet');
+  const image = path.resolve(opts.imagePath);
+  const manifest = await verifyImage(image);
+  const qemuBinary = process.env.RUNX_QEMU ?? 'qemu-system-x86_64';
+  const here = qemuBuild(qemuBinary);
+  if (here !== manifest.qemu.build) {
+    throw new RunxError('ECONFIG', `checkpoint image ${image} was taken with "${manifest.qemu.build}"; this host runs "${here}" (the same QEMU build is required)`);
+  }
+  const accel = chooseAccel(opts.runtime.accel);
+  if (accel.accel !== manifest.qemu.accel) {
+    throw new RunxError('ECONFIG', `checkpoint image ${image} needs CPU model "${manifest.qemu.cpu}" under ${manifest.qemu.accel}; this host would use ${accel.accel}`);
+  }
+  const imageConfigText = fs.readFileSync(path.join(image, IMAGE_CONFIG), 'utf8');
+  const imageConfig = JSON.parse(imageConfigText) as SpecConfig;
+  let configText = imageConfigText;
+  let bundleDir = manifest.container.bundle;
+  let rootfs = path.resolve(bundleDir, imageConfig.root?.path ?? 'rootfs');
+  if (fs.existsSync(path.join(opts.bundle, 'config.json'))) {
+    const bundle = loadBundle(opts.bundle);
+    const diff = vitalDifference(imageConfig, bundle.config);
+    if (diff) throw new RunxError('ECONFIG', `bundle ${bundle.dir}: config.json differs from the checkpoint's in ${diff}`);
+    configText = bundle.configText;
+    bundleDir = bundle.dir;
+    rootfs = bundle.rootfs;
+  }
+  for (const share of manifest.shares) {
+    if (!fs.existsSync(share.hostPath)) throw new RunxError('ECONFIG', `checkpoint image ${image}: bind-mounted host directory ${share.hostPath} does not exist here`);
+  }
+
+  const store = new StateStore(opts.runtime.root);
+  const dir = store.claim(opts.id);
+  let keeper: ChildProcess | undefined;
+  try {
+    fs.writeFileSync(path.join(dir, 'config.json'), configText);
+    copySparse(path.join(image, ROOT_DISK), path.join(dir, ROOT_DISK));
+    const record: ContainerRecord = {
+      ociVersion: OCI_VERSION, id: opts.id, status: 'creating', bundle: bundleDir, rootfs,
+      created: new Date().toISOString(), owner: '', annotations: manifest.container.annotations, keeperPid: 0,
+    };
+    store.write(record);
+    const launch: KeeperLaunch = {
+      id: opts.id,
+      root: path.resolve(opts.runtime.root),
+      qemuBinary,
+      qemu: {
+        accel: accel.accel,
+        kernel: path.join(image, IMAGE_KERNEL),
+        initramfs: path.join(image, IMAGE_INITRAMFS),
+        shape: manifest.shape,
+        shares: manifest.shares,
+      },
+      agentCreate: [],
+      bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || 30_000,
+      log: opts.runtime.log,
+      restore: { stateFile: path.join(image, VM_STATE_FILE), status: manifest.container.status },
+    };
+    writeLaunch(dir, launch);
+    const started = Date.now();
+    keeper = spawnKeeper(dir, opts.detach);
+    const reply = await keeperReadiness(keeper);
+    if (!reply.ok) throw new RunxError('EBOOT', `restore of ${opts.id} failed: ${reply.error}`);
+    log().info(`restored ${opts.id} from ${image} in ${Date.now() - started} ms`);
+    if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
+  } catch (err) {
+    await abandon(store, opts.id, keeper);
+    throw err;
+  }
+  if (opts.detach) return 0;
+  return waitInForeground(opts.id, keeperExit(keeper), false, opts.runtime);
+}

@@ -1,0 +1,58 @@
+// Starting a keeper process (for create, run and restore) and waiting for its word
+// that the VM is up and the container is prepared, or why not.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { messageOf } from '../errors';
+import { waitForExit } from './host';
+import { LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
+import { type StateStore, writeFileAtomic } from './state-store';
+
+export function writeLaunch(dir: string, launch: KeeperLaunch): void {
+  writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
+}
+
+export function spawnKeeper(dir: string, detach: boolean): ChildProcess {
+  // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
+  // runc's container process inherits runc's. fd 3 tells us when it is ready.
+  const child = spawn(process.execPath, [path.join(__dirname, 'keeper-main.js'), dir], {
+    detached: true,
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  });
+  if (detach) child.unref();
+  return child;
+}
+
+export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
+  return new Promise((resolve) => {
+    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void; unref?(): void };
+    let text = '';
+    const done = (reply: KeeperReply) => {
+      pipe.removeAllListeners();
+      pipe.destroy();
+      child.removeAllListeners('exit');
+      resolve(reply);
+    };
+    pipe.on('data', (d: Buffer) => {
+      text += d.toString();
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          done(JSON.parse(text.slice(0, nl)) as KeeperReply);
+        } catch (err) {
+          done({ ok: false, error: `keeper sent garbage: ${messageOf(err)}` });
+        }
+      }
+    });
+    child.once('exit', (code, signal) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` }));
+    child.once('error', (err) => done({ ok: false, error: `cannot start keeper: ${err.message}` }));
+  });
+}
+
+/** Undoes a create or restore that failed: ends its keeper (and so its VM) and removes its state. */
+export async function abandon(store: StateStore, id: string, keeper: ChildProcess | undefined): Promise<void> {
+  if (keeper?.pid) {
+    if (keeper.exitCode === null) keeper.kill('SIGKILL');
+    await waitForExit(keeper.pid, undefined, 5000);
+  }
+  store.remove(id);
+}

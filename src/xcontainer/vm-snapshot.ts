@@ -1,0 +1,38 @@
+// Saving a stopped VM: its device and memory state through QEMU's migration stream to
+// a file (QEMU 7.2 has no file: URI; exec:cat is its documented way), and the command
+// line fragment that loads such a file back (-incoming).
+import { spawnSync } from 'node:child_process';
+import { RunxError } from '../errors';
+import { sleep } from './host';
+import type { QmpClient } from './qmp-client';
+
+export const VM_STATE_FILE = 'vm.state';
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Writes the (stopped) VM's state to `file`; resolves when QEMU reports completion. */
+export async function saveVmState(qmp: QmpClient, file: string, timeoutMs = 120_000): Promise<void> {
+  await qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(file)}` });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await qmp.execute('query-migrate', {});
+    if (info.status === 'completed') return;
+    if (info.status === 'failed' || info.status === 'cancelled') {
+      throw new RunxError('EQMP', `saving the VM state failed: ${info['error-desc'] ?? info.status}`);
+    }
+    if (Date.now() > deadline) throw new RunxError('EQMP', `saving the VM state took longer than ${timeoutMs / 1000} s`);
+    await sleep(10);
+  }
+}
+
+export function incomingArgs(stateFile: string): string[] {
+  return ['-incoming', `exec:cat ${shellQuote(stateFile)}`];
+}
+
+/** Copies a disk image keeping it sparse (cp knows the holes; Node's copyFile does not). */
+export function copySparse(from: string, to: string): void {
+  const cp = spawnSync('cp', ['--sparse=always', '--reflink=auto', from, to], { encoding: 'utf8' });
+  if (cp.status !== 0) throw new RunxError('EHOST', `cannot copy ${from} to ${to}: ${(cp.stderr || cp.error?.message || '').trim()}`);
+}

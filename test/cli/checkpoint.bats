@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# checkpoint/restore of whole VMs: state and output continue, --leave-running, and
+# every kind of bad image is refused in one line without creating anything.
+
+load helpers
+
+COUNTER='i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done'
+
+start_counter() { # id out-file
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/$1.pid" "$1" >"$2" 2>&1 </dev/null
+  runx start "$1"
+}
+
+# Checks that the files, concatenated, hold 1..N with no gap and no repeat.
+consecutive() {
+  cat "$@" | awk 'NR != $0 { print "line " NR " is \"" $0 "\""; bad = 1; exit } END { if (NR < 5) { print "only " NR " lines"; bad = 1 } exit bad }'
+}
+
+@test "a checkpointed counter restored under a new id continues where it was, losing no output" {
+  make_bundle -- sh -c "$COUNTER"
+  start_counter c1 "$BATS_TEST_TMPDIR/out1"
+  sleep 1
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  [ "$(state_field c1 status)" = stopped ]
+  wait_gone "$(cat "$BATS_TEST_TMPDIR/c1.pid")"
+  last="$(tail -n 1 "$BATS_TEST_TMPDIR/out1")"
+  [ "$last" -gt 3 ]
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" --detach --pid-file "$BATS_TEST_TMPDIR/c2.pid" c2 >"$BATS_TEST_TMPDIR/out2" 2>&1 </dev/null
+  [ "$(state_field c2 status)" = running ]
+  [ "$(state_field c2 pid)" = "$(cat "$BATS_TEST_TMPDIR/c2.pid")" ]
+  sleep 1
+  runx kill c2 KILL
+  wait_status c2 stopped
+  wait_gone "$(cat "$BATS_TEST_TMPDIR/c2.pid")"
+  [ "$(head -n 1 "$BATS_TEST_TMPDIR/out2")" -eq $((last + 1)) ]
+  consecutive "$BATS_TEST_TMPDIR/out1" "$BATS_TEST_TMPDIR/out2"
+}
+
+@test "--leave-running keeps the container running; the image restores beside it" {
+  make_bundle -- sh -c "$COUNTER"
+  start_counter c1 "$BATS_TEST_TMPDIR/out1"
+  sleep 0.5
+  before="$(wc -l <"$BATS_TEST_TMPDIR/out1")"
+  runx checkpoint --leave-running --image-path "$BATS_TEST_TMPDIR/img" c1
+  [ "$(state_field c1 status)" = running ]
+  after="$(wc -l <"$BATS_TEST_TMPDIR/out1")"
+  sleep 0.5
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out1")" -gt "$after" ]
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --detach c2 >"$BATS_TEST_TMPDIR/out2" 2>&1 </dev/null
+  [ "$(state_field c1 status)" = running ]
+  [ "$(state_field c2 status)" = running ]
+  for _ in $(seq 50); do [ -s "$BATS_TEST_TMPDIR/out2" ] && break; sleep 0.1; done
+  # the copy counts on from the instant of the checkpoint, which lies between the two counts
+  first="$(head -n 1 "$BATS_TEST_TMPDIR/out2")"
+  [ "$first" -gt "$before" ]
+  [ "$first" -le $((after + 1)) ]
+}
+
+@test "a created (not started) container restores as created and starts" {
+  make_bundle -- sh -c 'echo started-after-restore'
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --detach c2 >"$BATS_TEST_TMPDIR/out2" 2>&1 </dev/null
+  [ "$(state_field c2 status)" = created ]
+  runx start c2
+  wait_status c2 stopped
+  [ "$(cat "$BATS_TEST_TMPDIR/out2")" = started-after-restore ]
+}
+
+@test "incremental flags are refused with a clear message, the container untouched" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  run runx checkpoint --pre-dump --image-path "$BATS_TEST_TMPDIR/img" c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"--pre-dump: incremental (dirty-page) checkpoints are not supported"* ]]
+  [ "$(state_field c1 status)" = created ]
+  run runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" nope
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'"nope" does not exist'* ]]
+}
+
+# rewrite_manifest KEY JSON: changes one manifest field and re-signs its digest, as a
+# manifest written by another host would be.
+rewrite_manifest() {
+  node -e '
+    const fs = require("fs"), crypto = require("crypto");
+    const f = process.argv[1], m = JSON.parse(fs.readFileSync(f, "utf8"));
+    let o = m; const keys = process.argv[2].split(".");
+    for (const k of keys.slice(0, -1)) o = o[k];
+    o[keys.at(-1)] = JSON.parse(process.argv[3]);
+    delete m.digest;
+    m.digest = crypto.createHash("sha256").update(JSON.stringify(m)).digest("hex");
+    fs.writeFileSync(f, JSON.stringify(m));' "$IMG/manifest.json" "$1" "$2"
+}
+
+refused() { # expected-text
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"$1"* ]]
+  [ ! -d "$ROOT/r1" ]
+}
+
+@test "bad images are refused in one line and create nothing" {
+  make_bundle -- sh -c "$COUNTER"
+  start_counter c1 "$BATS_TEST_TMPDIR/out1"
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/good" c1
+  IMG="$BATS_TEST_TMPDIR/img"
+  fresh() { rm -rf "$IMG"; cp -a --sparse=always "$BATS_TEST_TMPDIR/good" "$IMG"; }
+
+  fresh; truncate -s -4096 "$IMG/vm.state"
+  run runx restore --image-path "$IMG" --detach r1
+  refused "vm.state is"
+  refused "(truncated or replaced)"
+
+  fresh; printf '\xff' | dd of="$IMG/rootfs.ext4" bs=1 seek=1200 conv=notrunc status=none
+  run runx restore --image-path "$IMG" --detach r1
+  refused "rootfs.ext4 does not match its checksum (corrupt)"
+
+  fresh; sed -i 's/"cpu": "max"/"cpu": "maX"/' "$IMG/manifest.json"
+  run runx restore --image-path "$IMG" --detach r1
+  refused "manifest.json was altered"
+
+  fresh; rewrite_manifest qemu.build '"QEMU emulator version 9.9.9 (elsewhere)"'
+  run runx restore --image-path "$IMG" --detach r1
+  refused 'was taken with "QEMU emulator version 9.9.9 (elsewhere)"'
+
+  fresh; rewrite_manifest qemu '{"build":"'"$(qemu-system-x86_64 --version | head -n 1)"'","machine":"microvm","cpu":"host","accel":"kvm"}'
+  run runx restore --image-path "$IMG" --detach r1
+  refused 'needs CPU model "host" under kvm'
+
+  fresh; rm "$IMG/manifest.json"
+  run runx restore --image-path "$IMG" --detach r1
+  refused "not a runx checkpoint"
+
+  fresh
+  node "$REPO/test/helpers/make-bundle.mjs" "$BATS_TEST_TMPDIR/other" -- sh -c 'echo different'
+  run runx restore --image-path "$IMG" --bundle "$BATS_TEST_TMPDIR/other" --detach r1
+  refused "config.json differs from the checkpoint's in process.args"
+
+  # the good image still restores
+  runx restore --image-path "$BATS_TEST_TMPDIR/good" --detach r1 </dev/null >/dev/null 2>&1
+  [ "$(state_field r1 status)" = running ]
+}
