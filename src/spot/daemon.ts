@@ -1,0 +1,258 @@
+// The spot daemon: loads its config, watches the cloud's reclamation signals, scores
+// the spot market's risk from price history, and on a notice (or a rebalance
+// recommendation, or risk over the threshold) plans an evacuation of every managed
+// container and carries it out through a Migrator. It serves, on loopback HTTP,
+// Prometheus text metrics (GET /metrics) and JSON status (GET /status, /containers,
+// /plan); POST /evacuate and /drain need the token from `tokenFile` as a Bearer
+// token. The gRPC service on `listen` belongs with the migration service (src/migrate).
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { RunxError, messageOf } from '../errors';
+import { splitHostPort, type DaemonConfig } from './config';
+import type { ContainerSource } from './container-source';
+import { executePlan, type EvacuationReport } from './evacuate';
+import { Metrics } from './metrics';
+import type { Migrator } from './migrator';
+import type { Notice, Watcher } from './notice';
+import type { PeerSource } from './peer-source';
+import { planEvacuation, type EvacuationPlan } from './policy/evacuation';
+import { decidePlacement, type PlacementState } from './policy/hysteresis';
+import type { PeerView } from './policy/peers';
+import { parsePriceHistory, priceAt, seriesFor } from './policy/price-history';
+import { riskScore } from './policy/risk';
+
+export interface DaemonDeps {
+  migrator: Migrator;
+  containers: ContainerSource;
+  peers: PeerSource;
+  watcher?: Watcher;
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+  now?: () => number;
+}
+
+const PLANNED_MOVE_MS = 10 * 60_000;
+
+export class SpotDaemon {
+  readonly metrics = new Metrics();
+  private server?: http.Server;
+  private evaluateTimer?: NodeJS.Timeout;
+  private running?: Promise<EvacuationReport>;
+  private deadline = Infinity;
+  private readonly abort = new AbortController();
+  private placement: PlacementState;
+  private lastReclaimAt?: number;
+  private lastRisk?: number;
+  readonly reports: EvacuationReport[] = [];
+  private readonly now: () => number;
+
+  constructor(readonly config: DaemonConfig, private readonly deps: DaemonDeps) {
+    this.now = deps.now ?? Date.now;
+    this.placement = { on: config.market };
+    const m = this.metrics;
+    m.define('runx_spot_up', 'gauge', '1 while the daemon runs');
+    m.define('runx_spot_notices_total', 'counter', 'reclamation notices seen, by provider and kind');
+    m.define('runx_spot_watcher_errors_total', 'counter', 'failed metadata polls');
+    m.define('runx_spot_evacuations_total', 'counter', 'evacuations started, by reason');
+    m.define('runx_spot_container_moves_total', 'counter', 'containers moved, by path (live, checkpoint-to-peer, failed)');
+    m.define('runx_spot_last_evacuation_seconds', 'gauge', 'wall time of the last evacuation');
+    m.define('runx_spot_risk_score', 'gauge', 'reclaim risk of this host\'s spot market, 0..1');
+    m.define('runx_spot_managed_containers', 'gauge', 'containers under management');
+    m.set('runx_spot_up', 1);
+  }
+
+  /** Starts watching and serving; resolves with the metrics address. */
+  async start(): Promise<{ metrics?: string }> {
+    const w = this.deps.watcher;
+    if (w) {
+      w.on('notice', (n) => { void this.onNotice(n); });
+      w.on('warning', (x) => this.metrics.inc('runx_spot_watcher_errors_total', { provider: x.provider }));
+      w.start();
+    }
+    const every = (this.config.policy?.evaluateSeconds ?? 300) * 1000;
+    if (this.config.policy?.priceHistoryFile) {
+      this.evaluateTimer = setInterval(() => { void this.evaluate().catch((err) => this.deps.logger.warn(`risk evaluation failed: ${messageOf(err)}`)); }, every);
+      this.evaluateTimer.unref();
+    }
+    let address: string | undefined;
+    const listen = this.config.metrics?.listen;
+    if (listen) {
+      const { host, port } = splitHostPort(listen);
+      this.server = http.createServer((req, res) => { void this.serve(req, res); });
+      await new Promise<void>((resolve, reject) => {
+        this.server!.once('error', (err) => reject(new RunxError('EHOST', `cannot listen on ${listen}: ${messageOf(err)}`)));
+        this.server!.listen(port, host, resolve);
+      });
+      const a = this.server.address() as AddressInfo;
+      address = `${a.address}:${a.port}`;
+    }
+    this.deps.logger.info({ provider: this.config.provider.kind, market: this.config.market, metrics: address }, 'spot daemon started');
+    return { metrics: address };
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    if (this.evaluateTimer) clearInterval(this.evaluateTimer);
+    await this.deps.watcher?.stop();
+    await this.running?.catch(() => undefined);
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise<void>((r) => this.server!.close(() => r()));
+    }
+    this.metrics.set('runx_spot_up', 0);
+  }
+
+  async peerViews(): Promise<PeerView[]> {
+    return (await this.deps.peers.peers()).map((p) => ({
+      name: p.name, address: p.address, market: p.market, price: p.price, freeMemoryMiB: p.memoryMiB,
+      risk: p.market === 'spot' ? undefined : 0,
+    }));
+  }
+
+  /** What the daemon would do now for a notice with this deadline. */
+  async plan(deadline: number): Promise<EvacuationPlan> {
+    const containers = await this.deps.containers.list();
+    this.metrics.set('runx_spot_managed_containers', containers.length);
+    const p = this.config.policy ?? {};
+    return planEvacuation({
+      containers, peers: await this.peerViews(), now: this.now(), deadline,
+      linkMiBps: p.linkMiBps ?? 100, concurrency: p.concurrency, safetyMarginMs: (p.safetySeconds ?? 5) * 1000, riskThreshold: p.riskThreshold,
+    });
+  }
+
+  async onNotice(n: Notice): Promise<EvacuationReport | undefined> {
+    this.metrics.inc('runx_spot_notices_total', { provider: n.provider, kind: n.kind });
+    if (n.kind !== 'rebalance') this.lastReclaimAt = n.deadline.getTime();
+    const report = await this.evacuate(`${n.provider} ${n.kind} notice`, n.deadline.getTime());
+    if (report && this.deps.watcher) {
+      try { await this.deps.watcher.acknowledge(n); } catch (err) { this.deps.logger.warn(`acknowledging the notice failed: ${messageOf(err)}`); }
+    }
+    return report;
+  }
+
+  /**
+   * Evacuates every managed container before `deadline`. A second call while one runs
+   * only moves the running evacuation's deadline earlier (if it is) and returns its result.
+   */
+  async evacuate(reason: string, deadline: number, peerFilter?: (p: PeerView) => boolean): Promise<EvacuationReport> {
+    if (this.running) {
+      if (deadline < this.deadline) {
+        this.deps.logger.warn({ reason, deadline: new Date(deadline).toISOString() }, 'earlier deadline during an evacuation');
+        this.deadline = deadline;
+      }
+      return this.running;
+    }
+    this.deadline = deadline;
+    this.metrics.inc('runx_spot_evacuations_total', { reason: reason.split(' ').slice(-2).join(' ') });
+    const t0 = this.now();
+    this.running = (async () => {
+      const containers = await this.deps.containers.list();
+      let peers = await this.peerViews();
+      if (peerFilter) peers = peers.filter(peerFilter);
+      const p = this.config.policy ?? {};
+      const plan = planEvacuation({
+        containers, peers, now: this.now(), deadline: this.deadline, linkMiBps: p.linkMiBps ?? 100, concurrency: p.concurrency,
+        safetyMarginMs: (p.safetySeconds ?? 5) * 1000, riskThreshold: p.riskThreshold,
+      });
+      this.deps.logger.info({ reason, containers: containers.length, allFit: plan.allFit, totalMs: plan.totalMs, budgetMs: plan.budgetMs }, 'evacuation planned');
+      const report = await executePlan({
+        plan, containers, peers, migrator: this.deps.migrator, deadline: () => this.deadline, reason, now: this.now,
+        logger: this.deps.logger, signal: this.abort.signal, safetyMarginMs: (p.safetySeconds ?? 5) * 1000,
+      });
+      for (const o of report.outcomes) this.metrics.inc('runx_spot_container_moves_total', { path: o.path });
+      this.metrics.set('runx_spot_last_evacuation_seconds', (this.now() - t0) / 1000);
+      this.reports.push(report);
+      return report;
+    })();
+    try { return await this.running; } finally { this.running = undefined; this.deadline = Infinity; }
+  }
+
+  /** Scores the market from the price history file and moves if the hysteresis rule says so. */
+  async evaluate(): Promise<string> {
+    const p = this.config.policy ?? {};
+    if (!p.priceHistoryFile) return 'no price history';
+    const all = parsePriceHistory(fs.readFileSync(p.priceHistoryFile, 'utf8'), p.priceHistoryFile);
+    const type = p.instanceType ?? all[0]?.instanceType;
+    const zone = p.zone ?? all.find((x) => x.instanceType === type)?.zone;
+    if (!type || !zone) return 'empty price history';
+    const series = seriesFor(all, zone, type);
+    const now = this.now();
+    const onDemandPrice = p.onDemandPrice ?? (this.config.market === 'on-demand' ? this.config.price : Infinity);
+    const risk = riskScore(series, { now, onDemandPrice, lastReclaimAt: this.lastReclaimAt });
+    this.lastRisk = risk.score;
+    this.metrics.set('runx_spot_risk_score', risk.score);
+    const spotPrice = priceAt(series, now) ?? this.config.price;
+    const d = decidePlacement(this.placement, { now, risk: risk.score, spotPrice, onDemandPrice }, {
+      leaveAbove: p.riskThreshold, returnBelow: p.returnBelow, minSavings: p.minSavings,
+      calmForMs: p.calmMinutes !== undefined ? p.calmMinutes * 60_000 : undefined,
+      minDwellMs: p.minDwellMinutes !== undefined ? p.minDwellMinutes * 60_000 : undefined,
+    });
+    this.placement = d.state;
+    if (d.action === 'leave-spot') {
+      await this.evacuate(`risk ${risk.score.toFixed(2)}: leave spot`, now + PLANNED_MOVE_MS, (x) => x.market === 'on-demand');
+    } else if (d.action === 'return-to-spot') {
+      await this.evacuate('calm and cheaper: return to spot', now + PLANNED_MOVE_MS, (x) => x.market === 'spot');
+    }
+    return d.action;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      provider: this.config.provider.kind, market: this.config.market, price: this.config.price, placement: this.placement.on,
+      risk: this.lastRisk ?? null, evacuating: this.running !== undefined, evacuations: this.reports.length,
+      lastEvacuation: this.reports.at(-1) ?? null,
+    };
+  }
+
+  private authorised(req: http.IncomingMessage): boolean {
+    let token: string;
+    try { token = fs.readFileSync(this.config.tokenFile, 'utf8').trim(); } catch { return false; }
+    return token.length > 0 && req.headers.authorization === `Bearer ${token}`;
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const json = (code: number, v: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(v)}\n`);
+    try {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method === 'GET' && path === '/metrics') { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics.text()); return; }
+      if (req.method === 'GET' && path === '/status') { json(200, this.status()); return; }
+      if (req.method === 'GET' && path === '/containers') { json(200, await this.deps.containers.list()); return; }
+      if (req.method === 'GET' && path === '/plan') { json(200, await this.plan(this.now() + 120_000)); return; }
+      if (req.method === 'POST' && (path === '/evacuate' || path === '/drain')) {
+        if (!this.authorised(req)) { json(401, { error: 'missing or wrong bearer token' }); return; }
+        const deadline = path === '/evacuate' ? this.now() + 120_000 : this.now() + PLANNED_MOVE_MS;
+        json(200, await this.evacuate(path === '/evacuate' ? 'operator evacuate' : 'operator drain', deadline));
+        return;
+      }
+      json(404, { error: 'not found' });
+    } catch (err) {
+      json(500, { error: messageOf(err) });
+    }
+  }
+}
+
+/** `runx daemon --config F`: runs until SIGINT/SIGTERM. */
+export async function runDaemon(configFile: string, root: string, logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>): Promise<void> {
+  const { loadDaemonConfig } = await import('./config');
+  const { createWatcher } = await import('./watchers');
+  const { StaticPeers, EtcdPeers } = await import('./peer-source');
+  const { StateRootContainers } = await import('./container-source');
+  const { UnavailableMigrator } = await import('./migrator');
+  const config = loadDaemonConfig(configFile);
+  const p = config.provider;
+  const watcher = createWatcher(p.kind, {
+    endpoint: p.endpoint, intervalMs: p.pollSeconds !== undefined ? p.pollSeconds * 1000 : undefined,
+    requestTimeoutMs: p.requestTimeoutSeconds !== undefined ? p.requestTimeoutSeconds * 1000 : undefined, logger,
+  });
+  const peers = config.etcd ? new EtcdPeers(config.etcd.endpoints, config.etcd.prefix ?? '/runx/peers/', logger) : new StaticPeers(config.peers ?? []);
+  const containers = new StateRootContainers(config.root ?? root, { memoryMiB: config.policy?.defaultMemoryMiB ?? 256, dirtyRateMiBps: config.policy?.defaultDirtyRateMiBps ?? 1 });
+  const daemon = new SpotDaemon(config, { migrator: new UnavailableMigrator(), containers, peers, watcher, logger });
+  await daemon.start();
+  await new Promise<void>((resolve) => {
+    const done = () => { process.off('SIGINT', done); process.off('SIGTERM', done); resolve(); };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+  await daemon.stop();
+}
