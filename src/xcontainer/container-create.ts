@@ -16,6 +16,7 @@ import { OCI_VERSION, type ContainerRecord, toOciState } from './container-recor
 import { runHooks } from './hooks';
 import { findGuestAssets } from './guest-assets';
 import type { KeeperLaunch } from './keeper-launch';
+import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from './devices/net/config';
 import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
 import { ROOT_DISK, shapeFromResources } from './qemu-argv';
 import type { RuntimeOptions } from './runtime-options';
@@ -52,7 +53,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   const store = new StateStore(opts.runtime.root);
   const dir = store.claim(opts.id);
   let keeper: ChildProcess | undefined;
+  let network: GuestNetwork | undefined;
   try {
+    const netnsPath = netnsPathOf(config.linux?.namespaces);
+    network = netnsPath ? setupNetwork(netnsPath) : undefined;
     fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText);
     buildRootfsImage(bundle.rootfs, path.join(dir, ROOT_DISK));
     log().debug('root disk built');
@@ -78,8 +82,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
         initramfs: assets.initramfs,
         shape: shapeFromResources(config.linux?.resources, os.cpus().length),
         shares: plan.shares,
+        network,
       },
-      agentCreate: guestCreateFields(config, plan),
+      agentCreate: [...guestCreateFields(config, plan), ...(network ? netFields(network) : [])],
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || DEFAULT_BOOT_TIMEOUT_MS,
       log: opts.runtime.log,
     };
@@ -96,6 +101,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     return { keeper, pid: keeper.pid! };
   } catch (err) {
     await abandon(store, opts.id, keeper);
+    if (network) teardownNetwork(network);
     throw err;
   }
 }

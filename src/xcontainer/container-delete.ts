@@ -8,7 +8,8 @@ import { type ContainerRecord, toOciState } from './container-record';
 import { runHooksWarnOnly } from './hooks';
 import { waitForExit } from './host';
 import { askKeeper } from './keeper-client';
-import { KEEPER_SOCKET } from './keeper-launch';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from './keeper-launch';
+import { teardownNetwork } from './devices/net/config';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from './state-store';
 
@@ -40,6 +41,7 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
     try {
       hooks = store.config(id).hooks;
     } catch { /* a create that failed early copied no config */ }
+    releaseNetwork(store, id);
     store.remove(id);
     await runHooksWarnOnly('poststop', hooks, toOciState(rec, 'stopped'));
   });
@@ -56,4 +58,15 @@ async function endKeeper(store: StateStore, rec: ContainerRecord, kill: boolean)
     process.kill(rec.keeperPid, 'SIGKILL');
   } catch { /* already gone */ }
   await waitForExit(rec.keeperPid, rec.keeperStartTime, 5000);
+}
+
+/** Removes the tap and redirects create set up in the container's network namespace. */
+function releaseNetwork(store: StateStore, id: string): void {
+  let launch: KeeperLaunch;
+  try {
+    launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+  } catch {
+    return;
+  }
+  if (launch.qemu.network) teardownNetwork(launch.qemu.network);
 }

@@ -97,7 +97,10 @@ class Keeper {
     // setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
     // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
     const argv = [...qemuArgv(qemu), ...(this.launch.restore ? incomingArgs(this.launch.restore.stateFile) : [])];
-    const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', this.launch.qemuBinary, ...argv], {
+    // With a NIC, QEMU runs inside the container's network namespace, where its tap is.
+    const netns = qemu.network ? ['nsenter', `--net=${qemu.network.netnsPath}`, '--'] : [];
+    const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', this.launch.qemuBinary, ...argv];
+    const child = spawn(cmd[0]!, cmd.slice(1), {
       cwd: this.dir,
       stdio: ['ignore', 'ignore', 'pipe'],
     });

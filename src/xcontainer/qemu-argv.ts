@@ -4,6 +4,7 @@
 // which keeps unix socket paths short whatever --root is.
 import type { Accel } from './accel';
 import type { HostShare } from '../bundle/mount-plan';
+import { type GuestNetwork, netArgs } from './devices/net/config';
 
 export const AGENT_SOCKET = 'agent.sock';
 export const QMP_SOCKET = 'qmp.sock';
@@ -21,6 +22,7 @@ export interface QemuLaunch {
   initramfs: string;
   shape: VmShape;
   shares: HostShare[];
+  network?: GuestNetwork;
 }
 
 // reboot=t + -no-reboot: a guest reboot (the agent's way to end the VM) ends QEMU;
@@ -57,6 +59,7 @@ export function qemuArgv(l: QemuLaunch): string[] {
     '-device', 'virtio-blk-device,drive=root',
     '-device', 'virtio-rng-device',
   ];
+  if (l.network) argv.push(...netArgs(l.network));
   for (const s of l.shares) {
     argv.push('-fsdev', `local,id=${s.tag},path=${s.hostPath},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
     argv.push('-device', `virtio-9p-device,fsdev=${s.tag},mount_tag=${s.tag}`);

@@ -1,0 +1,107 @@
+/* net.c — owns the guest's network configuration (net.h): loopback up, and eth0 given
+ * the address, MTU and default route of the container's network namespace on the
+ * host, whose identity (MAC included) the VM's NIC takes over. The host reads them
+ * from the namespace; see src/xcontainer/devices/net/config.ts. */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define GUEST_NIC "eth0"
+
+static int set_up(int s, const char *ifname)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+static void set_sin(struct sockaddr *sa, in_addr_t addr)
+{
+	struct sockaddr_in sin;
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = addr;
+	memcpy(sa, &sin, sizeof sin);
+}
+
+static int fail(int s, char *err, size_t errlen, const char *what)
+{
+	int saved = errno;
+	snprintf(err, errlen, "network: %s: %s", what, strerror(saved));
+	close(s);
+	errno = saved;
+	return -1;
+}
+
+int net_configure(const struct net_plan *n, char *err, size_t errlen)
+{
+	/* An AF_INET datagram socket is only a handle for the interface ioctls. */
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(err, errlen, "network: socket: %s", strerror(errno));
+		return -1;
+	}
+	if (set_up(s, "lo") < 0)
+		return fail(s, err, errlen, "bring lo up");
+	if (!n->present) {
+		close(s);
+		return 0;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", GUEST_NIC);
+	if (n->mtu > 0) {
+		ifr.ifr_mtu = n->mtu;
+		if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
+			return fail(s, err, errlen, "set " GUEST_NIC " mtu");
+	}
+	if (n->addr[0]) {
+		char ip[64];
+		snprintf(ip, sizeof ip, "%s", n->addr);
+		char *slash = strchr(ip, '/');
+		int prefix = slash ? atoi(slash + 1) : 32;
+		if (slash)
+			*slash = '\0';
+		in_addr_t a = inet_addr(ip);
+		if (a == INADDR_NONE || prefix < 0 || prefix > 32) {
+			errno = EINVAL;
+			return fail(s, err, errlen, "bad address");
+		}
+		set_sin(&ifr.ifr_addr, a);
+		if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
+			return fail(s, err, errlen, "set " GUEST_NIC " address");
+		in_addr_t mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
+		set_sin(&ifr.ifr_netmask, mask);
+		if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
+			return fail(s, err, errlen, "set " GUEST_NIC " netmask");
+	}
+	if (set_up(s, GUEST_NIC) < 0)
+		return fail(s, err, errlen, "bring " GUEST_NIC " up");
+	if (n->gw[0]) {
+		struct rtentry rt;
+		memset(&rt, 0, sizeof rt);
+		set_sin(&rt.rt_dst, INADDR_ANY);
+		set_sin(&rt.rt_genmask, INADDR_ANY);
+		set_sin(&rt.rt_gateway, inet_addr(n->gw));
+		rt.rt_flags = RTF_UP | RTF_GATEWAY;
+		rt.rt_dev = (char *)GUEST_NIC;
+		if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+			return fail(s, err, errlen, "add default route");
+	}
+	close(s);
+	return 0;
+}

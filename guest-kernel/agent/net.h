@@ -1,0 +1,17 @@
+/* net.h — the guest's network setup from the `create` message's net.* fields. */
+#ifndef RUNX_AGENT_NET_H
+#define RUNX_AGENT_NET_H
+
+#include <stddef.h>
+
+struct net_plan {
+	int present;   /* the host gave the VM a NIC (any net.* field was sent) */
+	char addr[64]; /* IPv4 address/prefix, or empty */
+	char gw[64];   /* default gateway, or empty */
+	int mtu;       /* 0: leave as is */
+};
+
+/* Brings lo up and, when present, configures eth0. Returns 0, or -1 with err set. */
+int net_configure(const struct net_plan *n, char *err, size_t errlen);
+
+#endif

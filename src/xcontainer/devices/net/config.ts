@@ -1,0 +1,101 @@
+// The container's network, Kata's way: the VM's NIC stands in for the interface of the
+// container's network namespace. A tap device created inside that namespace is joined
+// to the namespace's veth by tc mirred redirects both ways, QEMU runs inside the
+// namespace with the tap, and the guest takes the veth's MAC, address, route and MTU,
+// so peers see the same identity. A container without a namespace path gets no NIC
+// (only loopback), as runc's fresh network namespace has only lo.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { RunxError } from '../../../errors';
+
+export const TAP_NAME = 'tap0_runx';
+
+export interface GuestNetwork {
+  /** The container's network namespace (a /proc/<pid>/ns/net or /run/netns/<name> path). */
+  netnsPath: string;
+  /** The namespace's interface whose identity the guest takes. */
+  hostIf: string;
+  tap: string;
+  mac: string;
+  /** IPv4 address with prefix length, e.g. 10.0.0.2/24; undefined when it has none. */
+  cidr?: string;
+  gateway?: string;
+  mtu: number;
+}
+
+interface IpAddrJson {
+  ifname: string;
+  address?: string;
+  mtu: number;
+  link_type?: string;
+  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
+}
+
+function inNetns(netnsPath: string, cmd: string[], input?: string): string {
+  const r = spawnSync('nsenter', [`--net=${netnsPath}`, '--', ...cmd], { encoding: 'utf8', input });
+  if (r.error) throw new RunxError('EHOST', `cannot run nsenter: ${r.error.message}`);
+  if (r.status !== 0) throw new RunxError('EHOST', `network namespace ${netnsPath}: ${cmd.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+  return r.stdout;
+}
+
+/** The network namespace path the config names, if any. */
+export function netnsPathOf(namespaces: ReadonlyArray<{ type: string; path?: string }> | undefined): string | undefined {
+  return namespaces?.find((ns) => ns.type === 'network' && ns.path)?.path;
+}
+
+/** Reads the namespace's interface and sets up the tap and redirects. Undone by teardownNetwork. */
+export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
+  if (!fs.existsSync(netnsPath)) throw new RunxError('ECONFIG', `config.json: linux.namespaces: network namespace path ${netnsPath} does not exist`);
+  const links = JSON.parse(inNetns(netnsPath, ['ip', '-j', 'addr', 'show'])) as IpAddrJson[];
+  if (links.some((l) => l.ifname === TAP_NAME)) {
+    throw new RunxError('EHOST', `network namespace ${netnsPath} already holds another runx VM's NIC (${TAP_NAME}); one VM per network namespace`);
+  }
+  const nic = links.find((l) => l.link_type === 'ether' && l.ifname !== TAP_NAME);
+  if (!nic || !nic.address) return undefined;
+  const v4 = nic.addr_info?.find((a) => a.family === 'inet');
+  const routes = JSON.parse(inNetns(netnsPath, ['ip', '-j', '-4', 'route', 'show', 'default'])) as Array<{ gateway?: string; dev?: string }>;
+  const gateway = routes.find((r) => r.dev === nic.ifname)?.gateway;
+  const net: GuestNetwork = {
+    netnsPath, hostIf: nic.ifname, tap: TAP_NAME, mac: nic.address, mtu: nic.mtu,
+    cidr: v4 ? `${v4.local}/${v4.prefixlen}` : undefined, gateway,
+  };
+  inNetns(netnsPath, ['ip', '-batch', '-'], [
+    `tuntap add dev ${TAP_NAME} mode tap`,
+    `link set dev ${TAP_NAME} mtu ${nic.mtu} up`,
+  ].join('\n'));
+  try {
+    inNetns(netnsPath, ['tc', '-batch', '-'], [
+      `qdisc add dev ${nic.ifname} handle ffff: ingress`,
+      `filter add dev ${nic.ifname} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${TAP_NAME}`,
+      `qdisc add dev ${TAP_NAME} handle ffff: ingress`,
+      `filter add dev ${TAP_NAME} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${nic.ifname}`,
+    ].join('\n'));
+  } catch (err) {
+    teardownNetwork(net);
+    throw err;
+  }
+  return net;
+}
+
+/** Removes the tap and the redirect; the namespace and its veth are the caller's. */
+export function teardownNetwork(net: GuestNetwork): void {
+  if (!fs.existsSync(net.netnsPath)) return;
+  spawnSync('nsenter', [`--net=${net.netnsPath}`, '--', 'tc', 'qdisc', 'del', 'dev', net.hostIf, 'handle', 'ffff:', 'ingress'], { stdio: 'ignore' });
+  spawnSync('nsenter', [`--net=${net.netnsPath}`, '--', 'ip', 'link', 'del', net.tap], { stdio: 'ignore' });
+}
+
+/** QEMU's NIC: the tap (opened by name, so QEMU must run inside the namespace). */
+export function netArgs(net: GuestNetwork): string[] {
+  return [
+    '-netdev', `tap,id=net0,ifname=${net.tap},script=no,downscript=no`,
+    '-device', `virtio-net-device,netdev=net0,mac=${net.mac}`,
+  ];
+}
+
+/** The agent's `create` fields for the guest's eth0. */
+export function netFields(net: GuestNetwork): Array<[string, string | number]> {
+  const f: Array<[string, string | number]> = [['net.mtu', net.mtu]];
+  if (net.cidr) f.push(['net.addr', net.cidr]);
+  if (net.gateway) f.push(['net.gw', net.gateway]);
+  return f;
+}
