@@ -9,3 +9,5 @@ printf '\n== unit tests (vitest)\n'
 npx vitest run
 printf '\n== CLI and VM tests (bats)\n'
 bats --timing test/cli
+printf '\n== containerd with runx as its runc (bats)\n'
+bats --timing test/containerd

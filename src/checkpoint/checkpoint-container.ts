@@ -35,7 +35,7 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
   const store = new StateStore(runtime.root);
   await store.withLock(id, async () => {
     const { rec, status } = store.readLive(id);
-    if (status !== 'running' && status !== 'created') throw new RunxError('ESTATE', `cannot checkpoint container ${id}: it is ${status}`);
+    if (status !== 'running' && status !== 'created' && status !== 'paused') throw new RunxError('ESTATE', `cannot checkpoint container ${id}: it is ${status}`);
     const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
     const dir = path.resolve(opts.imagePath);
     fs.mkdirSync(dir, { recursive: true });
@@ -58,7 +58,7 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
         shape: launch.qemu.shape,
         agentProtocol: PROTOCOL_VERSION,
         configDigest: digestText(configText),
-        container: { id, status: status === 'running' ? 'running' : 'created', bundle: rec.bundle, annotations: rec.annotations },
+        container: { id, status: status === 'created' ? 'created' : 'running', bundle: rec.bundle, annotations: rec.annotations },
         shares: launch.qemu.shares,
       }, IMAGE_FILES);
     } catch (err) {

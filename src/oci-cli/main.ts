@@ -7,7 +7,7 @@ import { messageOf } from '../errors';
 import { normaliseArgv, wantsVersion } from './argv';
 import { defineGlobals, runtimeOptions } from './globals';
 
-const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon'] as const;
+const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps'] as const;
 
 function buildProgram(): Command {
   const program = new Command('runx')
@@ -47,7 +47,7 @@ function reportError(program: Command, err: unknown): void {
 
 export async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
-  if (wantsVersion(args, new Set(VERBS))) {
+  if (wantsVersion(args, new Set([...VERBS, 'resume']))) {
     const { versionText } = await import('./version');
     process.stdout.write(versionText());
     return;

@@ -24,6 +24,8 @@ export type KeeperRequest =
   | { op: 'start' }
   | { op: 'kill'; signal: number; all: boolean }
   | { op: 'ping' }
+  | { op: 'pause' }
+  | { op: 'resume' }
   | { op: 'checkpoint'; dir: string; leaveRunning: boolean };
 
 export type KeeperReply = { ok: true } | { ok: false; error: string };

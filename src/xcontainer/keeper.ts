@@ -60,6 +60,7 @@ class Keeper {
   private qmp?: QmpClient;
   private control?: net.Server;
   private started = false;
+  private paused = false;
   private exiting = false;
   private stdoutOpen = true;
   private lastOutputAt = 0;
@@ -213,6 +214,18 @@ class Keeper {
         case 'kill':
           await this.agent!.request('kill', { signal: req.signal, all: req.all });
           return { ok: true };
+        case 'pause':
+          if (this.paused) return { ok: true };
+          await this.qmp!.execute('stop', {});
+          this.paused = true;
+          this.updateRecord({ status: 'paused' });
+          return { ok: true };
+        case 'resume':
+          if (!this.paused) return { ok: true };
+          await this.qmp!.execute('cont', {});
+          this.paused = false;
+          this.updateRecord({ status: 'running' });
+          return { ok: true };
         case 'checkpoint':
           await this.checkpoint(req.dir, req.leaveRunning);
           return { ok: true };
@@ -239,11 +252,12 @@ class Keeper {
       await saveVmState(qmp, path.join(dir, VM_STATE_FILE));
       copySparse(path.join(this.dir, ROOT_DISK), path.join(dir, ROOT_DISK));
     } catch (err) {
-      await qmp.execute('cont', {}).catch(() => undefined);
+      if (!this.paused) await qmp.execute('cont', {}).catch(() => undefined);
       throw err;
     }
     if (leaveRunning) {
-      await qmp.execute('cont', {});
+      // A paused container (containerd pauses before it checkpoints) stays paused.
+      if (!this.paused) await qmp.execute('cont', {});
       return;
     }
     // As with runc, a checkpoint without --leave-running ends the container: its

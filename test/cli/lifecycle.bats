@@ -180,3 +180,31 @@ load helpers
   [[ "$output" == '[{"ociVersion":'*'"id":"c1"'*'"status":"created"'* ]]
   [ "$(runx list -q)" = c1 ]
 }
+
+@test "pause stops the whole VM and resume continues it; state says so" {
+  make_bundle -- sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done'
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  run runx pause c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"container not running"* ]]
+  runx start c1
+  sleep 0.5
+  runx pause c1
+  [ "$(state_field c1 status)" = paused ]
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 0.7
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq "$n" ]
+  runx resume c1
+  [ "$(state_field c1 status)" = running ]
+  sleep 0.7
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  run runx resume c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"not paused"* ]]
+}
+
+@test "ps --format json lists the container's host pids: keeper and QEMU" {
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
+  [ "$(runx ps --format json c1)" = "[$(cat "$BATS_TEST_TMPDIR/pid"),$(record_field c1 qemuPid)]" ]
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# Real containerd (Debian's 1.6) with runx as the runc binary of its runc shim
+# (io.containerd.runc.v2), on a private root, state and socket, with a busybox OCI
+# image built locally (no registry).
+
+bats_require_minimum_version 1.5.0
+REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+RUNX_BIN="$REPO/bin/runx"
+IMAGE=docker.io/library/runx-busybox:latest
+
+setup_file() {
+  command -v containerd >/dev/null || skip "containerd is not installed (scripts/setup.sh installs it)"
+  export CTD="$BATS_FILE_TMPDIR/ctd"
+  mkdir -p "$CTD"
+  cat >"$CTD/config.toml" <<TOML
+version = 2
+root = "$CTD/root"
+state = "$CTD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTD/containerd.sock"
+TOML
+  containerd --config "$CTD/config.toml" >"$CTD/log" 2>&1 &
+  echo $! >"$CTD/pid"
+  for _ in $(seq 100); do [ -S "$CTD/containerd.sock" ] && break; sleep 0.1; done
+  node "$REPO/test/helpers/make-oci-image.mjs" "$CTD/image.tar" "$IMAGE"
+  ctr --address "$CTD/containerd.sock" -n runx image import "$CTD/image.tar" >/dev/null
+}
+
+teardown_file() {
+  [ -f "$CTD/pid" ] || return 0
+  for t in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$t" 2>/dev/null || true; done
+  sleep 1
+  for t in $(c task ls -q 2>/dev/null); do c task delete "$t" 2>/dev/null || true; done
+  for t in $(c container ls -q 2>/dev/null); do c container delete "$t" 2>/dev/null || true; done
+  kill "$(cat "$CTD/pid")" 2>/dev/null || true
+  # the shims this containerd started name its socket on their command line
+  for p in $(pgrep -f "containerd-shim-runc-v2 .*$CTD" || true); do kill "$p" 2>/dev/null || true; done
+}
+
+c() {
+  ctr --address "$CTD/containerd.sock" -n runx "$@"
+}
+
+wait_task() { # id status
+  for _ in $(seq 100); do
+    [ "$(c task ls | awk -v t="$1" '$1 == t { print $3 }')" = "$2" ] && return 0
+    sleep 0.1
+  done
+  c task ls >&2
+  return 1
+}
+
+@test "ctr run: output and exit code come through the runc shim" {
+  run --separate-stderr c run --rm --runc-binary "$RUNX_BIN" "$IMAGE" r1 sh -c 'echo hello from a VM; echo to-stderr >&2; exit 3'
+  [ "$status" -eq 3 ]
+  [ "$output" = "hello from a VM" ]
+  [ -z "$(c container ls -q | grep -x r1 || true)" ]
+}
+
+@test "ctr task kill, ps, pause and resume on a detached container" {
+  c run -d --runc-binary "$RUNX_BIN" "$IMAGE" r2 sh -c 'trap "exit 9" TERM; while :; do sleep 0.1; done' >/dev/null
+  wait_task r2 RUNNING
+  run c task ps r2
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -ge 2 ]
+  c task pause r2
+  wait_task r2 PAUSED
+  c task resume r2
+  wait_task r2 RUNNING
+  c task kill -s TERM r2
+  wait_task r2 STOPPED
+  run c task delete r2
+  [[ "$output" == *"exit with non-zero exit code 9"* ]]
+  c container delete r2
+}
+
+@test "ctr task checkpoint makes a checkpoint image of a running container" {
+  c run -d --runc-binary "$RUNX_BIN" "$IMAGE" r3 sh -c 'while :; do sleep 0.1; done' >/dev/null
+  wait_task r3 RUNNING
+  c task checkpoint r3
+  run c image ls -q
+  [[ "$output" == *"containerd.io/checkpoint/r3"* ]]
+  wait_task r3 RUNNING
+  c task kill -s KILL r3
+  wait_task r3 STOPPED
+  c task delete r3 || true
+  c container delete r3
+}
