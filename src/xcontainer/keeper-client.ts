@@ -4,7 +4,7 @@ import { RunxError } from '../errors';
 import { JsonLineReader } from './json-lines';
 import type { KeeperReply, KeeperRequest } from './keeper-launch';
 
-export function askKeeper(socketPath: string, req: KeeperRequest, timeoutMs = 30_000): Promise<KeeperReply> {
+export function askKeeper(socketPath: string, req: KeeperRequest, timeoutMs = 30_000, onProgress?: (p: unknown) => void): Promise<KeeperReply> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath);
     const timer = setTimeout(() => {
@@ -19,7 +19,10 @@ export function askKeeper(socketPath: string, req: KeeperRequest, timeoutMs = 30
       sock.destroy();
       fn();
     };
-    const reader = new JsonLineReader((v) => finish(() => resolve(v as KeeperReply)), () => undefined);
+    const reader = new JsonLineReader((v) => {
+      if (v && typeof v === 'object' && 'progress' in v) onProgress?.((v as { progress: unknown }).progress);
+      else finish(() => resolve(v as KeeperReply));
+    }, () => undefined);
     sock.on('connect', () => sock.write(`${JSON.stringify(req)}\n`));
     sock.on('data', (d) => reader.push(d));
     sock.on('error', (err) => finish(() => reject(new RunxError('ESTATE', `cannot reach the container's keeper: ${err.message}`, { cause: err }))));

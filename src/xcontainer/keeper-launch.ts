@@ -3,6 +3,8 @@
 import type { FieldValue } from './agent-messages';
 import type { QemuLaunch } from './qemu-argv';
 import type { LogOptions } from '../log';
+import type { AuthOptions } from '../migrate/auth';
+import type { IncomingEndpoints, SendOptions } from './vm-migration';
 
 export const LAUNCH_FILE = 'launch.json';
 export const KEEPER_SOCKET = 'keeper.sock';
@@ -17,6 +19,8 @@ export interface KeeperLaunch {
   log: LogOptions;
   /** Set when the VM comes from a checkpoint: its migration stream and the status it had. */
   restore?: { stateFile: string; status: 'created' | 'running' };
+  /** Set on a migration's destination: QEMU waits paused for the incoming VM. */
+  incoming?: IncomingEndpoints;
 }
 
 /** Requests on the keeper's control socket (newline-delimited JSON). */
@@ -26,6 +30,13 @@ export type KeeperRequest =
   | { op: 'ping' }
   | { op: 'pause' }
   | { op: 'resume' }
-  | { op: 'checkpoint'; dir: string; leaveRunning: boolean };
+  | { op: 'checkpoint'; dir: string; leaveRunning: boolean }
+  | { op: 'migrate'; send: SendOptions }
+  | { op: 'abort-migration' }
+  | { op: 'handover'; to: string; auth: AuthOptions }
+  | { op: 'finish-incoming' };
 
-export type KeeperReply = { ok: true } | { ok: false; error: string };
+export type KeeperReply = { ok: true; result?: unknown } | { ok: false; error: string };
+
+/** A line the keeper may send before its reply, for long operations. */
+export interface KeeperProgress { progress: unknown }

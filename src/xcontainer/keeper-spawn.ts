@@ -11,12 +11,12 @@ export function writeLaunch(dir: string, launch: KeeperLaunch): void {
   writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
 }
 
-export function spawnKeeper(dir: string, detach: boolean): ChildProcess {
+export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
   // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
   // runc's container process inherits runc's. fd 3 tells us when it is ready.
   const child = spawn(process.execPath, [path.join(__dirname, 'keeper-main.js'), dir], {
     detached: true,
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: [stdio, stdio, stdio, 'pipe'],
   });
   if (detach) child.unref();
   return child;
@@ -24,12 +24,16 @@ export function spawnKeeper(dir: string, detach: boolean): ChildProcess {
 
 export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
   return new Promise((resolve) => {
-    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void; unref?(): void };
+    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
     let text = '';
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` });
+    const onError = (err: Error) => done({ ok: false, error: `cannot start keeper: ${err.message}` });
     const done = (reply: KeeperReply) => {
       pipe.removeAllListeners();
       pipe.destroy();
-      child.removeAllListeners('exit');
+      // Only our own listeners: callers may watch the keeper's exit too.
+      child.off('exit', onExit);
+      child.off('error', onError);
       resolve(reply);
     };
     pipe.on('data', (d: Buffer) => {
@@ -43,8 +47,8 @@ export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
         }
       }
     });
-    child.once('exit', (code, signal) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` }));
-    child.once('error', (err) => done({ ok: false, error: `cannot start keeper: ${err.message}` }));
+    child.once('exit', onExit);
+    child.once('error', onError);
   });
 }
 

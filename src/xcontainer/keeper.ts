@@ -16,6 +16,9 @@ import { JsonLineReader } from './json-lines';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK, qemuArgv } from './qemu-argv';
 import { VM_STATE_FILE, copySparse, incomingArgs, saveVmState } from './vm-snapshot';
+import { finishIncoming, prepareIncoming, sendVm } from './vm-migration';
+import { StandIn } from './keeper-standin';
+import type { AuthOptions } from '../migrate/auth';
 import { QmpClient } from './qmp-client';
 import { StateStore } from './state-store';
 import { writeAllSync } from './write-all';
@@ -64,6 +67,9 @@ class Keeper {
   private exiting = false;
   private stdoutOpen = true;
   private lastOutputAt = 0;
+  /** Set once the VM has been sent away and Finish may have run it elsewhere. */
+  private handingOver = false;
+  private standIn?: StandIn;
   private stderrOpen = true;
 
   constructor(private readonly dir: string, private readonly launch: KeeperLaunch) {
@@ -75,7 +81,7 @@ class Keeper {
     const restore = this.launch.restore;
     try {
       await this.boot();
-      if (!restore) await this.prepareContainer();
+      if (!restore && !this.launch.incoming) await this.prepareContainer();
     } catch (err) {
       this.reportReady({ ok: false, error: messageOf(err) });
       await this.stopQemu();
@@ -85,7 +91,8 @@ class Keeper {
     this.relayStdin();
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
     this.started = restore?.status === 'running';
-    this.updateRecord({ status: restore?.status ?? 'created', keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
+    const status = this.launch.incoming ? 'creating' : restore?.status ?? 'created';
+    this.updateRecord({ status, keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
     this.reportReady({ ok: true });
   }
 
@@ -97,7 +104,10 @@ class Keeper {
     fs.writeFileSync(path.join(this.dir, CONSOLE_LOG), '');
     // setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
     // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
-    const argv = [...qemuArgv(qemu), ...(this.launch.restore ? incomingArgs(this.launch.restore.stateFile) : [])];
+    const argv = [...qemuArgv(qemu),
+      ...(this.launch.restore ? incomingArgs(this.launch.restore.stateFile) : []),
+      // A migration's destination waits paused until the source has sent everything.
+      ...(this.launch.incoming ? ['-S', '-incoming', 'defer'] : [])];
     // With a NIC, QEMU runs inside the container's network namespace, where its tap is.
     const netns = qemu.network ? ['nsenter', `--net=${qemu.network.netnsPath}`, '--'] : [];
     const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', this.launch.qemuBinary, ...argv];
@@ -130,7 +140,10 @@ class Keeper {
       const agentSock = await agentL.accepted;
       this.agent = new AgentConnection(agentSock);
       log().debug('QMP negotiated');
-      if (this.launch.restore) {
+      if (this.launch.incoming) {
+        await prepareIncoming(this.qmp, this.launch.incoming);
+        log().debug('waiting for the incoming VM');
+      } else if (this.launch.restore) {
         // The VM was saved stopped, so once loaded it stays paused until `cont`. A
         // restored guest believes its host end never went away (the port's state was
         // saved connected), so it says no hello: ping it instead.
@@ -181,17 +194,19 @@ class Keeper {
 
   private relayStdin(): void {
     const stdin = process.stdin;
-    stdin.on('data', (chunk: Buffer) => this.agent?.sendStdin(chunk));
-    stdin.on('end', () => this.agent?.sendStdin(Buffer.alloc(0)));
-    stdin.on('error', () => this.agent?.sendStdin(Buffer.alloc(0)));
+    const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent?.sendStdin(chunk));
+    stdin.on('data', (chunk: Buffer) => send(chunk));
+    stdin.on('end', () => send(Buffer.alloc(0)));
+    stdin.on('error', () => send(Buffer.alloc(0)));
   }
 
   private serveControl(): void {
     const file = path.join(this.dir, KEEPER_SOCKET);
     fs.rmSync(file, { force: true });
     this.control = net.createServer((sock) => {
+      const progress = (p: unknown) => { if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: p })}\n`); };
       const reader = new JsonLineReader(
-        (req) => void this.handle(req as KeeperRequest).then((reply) => sock.end(`${JSON.stringify(reply)}\n`)),
+        (req) => void this.handle(req as KeeperRequest, progress).then((reply) => sock.end(`${JSON.stringify(reply)}\n`)),
         () => sock.end(`${JSON.stringify({ ok: false, error: 'malformed request' })}\n`),
       );
       sock.on('data', (d) => reader.push(d));
@@ -200,7 +215,7 @@ class Keeper {
     this.control.listen(file);
   }
 
-  private async handle(req: KeeperRequest): Promise<KeeperReply> {
+  private async handle(req: KeeperRequest, progress: (p: unknown) => void): Promise<KeeperReply> {
     try {
       switch (req.op) {
         case 'ping':
@@ -212,7 +227,28 @@ class Keeper {
           this.updateRecord({ status: 'running' });
           return { ok: true };
         case 'kill':
-          await this.agent!.request('kill', { signal: req.signal, all: req.all });
+          if (this.standIn) this.standIn.signal(req.signal);
+          else await this.agent!.request('kill', { signal: req.signal, all: req.all });
+          return { ok: true };
+        case 'migrate': {
+          if (this.exiting || this.standIn) return { ok: false, error: 'the container is not running here' };
+          const stats = await sendVm(this.qmp!, req.send, progress, !this.paused);
+          this.handingOver = true;
+          return { ok: true, result: stats };
+        }
+        case 'abort-migration':
+          // Finish never ran: the destination never ran the VM, so ours is still the one.
+          this.handingOver = false;
+          if (!this.paused) await this.qmp!.execute('cont', {});
+          return { ok: true };
+        case 'handover':
+          await this.becomeStandIn(req.to, req.auth);
+          return { ok: true };
+        case 'finish-incoming':
+          await finishIncoming(this.qmp!);
+          await this.agent!.request('ping', {});
+          this.started = true;
+          this.updateRecord({ status: 'running' });
           return { ok: true };
         case 'pause':
           if (this.paused) return { ok: true };
@@ -267,6 +303,26 @@ class Keeper {
     setImmediate(() => void this.stopQemu(0).then(() => this.finish(137)));
   }
 
+  /** After switch-over: end the (stopped) local VM and relay to the destination. */
+  private async becomeStandIn(to: string, auth: AuthOptions): Promise<void> {
+    if (!this.handingOver) throw new RunxError('ESTATE', 'no completed migration to hand over');
+    await this.outputQuiet();
+    this.agent?.removeAllListeners('exit');
+    await this.stopQemu(0);
+    this.exiting = false;
+    this.standIn = new StandIn(this.launch.id, to, auth, {
+      stdout: (b) => { if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, b); },
+      stderr: (b) => { if (this.stderrOpen) this.stderrOpen = writeAllSync(2, b); },
+      exit: (status) => {
+        this.exiting = true;
+        this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
+        this.finish(status);
+      },
+    });
+    const annotations = { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to };
+    this.updateRecord({ annotations, qemuPid: undefined, qemuStartTime: undefined });
+  }
+
   /** Waits until no output has arrived for a moment (the VM is stopped; this drains the socket). */
   private async outputQuiet(): Promise<void> {
     const deadline = Date.now() + 1000;
@@ -275,6 +331,14 @@ class Keeper {
 
   private forwardSignal(sig: NodeJS.Signals): void {
     const num = (require('node:os') as typeof import('node:os')).constants.signals[sig];
+    if (this.standIn) {
+      try {
+        this.standIn.signal(num);
+      } catch (err) {
+        log().warn(`forwarding ${sig}: ${messageOf(err)}`);
+      }
+      return;
+    }
     this.agent?.request('kill', { signal: num, all: false }).catch((err) => log().warn(`forwarding ${sig}: ${messageOf(err)}`));
   }
 
@@ -291,7 +355,7 @@ class Keeper {
   }
 
   private onQemuExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.exiting) return;
+    if (this.exiting || this.handingOver) return;
     this.exiting = true;
     const why = this.qemuStderr.trim().split('\n').pop() || `exit ${code ?? signal}`;
     log().error(`VM of container ${this.launch.id} ended unexpectedly: ${why}; console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`);

@@ -15,7 +15,26 @@ export interface QmpCommands {
   cont: { args: Record<string, never>; result: Record<string, never> };
   quit: { args: Record<string, never>; result: Record<string, never> };
   migrate: { args: { uri: string }; result: Record<string, never> };
-  'query-migrate': { args: Record<string, never>; result: { status?: string; 'error-desc'?: string; 'total-time'?: number; downtime?: number; ram?: { transferred: number } } };
+  migrate_cancel: { args: Record<string, never>; result: Record<string, never> };
+  'migrate-incoming': { args: { uri: string }; result: Record<string, never> };
+  'migrate-set-capabilities': { args: { capabilities: Array<{ capability: string; state: boolean }> }; result: Record<string, never> };
+  'migrate-set-parameters': { args: { 'downtime-limit'?: number; 'max-bandwidth'?: number }; result: Record<string, never> };
+  'nbd-server-start': { args: { addr: { type: 'inet'; data: { host: string; port: string } } }; result: Record<string, never> };
+  'nbd-server-add': { args: { device: string; name?: string; writable: boolean }; result: Record<string, never> };
+  'nbd-server-stop': { args: Record<string, never>; result: Record<string, never> };
+  'drive-mirror': { args: { 'job-id': string; device: string; target: string; format: string; sync: 'full'; mode: 'existing' }; result: Record<string, never> };
+  'query-block-jobs': { args: Record<string, never>; result: Array<{ device: string; ready: boolean; len: number; offset: number; status?: string }> };
+  'block-job-cancel': { args: { device: string; force?: boolean }; result: Record<string, never> };
+  'query-migrate': { args: Record<string, never>; result: MigrateInfo };
+}
+
+export interface MigrateInfo {
+  status?: string;
+  'error-desc'?: string;
+  'total-time'?: number;
+  downtime?: number;
+  'expected-downtime'?: number;
+  ram?: { transferred: number; remaining: number; total: number; 'dirty-pages-rate'?: number; mbps?: number };
 }
 
 export interface QmpEvent {

@@ -1,0 +1,108 @@
+// `runx migrate`: moves a running container's VM to another host's `runx serve` and
+// leaves this host's keeper as its stand-in. Until switch-over (the destination's
+// Finish), any failure aborts the destination and the VM here runs on untouched.
+import fs from 'node:fs';
+import { RunxError, messageOf } from '../errors';
+import { log } from '../log';
+import { askKeeper } from '../xcontainer/keeper-client';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper-launch';
+import { qemuBuild } from '../xcontainer/qemu-build';
+import { ROOT_DISK } from '../xcontainer/qemu-argv';
+import type { RuntimeOptions } from '../xcontainer/runtime-options';
+import { StateStore } from '../xcontainer/state-store';
+import { EXPORT_NAME, type MigrationProgress, type MigrationStats } from '../xcontainer/vm-migration';
+import { type AuthOptions, clientCredentials } from './auth';
+import { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
+
+export interface MigrateOptions extends AuthOptions {
+  to: string;
+  bandwidthMiBps?: number;
+  downtimeLimitMs?: number;
+  postcopy: boolean;
+  autoConverge: boolean;
+  dryRun: boolean;
+}
+
+export interface MigrationReport {
+  id: string;
+  to: string;
+  dryRun: boolean;
+  totalMs: number;
+  /** From the source VM's last instant to the destination running, measured by runx. */
+  switchoverMs?: number;
+  qemu?: MigrationStats;
+}
+
+function call<T>(fn: (cb: (err: Error | null, res?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(new RunxError('EHOST', (err as { details?: string }).details || err.message)) : resolve(res as T))));
+}
+
+export async function migrateContainer(id: string, opts: MigrateOptions, runtime: RuntimeOptions, onProgress: (p: MigrationProgress) => void): Promise<MigrationReport> {
+  const started = Date.now();
+  const store = new StateStore(runtime.root);
+  return store.withLock(id, async () => {
+    const { rec, status } = store.readLive(id);
+    if (status !== 'running' && status !== 'paused') throw new RunxError('ESTATE', `cannot migrate container ${id}: it is ${status}`);
+    if (rec.annotations?.['io.runx.migrated-to']) throw new RunxError('ESTATE', `container ${id} already moved to ${rec.annotations['io.runx.migrated-to']}`);
+    const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+    if (launch.qemu.shares.length) {
+      throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${launch.qemu.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
+    }
+    if (launch.qemu.network) throw new RunxError('ECONFIG', `cannot migrate container ${id}: moving its network identity is not supported yet`);
+    const { Client } = migrationPackage();
+    const { creds, metadata } = clientCredentials(opts);
+    const client: MigrationClient = new Client(opts.to, creds, CHANNEL_OPTIONS);
+    const deadline = () => ({ deadline: Date.now() + 60_000 });
+    try {
+      const ep = await call<PrepareReply>((cb) => client.Prepare({
+        protocolVersion: MIGRATION_PROTOCOL_VERSION,
+        containerId: id,
+        qemuBuild: qemuBuild(launch.qemuBinary),
+        accel: launch.qemu.accel,
+        cpu: launch.qemu.accel === 'kvm' ? 'host' : 'max',
+        memoryMib: launch.qemu.shape.memoryMiB,
+        vcpus: launch.qemu.shape.vcpus,
+        diskBytes: fs.statSync(store.file(id, ROOT_DISK)).size,
+        configJson: fs.readFileSync(store.file(id, 'config.json'), 'utf8'),
+        kernel: fs.readFileSync(launch.qemu.kernel),
+        initramfs: fs.readFileSync(launch.qemu.initramfs),
+        sharePaths: [],
+        bundle: rec.bundle,
+      }, metadata, deadline(), cb));
+      const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason }, metadata, deadline(), cb))
+        .catch((err) => log().warn(`abort at ${opts.to}: ${messageOf(err)}`));
+      if (opts.dryRun) {
+        await abort('dry run');
+        return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started };
+      }
+      const keeperSock = store.file(id, KEEPER_SOCKET);
+      const sent = await askKeeper(keeperSock, {
+        op: 'migrate',
+        send: {
+          nbdUri: `nbd://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.nbdPort}/${EXPORT_NAME}`,
+          migrateUri: `tcp:${ep.host}:${ep.migratePort}`,
+          downtimeLimitMs: opts.downtimeLimitMs, bandwidthMiBps: opts.bandwidthMiBps,
+          autoConverge: opts.autoConverge, postcopy: opts.postcopy,
+        },
+      }, 3_600_000, (p) => onProgress(p as MigrationProgress));
+      if (!sent.ok) {
+        await abort(sent.error);
+        throw new RunxError('EHOST', `migration of ${id} to ${opts.to} failed before switch-over (the container runs on here): ${sent.error}`);
+      }
+      const switchStart = Date.now();
+      try {
+        await call((cb) => client.Finish({ containerId: id }, metadata, deadline(), cb));
+      } catch (err) {
+        await abort(`finish failed: ${messageOf(err)}`);
+        await askKeeper(keeperSock, { op: 'abort-migration' });
+        throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
+      }
+      const switchoverMs = Date.now() - switchStart;
+      const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth: { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa } });
+      if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
+      return { id, to: opts.to, dryRun: false, totalMs: Date.now() - started, switchoverMs, qemu: sent.result as MigrationStats };
+    } finally {
+      client.close();
+    }
+  });
+}

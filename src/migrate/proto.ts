@@ -1,0 +1,63 @@
+// Loads docs/protocol/migration.proto (the one definition of the migration protocol)
+// and types its messages for TypeScript. Field names are the proto's, camelCased by
+// proto-loader.
+import path from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import { packageRoot } from '../package-root';
+
+export const MIGRATION_PROTOCOL_VERSION = 1;
+export const PROTO_PATH = path.join(packageRoot, 'docs', 'protocol', 'migration.proto');
+
+export interface PrepareRequest {
+  protocolVersion: number;
+  containerId: string;
+  qemuBuild: string;
+  accel: string;
+  cpu: string;
+  memoryMib: number;
+  vcpus: number;
+  diskBytes: number | string;
+  configJson: string;
+  kernel: Buffer;
+  initramfs: Buffer;
+  sharePaths: string[];
+  bundle: string;
+}
+export interface PrepareReply { host: string; nbdPort: number; migratePort: number }
+export interface FinishRequest { containerId: string }
+export interface FinishReply { keeperPid: number }
+export interface AbortRequest { containerId: string; reason: string }
+export type AttachIn = { containerId: string } | { stdin: Buffer } | { signal: number };
+export interface AttachOut { stdout?: Buffer; stderr?: Buffer; exitStatus?: number; what?: string }
+
+export interface MigrationClient extends grpc.Client {
+  Prepare(req: PrepareRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PrepareReply) => void): grpc.ClientUnaryCall;
+  Finish(req: FinishRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: FinishReply) => void): grpc.ClientUnaryCall;
+  Abort(req: AbortRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void): grpc.ClientUnaryCall;
+  Attach(md: grpc.Metadata): grpc.ClientDuplexStream<AttachIn, AttachOut>;
+}
+
+export interface MigrationPackage {
+  grpc: typeof grpc;
+  service: grpc.ServiceDefinition;
+  Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => MigrationClient;
+}
+
+let loaded: MigrationPackage | undefined;
+
+/** Loads grpc-js and the proto on first use (only migration needs them). */
+export function migrationPackage(): MigrationPackage {
+  if (loaded) return loaded;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const grpcJs = require('@grpc/grpc-js') as typeof grpc;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
+  const def = protoLoader.loadSync(PROTO_PATH, { keepCase: false, longs: Number, defaults: true, oneofs: true });
+  const pkg = grpcJs.loadPackageDefinition(def) as unknown as { runx: { migrate: { v1: { Migration: grpc.ServiceClientConstructor } } } };
+  const ctor = pkg.runx.migrate.v1.Migration;
+  loaded = { grpc: grpcJs, service: ctor.service, Client: ctor as unknown as MigrationPackage['Client'] };
+  return loaded;
+}
+
+/** Large enough for the kernel and initramfs in Prepare. */
+export const CHANNEL_OPTIONS = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 };

@@ -1,0 +1,48 @@
+// `runx migrate --to HOST:PORT [auth flags] [--bandwidth MiB/s] [--downtime-limit ms]
+// [--postcopy] [--auto-converge] [--dry-run] [--format text|json] ID`
+import type { Command } from 'commander';
+import { runtimeOptions } from './globals';
+
+const MiB = 1024 * 1024;
+
+export function register(program: Command): void {
+  program.command('migrate')
+    .description('live-migrate a running container to another host\'s runx serve')
+    .argument('<container-id>')
+    .requiredOption('--to <host:port>', 'the destination\'s runx serve')
+    .option('--token-file <file>', 'shared token of the destination')
+    .option('--tls-cert <file>', 'client certificate (mutual TLS)')
+    .option('--tls-key <file>', 'client key')
+    .option('--tls-ca <file>', 'CA that signed the server certificate')
+    .option('--bandwidth <MiBps>', 'limit the migration bandwidth, MiB/s')
+    .option('--downtime-limit <ms>', 'largest pause QEMU may take to switch over')
+    .option('--postcopy', 'enable post-copy of memory', false)
+    .option('--auto-converge', 'slow the guest down if it dirties memory faster than it moves', false)
+    .option('--dry-run', 'check compatibility with the destination, move nothing', false)
+    .option('--format <format>', 'text or json (the final report)', 'text')
+    .action(async (id: string, o: { to: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; bandwidth?: string; downtimeLimit?: string; postcopy: boolean; autoConverge: boolean; dryRun: boolean; format: string }) => {
+      const { migrateContainer } = await import('../migrate/migrate-container');
+      const tty = process.stderr.isTTY;
+      const report = await migrateContainer(id, {
+        to: o.to, tokenFile: o.tokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey, tlsCa: o.tlsCa,
+        bandwidthMiBps: o.bandwidth ? Number(o.bandwidth) : undefined,
+        downtimeLimitMs: o.downtimeLimit ? Number(o.downtimeLimit) : undefined,
+        postcopy: o.postcopy, autoConverge: o.autoConverge, dryRun: o.dryRun,
+      }, runtimeOptions(program), (p) => {
+        if (!tty) return;
+        const rate = p.mbps ? ` ${p.mbps.toFixed(0)} Mbit/s` : '';
+        const dirty = p.dirtyPagesRate ? `, dirtying ${p.dirtyPagesRate} pages/s` : '';
+        const down = p.expectedDowntimeMs !== undefined ? `, expected downtime ${p.expectedDowntimeMs} ms` : '';
+        process.stderr.write(`\r${p.phase}: ${(p.transferred / MiB).toFixed(1)} MiB sent, ${(p.remaining / MiB).toFixed(1)} MiB left${rate}${dirty}${down}   `);
+      });
+      if (tty) process.stderr.write('\n');
+      if (o.format === 'json') {
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+      } else if (report.dryRun) {
+        process.stdout.write(`${id}: ${o.to} can take this container (dry run, nothing moved)\n`);
+      } else {
+        const q = report.qemu;
+        process.stdout.write(`${id} now runs at ${o.to}: ${report.totalMs} ms in all, switch-over ${report.switchoverMs} ms, downtime ${q?.downtimeMs ?? '?'} ms (QEMU), ${((q?.ramBytes ?? 0) / MiB).toFixed(1)} MiB of memory, ${((q?.diskBytes ?? 0) / MiB).toFixed(1)} MiB of disk\n`);
+      }
+    });
+}

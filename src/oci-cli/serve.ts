@@ -1,0 +1,23 @@
+// `runx serve --listen HOST:PORT [--token-file F] [--tls-cert C --tls-key K --tls-ca CA]`
+import type { Command } from 'commander';
+import { runtimeOptions } from './globals';
+
+export function register(program: Command): void {
+  program.command('serve')
+    .description('receive live-migrated containers (the migration service)')
+    .requiredOption('--listen <host:port>', 'address to listen on')
+    .option('--token-file <file>', 'shared token that clients must present')
+    .option('--tls-cert <file>', 'server certificate (mutual TLS)')
+    .option('--tls-key <file>', 'server key')
+    .option('--tls-ca <file>', 'CA that signs client certificates')
+    .action(async (o: { listen: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string }) => {
+      const { serveMigration } = await import('../migrate/serve');
+      const { port } = await serveMigration(o, runtimeOptions(program));
+      process.stderr.write(`runx serve: listening on port ${port}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      process.exit(0);
+    });
+}

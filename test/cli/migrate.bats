@@ -1,0 +1,130 @@
+#!/usr/bin/env bats
+# Live migration between two runx hosts: on loopback, and between two network
+# namespaces standing in for hosts. The source keeper stays the container's stand-in.
+
+load helpers
+
+COUNTER='i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done'
+
+setup() {
+  ROOT="$(mktemp -d /tmp/runx-bats-root.XXXXXX)"
+  DEST="$(mktemp -d /tmp/runx-bats-dest.XXXXXX)"
+  BUNDLE="$BATS_TEST_TMPDIR/bundle"
+  mkdir -p "$BUNDLE"
+  echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
+  NETNS=()
+}
+
+teardown() {
+  [ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
+  for r in "$ROOT" "$DEST"; do
+    for id in $("$RUNX_BIN" --root "$r" list -q 2>/dev/null); do "$RUNX_BIN" --root "$r" delete --force "$id" >/dev/null 2>&1 || true; done
+  done
+  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$ROOT" "$DEST"
+}
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,process.argv[1],()=>{console.log(s.address().port);s.close()})' "${1:-127.0.0.1}"
+}
+
+# start_serve ADDR [prefix-command...]: runx serve for $DEST in the background
+start_serve() {
+  local addr="$1"; shift
+  "$@" "$RUNX_BIN" --root "$DEST" serve --listen "$addr" --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/serve.err" &
+  SERVE_PID=$!
+  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$BATS_TEST_TMPDIR/serve.err" >&2
+  return 1
+}
+
+consecutive() {
+  awk 'NR != $0 { print "line " NR " is \"" $0 "\""; bad = 1; exit } END { if (NR < 5) { print "only " NR " lines"; bad = 1 } exit bad }' "$1"
+}
+
+@test "migrate on loopback: the container runs on, output continues, the source stands in" {
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  make_bundle -- sh -c "$COUNTER"
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  sleep 1
+  run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --format json c1
+  [ "$status" -eq 0 ]
+  node -e 'const r=JSON.parse(process.argv[1]); if (r.dryRun||!(r.totalMs>0)||!(r.switchoverMs>=0)||!(r.qemu.ramBytes>0)||!(r.qemu.diskBytes>0)||typeof r.qemu.downtimeMs!=="number") process.exit(1)' "$output"
+  [ "$("$RUNX_BIN" --root "$DEST" state c1 | grep -c '"status": "running"')" -eq 1 ]
+  [ "$(state_field c1 status)" = running ]
+  [[ "$(state_field c1 annotations)" == *"\"io.runx.migrated-to\":\"127.0.0.1:$port\""* ]]
+  # the source's QEMU is gone; its keeper (the pid containerd knows) lives on
+  kill -0 "$(cat "$BATS_TEST_TMPDIR/pid")"
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 1
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  # signals go through the stand-in; the exit status comes back
+  runx kill c1 KILL
+  wait_status c1 stopped
+  [ "$(record_field c1 exitStatus)" = 137 ]
+  wait_gone "$(cat "$BATS_TEST_TMPDIR/pid")"
+  consecutive "$BATS_TEST_TMPDIR/out"
+}
+
+@test "a migration that cannot happen leaves the container running untouched" {
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  make_bundle -- sh -c "$COUNTER"
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  echo wrong >"$BATS_TEST_TMPDIR/wrong"
+  run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/wrong" c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"unauthenticated"* ]]
+  run runx migrate --to "127.0.0.1:$(free_port)" --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$status" -eq 1 ]
+  run runx migrate --dry-run --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"can take this container (dry run, nothing moved)"* ]]
+  [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
+  [ "$(state_field c1 status)" = running ]
+  [ -z "$(state_field c1 annotations)" ] || [[ "$(state_field c1 annotations)" != *migrated-to* ]]
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 0.7
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  consecutive "$BATS_TEST_TMPDIR/out"
+}
+
+@test "serve refuses anonymous access; migrate refuses a container with 9p bind mounts" {
+  run "$RUNX_BIN" --root "$DEST" serve --listen 127.0.0.1:0
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"anonymous migration is refused"* ]]
+  mkdir -p "$BATS_TEST_TMPDIR/shared"
+  make_bundle --set mounts='[{"destination":"/data","type":"bind","source":"'"$BATS_TEST_TMPDIR/shared"'","options":["rbind"]}]' -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  runx start c1
+  run runx migrate --to 127.0.0.1:1 --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"bind-mounts host directories"*"virtio-9p"* ]]
+  [ "$(state_field c1 status)" = running ]
+}
+
+@test "migrate between two hosts that are network namespaces" {
+  a="runxA$$"; b="runxB$$"
+  NETNS=("$a" "$b")
+  ip netns add "$a"; ip netns add "$b"
+  ip link add "va$$" netns "$a" type veth peer name "vb$$" netns "$b"
+  ip -n "$a" addr add 10.231.0.1/24 dev "va$$"; ip -n "$a" link set "va$$" up; ip -n "$a" link set lo up
+  ip -n "$b" addr add 10.231.0.2/24 dev "vb$$"; ip -n "$b" link set "vb$$" up; ip -n "$b" link set lo up
+  start_serve 10.231.0.2:7700 ip netns exec "$b"
+  make_bundle -- sh -c "$COUNTER"
+  ip netns exec "$a" "$RUNX_BIN" --root "$ROOT" create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  sleep 1
+  ip netns exec "$a" "$RUNX_BIN" --root "$ROOT" migrate --to 10.231.0.2:7700 --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$("$RUNX_BIN" --root "$DEST" state c1 | grep -c '"status": "running"')" -eq 1 ]
+  # the destination VM lives in host B's namespace
+  qemu="$(node -e 'console.log(require(process.argv[1]).qemuPid)' "$DEST/c1/state.json")"
+  [ "$(readlink "/proc/$qemu/ns/net")" = "$(ip netns exec "$b" readlink /proc/self/ns/net)" ]
+  sleep 1
+  runx kill c1 KILL
+  wait_status c1 stopped
+  consecutive "$BATS_TEST_TMPDIR/out"
+}
