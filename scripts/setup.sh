@@ -16,7 +16,7 @@ PACKAGES=(
   linux-source-6.1 bc bison flex libelf-dev libssl-dev lz4 xz-utils cpio make gcc  # guest kernel
   musl-tools                         # the static guest agent
   busybox-static e2fsprogs util-linux iproute2   # bundles, root disks, setpriv
-  bats runc crun hyperfine containerd   # tests and side-by-side benchmarks
+  bats runc crun hyperfine containerd docker.io criu   # tests and side-by-side benchmarks
   git ca-certificates
 )
 say "Debian packages"

@@ -9,5 +9,8 @@ printf '\n== unit tests (vitest)\n'
 npx vitest run
 printf '\n== CLI and VM tests (bats)\n'
 bats --timing test/cli
+bats --timing test/oci-conformance
 printf '\n== containerd with runx as its runc (bats)\n'
 bats --timing test/containerd
+printf '\n== Docker with runx as a runtime (bats)\n'
+bats --timing test/docker

@@ -71,6 +71,9 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   try {
     fs.writeFileSync(path.join(dir, 'config.json'), configText);
     copySparse(path.join(image, ROOT_DISK), path.join(dir, ROOT_DISK));
+    // The VM keeps running this kernel: it must outlive the image directory.
+    fs.copyFileSync(path.join(image, IMAGE_KERNEL), path.join(dir, IMAGE_KERNEL));
+    fs.copyFileSync(path.join(image, IMAGE_INITRAMFS), path.join(dir, IMAGE_INITRAMFS));
     const record: ContainerRecord = {
       ociVersion: OCI_VERSION, id: opts.id, status: 'creating', bundle: bundleDir, rootfs,
       created: new Date().toISOString(), owner: '', annotations: manifest.container.annotations, keeperPid: 0,
@@ -82,8 +85,8 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
       qemuBinary,
       qemu: {
         accel: accel.accel,
-        kernel: path.join(image, IMAGE_KERNEL),
-        initramfs: path.join(image, IMAGE_INITRAMFS),
+        kernel: path.join(dir, IMAGE_KERNEL),
+        initramfs: path.join(dir, IMAGE_INITRAMFS),
         shape: manifest.shape,
         shares: manifest.shares,
       },

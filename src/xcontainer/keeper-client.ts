@@ -2,11 +2,12 @@
 import net from 'node:net';
 import { RunxError } from '../errors';
 import { JsonLineReader } from './json-lines';
+import { socketPath as shortPath } from './socket-path';
 import type { KeeperReply, KeeperRequest } from './keeper-launch';
 
 export function askKeeper(socketPath: string, req: KeeperRequest, timeoutMs = 30_000, onProgress?: (p: unknown) => void): Promise<KeeperReply> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(socketPath);
+    const sock = net.connect(shortPath(socketPath));
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new RunxError('ESTATE', `the container's keeper did not answer "${req.op}" within ${timeoutMs / 1000} s`));

@@ -3,25 +3,27 @@
 // and stderr, serves the CLI on keeper.sock, and exits with the container's exit
 // status (128+N for death by signal N). Its pid is what `create --pid-file` writes,
 // so containerd's shim supervises it as it would runc's container process.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { RunxError, messageOf } from '../errors';
 import { log, configureLog } from '../log';
-import { AgentConnection, type AgentExit } from './agent-connection';
+import type { AgentConnection, AgentExit } from './agent-connection';
 import type { ContainerRecord } from './container-record';
 import { processStartTime, sleep } from './host';
 import { JsonLineReader } from './json-lines';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
-import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK, qemuArgv } from './qemu-argv';
-import { VM_STATE_FILE, copySparse, incomingArgs, saveVmState } from './vm-snapshot';
-import { finishIncoming, prepareIncoming, sendVm } from './vm-migration';
+import { CONSOLE_LOG, ROOT_DISK } from './qemu-argv';
+import { VM_STATE_FILE, copySparse, saveVmState } from './vm-snapshot';
+import { finishIncoming, sendVm } from './vm-migration';
+import { type BootMode, bootVm, consoleTail } from './vm-boot';
 import { StandIn } from './keeper-standin';
 import type { AuthOptions } from '../migrate/auth';
-import { QmpClient } from './qmp-client';
+import type { QmpClient } from './qmp-client';
 import { StateStore } from './state-store';
 import { writeAllSync } from './write-all';
+import { socketPath } from './socket-path';
 
 const READY_FD = 3;
 const SHUTDOWN_GRACE_MS = 3000;
@@ -34,31 +36,11 @@ export function exitStatusOf(exit: AgentExit): number {
   return exit.signal !== undefined ? 128 + exit.signal : (exit.code ?? 255) & 0xff;
 }
 
-/** The last lines of the guest console, on one line, for boot errors. */
-export function consoleTail(file: string, lines = 8): string {
-  let text = '';
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return '(no console output)';
-  }
-  const tail = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-lines);
-  return tail.length ? tail.join(' | ') : '(no console output)';
-}
-
-function listenOnce(file: string): { server: net.Server; accepted: Promise<net.Socket> } {
-  fs.rmSync(file, { force: true });
-  const server = net.createServer();
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  server.listen(file);
-  return { server, accepted };
-}
-
 class Keeper {
   private readonly store: StateStore;
   private record!: ContainerRecord;
   private qemu?: ChildProcess;
-  private qemuStderr = '';
+  private qemuStderrTail: () => string = () => '';
   private agent?: AgentConnection;
   private qmp?: QmpClient;
   private control?: net.Server;
@@ -97,79 +79,18 @@ class Keeper {
   }
 
   private async boot(): Promise<void> {
-    const { qemu } = this.launch;
+    const { qemu, restore, incoming } = this.launch;
     log().info({ accel: qemu.accel, shape: qemu.shape }, `booting VM for ${this.launch.id}`);
-    const agentL = listenOnce(path.join(this.dir, AGENT_SOCKET));
-    const qmpL = listenOnce(path.join(this.dir, QMP_SOCKET));
-    fs.writeFileSync(path.join(this.dir, CONSOLE_LOG), '');
-    // setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
-    // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
-    const argv = [...qemuArgv(qemu),
-      ...(this.launch.restore ? incomingArgs(this.launch.restore.stateFile) : []),
-      // A migration's destination waits paused until the source has sent everything.
-      ...(this.launch.incoming ? ['-S', '-incoming', 'defer'] : [])];
-    // With a NIC, QEMU runs inside the container's network namespace, where its tap is.
-    const netns = qemu.network ? ['nsenter', `--net=${qemu.network.netnsPath}`, '--'] : [];
-    const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', this.launch.qemuBinary, ...argv];
-    const child = spawn(cmd[0]!, cmd.slice(1), {
-      cwd: this.dir,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.qemu = child;
-    child.stderr!.on('data', (d: Buffer) => { this.qemuStderr = (this.qemuStderr + d.toString()).slice(-2000); });
-    const qemuExited = new Promise<never>((_, reject) => {
-      child.once('error', (err) => reject(new RunxError('EBOOT', `cannot start QEMU (${this.launch.qemuBinary}): ${err.message}`)));
-      child.once('exit', (code, signal) => {
-        if (!this.exiting) {
-          const why = this.qemuStderr.trim().split('\n').pop() || `exit ${code ?? signal}`;
-          reject(new RunxError('EBOOT', `VM exited during boot: ${why}; console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`));
-        }
-      });
-    });
-    qemuExited.catch(() => { /* observed through the race below */ });
-    const timeoutMs = this.launch.bootTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RunxError('EBOOT',
-        `guest agent did not answer within ${timeoutMs / 1000} s (accel ${qemu.accel}); console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`)), timeoutMs);
-    });
-    const ready = (async () => {
-      const qmpSock = await qmpL.accepted;
-      this.qmp = new QmpClient(qmpSock);
-      await this.qmp.negotiate();
-      const agentSock = await agentL.accepted;
-      this.agent = new AgentConnection(agentSock);
-      log().debug('QMP negotiated');
-      if (this.launch.incoming) {
-        await prepareIncoming(this.qmp, this.launch.incoming);
-        log().debug('waiting for the incoming VM');
-      } else if (this.launch.restore) {
-        // The VM was saved stopped, so once loaded it stays paused until `cont`. A
-        // restored guest believes its host end never went away (the port's state was
-        // saved connected), so it says no hello: ping it instead.
-        let status = '';
-        while ((status = (await this.qmp.execute('query-status', {})).status) !== 'running') {
-          if (status === 'paused') await this.qmp.execute('cont', {});
-          else if (status !== 'inmigrate' && status !== 'prelaunch') throw new RunxError('EBOOT', `the saved VM state did not load (QEMU status "${status}")`);
-          else await sleep(10);
-        }
-        log().debug('restored VM running');
-        await this.agent.request('ping', {});
-        log().debug('restored agent answered');
-      } else {
-        await new Promise<void>((resolve) => this.agent!.once('hello', () => resolve()));
-        log().debug('agent said hello');
-      }
-    })();
-    try {
-      await Promise.race([ready, qemuExited, timeout]);
-    } finally {
-      clearTimeout(timer);
-      agentL.server.close();
-      qmpL.server.close();
-    }
-    this.updateRecord({ qemuPid: child.pid, qemuStartTime: child.pid ? processStartTime(child.pid) : undefined, accel: qemu.accel });
-    child.on('exit', (code, signal) => this.onQemuExit(code, signal));
+    const mode: BootMode = incoming ? { kind: 'incoming', endpoints: incoming }
+      : restore ? { kind: 'from-file', stateFile: restore.stateFile } : { kind: 'cold' };
+    const vm = await bootVm(this.dir, this.launch.qemuBinary, qemu, mode, this.launch.bootTimeoutMs);
+    this.qemu = vm.child;
+    this.qmp = vm.qmp;
+    this.agent = vm.agent;
+    this.qemuStderrTail = vm.stderrTail;
+    const pid = vm.child.pid;
+    this.updateRecord({ qemuPid: pid, qemuStartTime: pid ? processStartTime(pid) : undefined, accel: qemu.accel });
+    vm.child.on('exit', (code, signal) => this.onQemuExit(code, signal));
     this.wireAgent();
   }
 
@@ -212,7 +133,7 @@ class Keeper {
       sock.on('data', (d) => reader.push(d));
       sock.on('error', () => { /* the client went away */ });
     });
-    this.control.listen(file);
+    this.control.listen(socketPath(file));
   }
 
   private async handle(req: KeeperRequest, progress: (p: unknown) => void): Promise<KeeperReply> {
@@ -357,7 +278,7 @@ class Keeper {
   private onQemuExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exiting || this.handingOver) return;
     this.exiting = true;
-    const why = this.qemuStderr.trim().split('\n').pop() || `exit ${code ?? signal}`;
+    const why = this.qemuStderrTail().trim().split('\n').pop() || `exit ${code ?? signal}`;
     log().error(`VM of container ${this.launch.id} ended unexpectedly: ${why}; console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`);
     this.updateRecord({ status: 'stopped', exitStatus: 255, finished: new Date().toISOString() });
     this.finish(255);

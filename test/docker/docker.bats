@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# Real Docker (Debian's docker.io, dockerd 20.10) with runx as an extra runtime
+# (`--add-runtime runx=bin/runx`: dockerd's containerd runs it through the runc shim,
+# io.containerd.runc.v2, with BinaryName = runx). The dockerd is private: its own
+# --data-root, --exec-root, socket and pidfile, no iptables, no bridge, and it starts
+# its own containerd. The image is the busybox image of make-oci-image.mjs in
+# `docker save` format (dockerd 20.10's `docker load` refuses OCI layouts).
+# `docker exec` is not tested: runx has no exec yet.
+
+bats_require_minimum_version 1.5.0
+REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+RUNX_BIN="$REPO/bin/runx"
+IMAGE=runx-busybox:latest
+
+setup_file() {
+  command -v dockerd >/dev/null || skip "dockerd is not installed (apt-get install docker.io)"
+  # Debian's client (20.10) matches the daemon; another `docker` may come first on PATH.
+  DOCKER_CLI=/usr/bin/docker
+  [ -x "$DOCKER_CLI" ] || DOCKER_CLI="$(command -v docker)" || skip "no docker client (apt-get install docker.io)"
+  DK="$(mktemp -d /tmp/runx-docker.XXXXXX)"
+  # The exec root holds containerd's sockets and the runtime's --root
+  # (<exec-root>/runtime-runc/moby), under which runx makes <64-hex id>/agent.sock:
+  # keep it short (unix socket paths end at 107 bytes). See the last test for the length
+  # of Docker's default exec root.
+  EXE="$(mktemp -d /tmp/rxd.XXX)"
+  # dockerd makes /run/docker/plugins whatever its exec root: remove it after if it is ours
+  [ -e /run/docker ] && RUN_DOCKER_WAS_THERE=1 || RUN_DOCKER_WAS_THERE=""
+  export DK EXE DOCKER_CLI RUN_DOCKER_WAS_THERE DOCKER_HOST="unix://$DK/docker.sock"
+  mkdir -p "$DK/data"
+  dockerd --data-root "$DK/data" --exec-root "$EXE" -H "$DOCKER_HOST" --pidfile "$DK/dockerd.pid" \
+    --iptables=false --ip6tables=false --bridge=none \
+    --add-runtime "runx=$RUNX_BIN" >"$DK/dockerd.log" 2>&1 &
+  echo $! >"$DK/pid"
+  local up=""
+  for _ in $(seq 300); do
+    if "$DOCKER_CLI" version >/dev/null 2>&1; then up=1; break; fi
+    kill -0 "$(cat "$DK/pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$up" ]; then
+    local why
+    why="$(grep -E 'level=(fatal|error)' "$DK/dockerd.log" | tail -n 3)"
+    [ -n "$why" ] || why="$(tail -n 3 "$DK/dockerd.log")"
+    if kill -0 "$(cat "$DK/pid")" 2>/dev/null; then
+      echo "dockerd did not answer on $DOCKER_HOST within 30 s: $why" >&2
+      return 1
+    fi
+    skip "dockerd cannot run on this host: $why"
+  fi
+  node "$REPO/test/helpers/make-docker-archive.mjs" "$DK/image.tar" "docker.io/library/$IMAGE"
+  "$DOCKER_CLI" load -i "$DK/image.tar" >/dev/null
+}
+
+teardown_file() {
+  [ -n "${DK:-}" ] && [ -d "$DK" ] || return 0
+  EXE="${EXE:-/nonexistent}"
+  if [ -S "$DK/docker.sock" ]; then
+    for c in $("$DOCKER_CLI" ps -aq 2>/dev/null); do "$DOCKER_CLI" rm -f "$c" >/dev/null 2>&1 || true; done
+  fi
+  local pid ctd
+  ctd="$(cat "$EXE/containerd/containerd.pid" 2>/dev/null || true)"
+  pid="$(cat "$DK/pid" 2>/dev/null || true)"
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true # dockerd stops the containerd it started
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  if [ -n "$ctd" ] && kill -0 "$ctd" 2>/dev/null && grep -q "$EXE" "/proc/$ctd/cmdline" 2>/dev/null; then
+    kill "$ctd" 2>/dev/null || true
+  fi
+  # shims of this containerd name its socket (under our exec root) on their command line
+  for p in $(pgrep -f "containerd-shim.*$EXE/" || true); do kill "$p" 2>/dev/null || true; done
+  # runx containers (keepers and their VMs) left behind: dockerd runs runtimes with --root here
+  for root in "$EXE"/runtime-*/moby; do
+    [ -d "$root" ] || continue
+    for id in $("$RUNX_BIN" --root "$root" list -q 2>/dev/null); do "$RUNX_BIN" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; done
+  done
+  # overlay, netns and the data root's own bind mounts, deepest first
+  for m in $(findmnt -rn -o TARGET | grep -E "^($DK|$EXE)(/|$)" | sort -r); do umount -R "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$DK" "$EXE"
+  [ -n "$RUN_DOCKER_WAS_THERE" ] || { rmdir /run/docker/plugins 2>/dev/null && rmdir /run/docker 2>/dev/null; } || true
+}
+
+d() {
+  "$DOCKER_CLI" "$@"
+}
+
+@test "docker run --rm --runtime runx: output and exit code come through" {
+  run --separate-stderr d run --rm --runtime runx --network none "$IMAGE" sh -c 'echo hi; exit 3'
+  [ "$status" -eq 3 ]
+  [ "$output" = hi ]
+  [ -z "$(d ps -aq)" ]
+  # the VM is gone with the container
+  for root in "$EXE"/runtime-*/moby; do
+    [ -d "$root" ] || continue
+    [ -z "$("$RUNX_BIN" --root "$root" list -q)" ]
+  done
+}
+
+@test "docker run -i: stdin reaches the container's process" {
+  run --separate-stderr bash -c 'printf "one\ntwo\nthree\n" | "$DOCKER_CLI" run -i --rm --runtime runx --network none "$1" sh -c "wc -l"' _ "$IMAGE"
+  [ "$status" -eq 0 ]
+  [ "$output" -eq 3 ]
+}
+
+@test "docker run -d, docker kill, docker wait: the exit code is 128+SIGKILL" {
+  cid="$(d run -d --runtime runx --network none "$IMAGE" sh -c 'echo up; while :; do sleep 0.2; done')"
+  for _ in $(seq 100); do [ "$(d logs "$cid" 2>&1)" = up ] && break; sleep 0.1; done
+  [ "$(d logs "$cid" 2>&1)" = up ]
+  [ "$(d inspect -f '{{.State.Running}}' "$cid")" = true ]
+  d kill "$cid"
+  run d wait "$cid"
+  [ "$status" -eq 0 ]
+  [ "$output" = 137 ]
+  [ "$(d inspect -f '{{.State.ExitCode}}' "$cid")" = 137 ]
+  d rm "$cid"
+}
+
+@test "docker stop: SIGTERM reaches the container's trap, its exit code is kept" {
+  cid="$(d run -d --runtime runx --network none "$IMAGE" sh -c 'trap "echo got-term; exit 7" TERM; echo up; while :; do sleep 0.2; done')"
+  for _ in $(seq 100); do [ "$(d logs "$cid" 2>&1)" = up ] && break; sleep 0.1; done
+  d stop -t 20 "$cid"
+  run d wait "$cid"
+  [ "$output" = 7 ]
+  [ "$(d logs "$cid" 2>&1 | tail -n 1)" = got-term ]
+  d rm "$cid"
+}
+
+# Docker's default exec root is /var/run/docker, so dockerd runs runtimes with
+# --root /var/run/docker/runtime-runc/moby and 64-hex-digit ids: runx's sockets in
+# <root>/<id>/ are then 109-110 bytes long, past the 107 a unix socket path can hold.
+# This runs runx as dockerd would there (a root path of the same length, not the real
+# one), without dockerd.
+@test "runx runs under a --root as long as Docker's default (/var/run/docker/runtime-runc/moby) with a 64-hex id" {
+  local dflt=/var/run/docker/runtime-runc/moby root bundle
+  root="$EXE/L"
+  while [ "${#root}" -lt "${#dflt}" ]; do root="${root}x"; done
+  [ "${#root}" -eq "${#dflt}" ]
+  bundle="$BATS_TEST_TMPDIR/bundle"
+  node "$REPO/test/helpers/make-bundle.mjs" "$bundle" -- sh -c 'echo hi; exit 3'
+  run --separate-stderr "$RUNX_BIN" --root "$root" run --bundle "$bundle" "$(printf '%064x' 48879)"
+  "$RUNX_BIN" --root "$root" delete --force "$(printf '%064x' 48879)" >/dev/null 2>&1 || true
+  rm -rf "$root"
+  echo "stderr: $stderr" >&2
+  [ "$status" -eq 3 ]
+  [ "$output" = hi ]
+}
