@@ -16,7 +16,8 @@ export function defineGlobals(program: Command): void {
     .option('--systemd-cgroup', 'accepted for runc compatibility (the VM has its own cgroups)', false)
     .option('--rootless <value>', 'accepted for runc compatibility', 'auto')
     .option('--criu <path>', 'accepted for runc compatibility (runx checkpoints whole VMs)')
-    .option('--accel <mode>', 'accelerator: auto, kvm or tcg', process.env.RUNX_ACCEL ?? 'auto');
+    .option('--accel <mode>', 'accelerator: auto, kvm or tcg', process.env.RUNX_ACCEL ?? 'auto')
+    .option('--boot <how>', 'snapshot (start VMs from a saved template) or cold', process.env.RUNX_BOOT ?? 'cold');
 }
 
 interface GlobalFlags {
@@ -26,6 +27,7 @@ interface GlobalFlags {
   debug: boolean;
   systemdCgroup: boolean;
   accel: string;
+  boot: string;
 }
 
 export function runtimeOptions(program: Command): RuntimeOptions {
@@ -33,5 +35,6 @@ export function runtimeOptions(program: Command): RuntimeOptions {
   if (g.logFormat !== 'text' && g.logFormat !== 'json') throw new RunxError('EUSAGE', `--log-format must be text or json, not "${g.logFormat}"`);
   const log = { file: g.log, format: g.logFormat as LogFormat, debug: g.debug };
   configureLog(log);
-  return { root: g.root, accel: parseAccelMode(g.accel), log, systemdCgroup: g.systemdCgroup };
+  if (g.boot !== 'snapshot' && g.boot !== 'cold') throw new RunxError('EUSAGE', `--boot must be snapshot or cold, not "${g.boot}"`);
+  return { root: g.root, accel: parseAccelMode(g.accel), log, systemdCgroup: g.systemdCgroup, boot: g.boot };
 }

@@ -17,6 +17,7 @@ import { runHooks } from './hooks';
 import { findGuestAssets } from './guest-assets';
 import type { KeeperLaunch } from './keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from './devices/net/config';
+import { templateState } from './template';
 import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
 import { ROOT_DISK, shapeFromResources } from './qemu-argv';
 import type { RuntimeOptions } from './runtime-options';
@@ -88,6 +89,10 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || DEFAULT_BOOT_TIMEOUT_MS,
       log: opts.runtime.log,
     };
+    if (opts.runtime.boot === 'snapshot' && plan.shares.length === 0 && !network) {
+      const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel, shape: launch.qemu.shape });
+      if (stateFile) launch.template = { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size };
+    }
     writeLaunch(dir, launch);
     keeper = spawnKeeper(dir, opts.detachKeeper);
     const reply = await keeperReadiness(keeper);

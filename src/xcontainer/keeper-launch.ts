@@ -19,6 +19,8 @@ export interface KeeperLaunch {
   log: LogOptions;
   /** Set when the VM comes from a checkpoint: its migration stream and the status it had. */
   restore?: { stateFile: string; status: 'created' | 'running' };
+  /** Set for a snapshot boot: the template's saved state, and the container disk's size. */
+  template?: { stateFile: string; diskBytes: number };
   /** Set on a migration's destination: QEMU waits paused for the incoming VM. */
   incoming?: IncomingEndpoints;
 }

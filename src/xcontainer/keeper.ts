@@ -79,11 +79,15 @@ class Keeper {
   }
 
   private async boot(): Promise<void> {
-    const { qemu, restore, incoming } = this.launch;
-    log().info({ accel: qemu.accel, shape: qemu.shape }, `booting VM for ${this.launch.id}`);
+    const { qemu, restore, incoming, template } = this.launch;
+    log().info({ accel: qemu.accel, shape: qemu.shape }, `${template ? 'starting VM from its template' : 'booting VM'} for ${this.launch.id}`);
+    const stateFile = restore?.stateFile ?? template?.stateFile;
     const mode: BootMode = incoming ? { kind: 'incoming', endpoints: incoming }
-      : restore ? { kind: 'from-file', stateFile: restore.stateFile } : { kind: 'cold' };
+      : stateFile ? { kind: 'from-file', stateFile } : { kind: 'cold' };
     const vm = await bootVm(this.dir, this.launch.qemuBinary, qemu, mode, this.launch.bootTimeoutMs);
+    // The template booted with a placeholder disk; the guest learns this disk's size
+    // from the config-change interrupt block_resize raises.
+    if (template) await vm.qmp.execute('block_resize', { device: 'root', size: template.diskBytes });
     this.qemu = vm.child;
     this.qmp = vm.qmp;
     this.agent = vm.agent;

@@ -1,0 +1,128 @@
+// Snapshot boot: a template per (kernel, initramfs, QEMU build, accelerator, VM shape)
+// is a guest booted once to "agent ready" and saved stopped (QMP migrate to a file).
+// `create` starts the container's QEMU from it (-incoming) instead of booting a
+// kernel, then hands the agent everything per-container (disk, config, clock, a fresh
+// random seed). Templates live in the runx cache, are checked before use and rebuilt
+// when an input changes; a missing or broken one means a cold boot with a warning.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { messageOf } from '../errors';
+import { log } from '../log';
+import { PROTOCOL_VERSION } from './agent-frames';
+import type { Accel } from './accel';
+import { KERNEL_CMDLINE, MACHINE, ROOT_DISK, type VmShape } from './qemu-argv';
+import { qemuBuild } from './qemu-build';
+import { bootVm } from './vm-boot';
+import { saveVmState, VM_STATE_FILE } from './vm-snapshot';
+
+const TEMPLATE_FORMAT = 1;
+const MANIFEST = 'template.json';
+/** The disk the template boots with: never mounted, only there so the device exists. */
+const PLACEHOLDER_DISK_BYTES = 64 * 1024 * 1024;
+
+export type BootPolicy = 'cold' | 'snapshot';
+
+export interface TemplateInputs {
+  kernel: string;
+  initramfs: string;
+  qemuBinary: string;
+  accel: Accel;
+  shape: VmShape;
+}
+
+interface TemplateManifest {
+  format: number;
+  key: string;
+  qemuBuild: string;
+  created: string;
+  stateSha256: string;
+  stateSize: number;
+}
+
+export function cacheDir(): string {
+  return process.env.RUNX_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'runx');
+}
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+export function templateKey(i: TemplateInputs, build: string): string {
+  const h = createHash('sha256');
+  for (const part of [String(TEMPLATE_FORMAT), sha256File(i.kernel), sha256File(i.initramfs), build, i.accel,
+    `${i.shape.memoryMiB}M`, `${i.shape.vcpus}cpu`, MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
+  return h.digest('hex').slice(0, 20);
+}
+
+function verify(dir: string, key: string, build: string): string | undefined {
+  let m: TemplateManifest;
+  try {
+    m = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as TemplateManifest;
+  } catch {
+    return undefined;
+  }
+  const state = path.join(dir, VM_STATE_FILE);
+  if (m.format !== TEMPLATE_FORMAT || m.key !== key || m.qemuBuild !== build) throw new Error('its manifest does not match');
+  const st = fs.statSync(state);
+  if (st.size !== m.stateSize || sha256File(state) !== m.stateSha256) throw new Error('vm.state does not match its checksum');
+  return state;
+}
+
+async function build(dir: string, key: string, qemuBuildStr: string, i: TemplateInputs): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const started = Date.now();
+  try {
+    fs.closeSync(fs.openSync(path.join(tmp, ROOT_DISK), 'w'));
+    fs.truncateSync(path.join(tmp, ROOT_DISK), PLACEHOLDER_DISK_BYTES);
+    const vm = await bootVm(tmp, i.qemuBinary, { accel: i.accel, kernel: i.kernel, initramfs: i.initramfs, shape: i.shape, shares: [] }, { kind: 'cold' }, 30_000);
+    try {
+      await vm.qmp.execute('stop', {});
+      await saveVmState(vm.qmp, path.join(tmp, VM_STATE_FILE));
+    } finally {
+      vm.child.kill('SIGKILL');
+      vm.agent.close();
+      vm.qmp.close();
+    }
+    const state = path.join(tmp, VM_STATE_FILE);
+    const manifest: TemplateManifest = {
+      format: TEMPLATE_FORMAT, key, qemuBuild: qemuBuildStr, created: new Date().toISOString(),
+      stateSha256: sha256File(state), stateSize: fs.statSync(state).size,
+    };
+    fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2));
+    for (const f of fs.readdirSync(tmp)) if (f !== MANIFEST && f !== VM_STATE_FILE) fs.rmSync(path.join(tmp, f), { force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.renameSync(tmp, dir);
+    } catch { /* another runx published the same template first */ }
+    log().info(`built VM template ${key} in ${Date.now() - started} ms`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The saved state to start a VM from, building the template on first use; undefined
+ * (with a warning) when there is none to be had, so the caller boots cold.
+ */
+export async function templateState(i: TemplateInputs): Promise<string | undefined> {
+  try {
+    const qemuBuildStr = qemuBuild(i.qemuBinary);
+    const key = templateKey(i, qemuBuildStr);
+    const dir = path.join(cacheDir(), 'templates', key);
+    try {
+      const state = verify(dir, key, qemuBuildStr);
+      if (state) return state;
+    } catch (err) {
+      log().warn(`VM template ${key} is broken (${messageOf(err)}); rebuilding it`);
+    }
+    await build(dir, key, qemuBuildStr, i);
+    return verify(dir, key, qemuBuildStr);
+  } catch (err) {
+    log().warn(`no VM template (${messageOf(err)}); booting cold`);
+    return undefined;
+  }
+}
