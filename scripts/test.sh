@@ -7,6 +7,8 @@ cd "$repo"
 bash scripts/setup.sh
 printf '\n== unit tests (vitest)\n'
 npx vitest run
+printf '\n== end-to-end: spot evacuation (vitest)\n'
+npx vitest run --config vitest.e2e.config.ts
 printf '\n== CLI and VM tests (bats)\n'
 bats --timing test/cli
 bats --timing test/oci-conformance

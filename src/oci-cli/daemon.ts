@@ -13,6 +13,6 @@ export function register(program: Command): void {
       if (program.getOptionValueSource('logFormat') === 'default') configureLog({ ...logOptions(), format: 'json' });
       const logger = log().child({ component: 'spot' }, { level: runtime.log.debug ? 'debug' : 'info' });
       const { runDaemon } = await import('../spot/daemon');
-      await runDaemon(o.config, runtime.root, logger);
+      await runDaemon(o.config, runtime, logger);
     });
 }

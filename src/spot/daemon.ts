@@ -4,11 +4,12 @@
 // container and carries it out through a Migrator. It serves, on loopback HTTP,
 // Prometheus text metrics (GET /metrics) and JSON status (GET /status, /containers,
 // /plan); POST /evacuate and /drain need the token from `tokenFile` as a Bearer
-// token. The gRPC service on `listen` belongs with the migration service (src/migrate).
+// token. On `listen` it serves the migration service (src/migrate), as `runx serve` does.
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { RuntimeOptions } from '../xcontainer/runtime-options';
 import { RunxError, messageOf } from '../errors';
 import { splitHostPort, type DaemonConfig } from './config';
 import type { ContainerSource } from './container-source';
@@ -233,13 +234,18 @@ export class SpotDaemon {
 }
 
 /** `runx daemon --config F`: runs until SIGINT/SIGTERM. */
-export async function runDaemon(configFile: string, root: string, logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>): Promise<void> {
+export async function runDaemon(configFile: string, runtime: RuntimeOptions, logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>): Promise<void> {
+  const root = runtime.root;
   const { loadDaemonConfig } = await import('./config');
   const { createWatcher } = await import('./watchers');
   const { StaticPeers, EtcdPeers } = await import('./peer-source');
   const { StateRootContainers } = await import('./container-source');
-  const { UnavailableMigrator } = await import('./migrator');
+  const { RunxMigrator } = await import('./runx-migrator');
+  const { serveMigration } = await import('../migrate/serve');
   const config = loadDaemonConfig(configFile);
+  const managedRuntime: RuntimeOptions = { ...runtime, root: config.root ?? root };
+  // The daemon also receives migrations, as `runx serve` does, on `listen`.
+  const service = await serveMigration({ listen: config.listen, tokenFile: config.tokenFile }, managedRuntime);
   const p = config.provider;
   const watcher = createWatcher(p.kind, {
     endpoint: p.endpoint, intervalMs: p.pollSeconds !== undefined ? p.pollSeconds * 1000 : undefined,
@@ -247,7 +253,9 @@ export async function runDaemon(configFile: string, root: string, logger: Pick<L
   });
   const peers = config.etcd ? new EtcdPeers(config.etcd.endpoints, config.etcd.prefix ?? '/runx/peers/', logger) : new StaticPeers(config.peers ?? []);
   const containers = new StateRootContainers(config.root ?? root, { memoryMiB: config.policy?.defaultMemoryMiB ?? 256, dirtyRateMiBps: config.policy?.defaultDirtyRateMiBps ?? 1 });
-  const daemon = new SpotDaemon(config, { migrator: new UnavailableMigrator(), containers, peers, watcher, logger });
+  const tokenFiles = new Map((config.peers ?? []).map((p) => [p.name, p.tokenFile ?? config.tokenFile]));
+  const migrator = new RunxMigrator(managedRuntime, (peer) => tokenFiles.get(peer.name) ?? config.tokenFile);
+  const daemon = new SpotDaemon(config, { migrator, containers, peers, watcher, logger });
   await daemon.start();
   await new Promise<void>((resolve) => {
     const done = () => { process.off('SIGINT', done); process.off('SIGTERM', done); resolve(); };
@@ -255,4 +263,5 @@ export async function runDaemon(configFile: string, root: string, logger: Pick<L
     process.on('SIGTERM', done);
   });
   await daemon.stop();
+  await service.stop();
 }
