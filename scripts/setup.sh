@@ -17,7 +17,7 @@ PACKAGES=(
   musl-tools                         # the static guest agent
   busybox-static e2fsprogs util-linux iproute2   # bundles, root disks, setpriv
   bats runc crun hyperfine containerd docker.io criu   # tests and side-by-side benchmarks
-  git ca-certificates
+  git ca-certificates curl
 )
 say "Debian packages"
 $SUDO apt-get update -qq

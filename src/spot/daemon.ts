@@ -222,7 +222,9 @@ export class SpotDaemon {
       if (req.method === 'GET' && path === '/plan') { json(200, await this.plan(this.now() + 120_000)); return; }
       if (req.method === 'POST' && (path === '/evacuate' || path === '/drain')) {
         if (!this.authorised(req)) { json(401, { error: 'missing or wrong bearer token' }); return; }
-        const deadline = path === '/evacuate' ? this.now() + 120_000 : this.now() + PLANNED_MOVE_MS;
+        // ?deadline=S: seconds from now (an operator or a benchmark standing in for a notice).
+        const within = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('deadline'));
+        const deadline = this.now() + (within > 0 ? within * 1000 : path === '/evacuate' ? 120_000 : PLANNED_MOVE_MS);
         json(200, await this.evacuate(path === '/evacuate' ? 'operator evacuate' : 'operator drain', deadline));
         return;
       }
