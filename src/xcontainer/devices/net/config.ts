@@ -28,6 +28,7 @@ interface IpAddrJson {
   address?: string;
   mtu: number;
   link_type?: string;
+  operstate?: string;
   addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
 }
 
@@ -46,11 +47,22 @@ export function netnsPathOf(namespaces: ReadonlyArray<{ type: string; path?: str
 /** Reads the namespace's interface and sets up the tap and redirects. Undone by teardownNetwork. */
 export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
   if (!fs.existsSync(netnsPath)) throw new RunxError('ECONFIG', `config.json: linux.namespaces: network namespace path ${netnsPath} does not exist`);
+  // The VM takes over the namespace's interface with tc redirects: never the host's own.
+  const ns = fs.statSync(netnsPath);
+  for (const host of ['/proc/self/ns/net', '/proc/1/ns/net']) {
+    const h = fs.statSync(host, { throwIfNoEntry: false });
+    if (h && h.ino === ns.ino && h.dev === ns.dev) {
+      throw new RunxError('ECONFIG', `config.json: linux.namespaces: ${netnsPath} is the host's own network namespace; runx gives a VM only a namespace of the container's own`);
+    }
+  }
   const links = JSON.parse(inNetns(netnsPath, ['ip', '-j', 'addr', 'show'])) as IpAddrJson[];
   if (links.some((l) => l.ifname === TAP_NAME)) {
     throw new RunxError('EHOST', `network namespace ${netnsPath} already holds another runx VM's NIC (${TAP_NAME}); one VM per network namespace`);
   }
-  const nic = links.find((l) => l.link_type === 'ether' && l.ifname !== TAP_NAME);
+  // The container's interface: an Ethernet link that is up and has an address, as a
+  // CNI plugin or a test leaves a veth; never an idle one (an ifb, a down dummy).
+  const candidates = links.filter((l) => l.link_type === 'ether' && l.ifname !== TAP_NAME && l.operstate !== 'DOWN');
+  const nic = candidates.find((l) => l.addr_info?.some((a) => a.family === 'inet')) ?? candidates[0];
   if (!nic || !nic.address) return undefined;
   const v4 = nic.addr_info?.find((a) => a.family === 'inet');
   const routes = JSON.parse(inNetns(netnsPath, ['ip', '-j', '-4', 'route', 'show', 'default'])) as Array<{ gateway?: string; dev?: string }>;
