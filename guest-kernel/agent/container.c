@@ -2,6 +2,11 @@
  * start pipes, and exec (see container.h). The child reports its setup result over a
  * CLOEXEC status pipe, then blocks on the start pipe until the host says `start`. */
 #include "container.h"
+#include "caps.h"
+#include "devices.h"
+#include "ns.h"
+#include "seccomp.h"
+#include "sysctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,9 +140,11 @@ static void do_mount(const struct plan_mount *m)
 		child_fail("set propagation of %s: %s", m->dest, strerror(errno));
 }
 
-/* The nodes and links every container /dev has when the config gives it a bare tmpfs
- * (runc's "default devices"). Existing entries are left alone. */
-static void populate_dev(void)
+/* The nodes and links every container /dev has (config-linux.md "Default Devices",
+ * runc's default devices). Existing entries are left alone. On the config's own /dev
+ * tmpfs a failure fails the container; on the image's /dev (no /dev mount) they are
+ * made where the file system allows, as runc makes them in the rootfs. */
+static void populate_dev(int strict)
 {
 	static const struct {
 		const char *name;
@@ -157,23 +164,23 @@ static void populate_dev(void)
 	for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
 		snprintf(path, sizeof path, ROOT_MOUNT "/dev/%s", nodes[i].name);
 		if (mknod(path, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0) {
-			if (errno == EEXIST)
+			if (errno == EEXIST || !strict)
 				continue;
 			child_fail("mknod %s: %s", path, strerror(errno));
 		}
 		/* mknod applies the umask; device nodes must be 0666 whatever it is. */
-		if (chmod(path, 0666) < 0)
+		if (chmod(path, 0666) < 0 && strict)
 			child_fail("chmod %s: %s", path, strerror(errno));
 	}
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
 		snprintf(path, sizeof path, ROOT_MOUNT "/dev/%s", links[i].name);
-		if (symlink(links[i].target, path) < 0 && errno != EEXIST)
+		if (symlink(links[i].target, path) < 0 && errno != EEXIST && strict)
 			child_fail("symlink %s: %s", path, strerror(errno));
 	}
 	snprintf(path, sizeof path, ROOT_MOUNT "/dev/shm");
 	if (mkdir(path, 01777) == 0)
 		chmod(path, 01777);
-	else if (errno != EEXIST)
+	else if (errno != EEXIST && strict)
 		child_fail("mkdir %s: %s", path, strerror(errno));
 }
 
@@ -283,8 +290,18 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 		child_fail("dup2 stdio: %s", strerror(errno));
 	setsid();
 
-	if (unshare(CLONE_NEWNS) < 0)
-		child_fail("unshare mount namespace: %s", strerror(errno));
+	/* The namespaces were made by ns_fork (container_create). The network one is the
+	 * VM's own (the VM is the container's network namespace), whose lo starts down;
+	 * runc brings lo up in a new network namespace, so this does too. */
+	if (ns_loopback_up() < 0)
+		child_fail("bring up lo: %s", strerror(errno));
+	/* Through the agent's /proc, before the container's mounts can hide or shadow it;
+	 * oom_score_adj before the uid change, since lowering it needs privilege. */
+	for (size_t i = 0; i < p->nsysctls; i++)
+		if (sysctl_write(p->sysctls[i]) < 0)
+			child_fail("sysctl %s: %s", p->sysctls[i], strerror(errno));
+	if (p->has_oom && oom_score_adj_write(p->oom_score_adj) < 0)
+		child_fail("write oom_score_adj: %s", strerror(errno));
 	/* Nothing done below may propagate back to the agent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail("make / private: %s", strerror(errno));
@@ -315,8 +332,14 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 		    strcmp(p->mounts[i].type, "tmpfs") == 0)
 			dev_tmpfs = 1;
 	}
-	if (dev_tmpfs)
-		populate_dev();
+	if (!dev_tmpfs)
+		mkdir(ROOT_MOUNT "/dev", 0755);
+	populate_dev(dev_tmpfs);
+	for (size_t i = 0; i < p->ndevices; i++) {
+		const char *what;
+		if (device_create(ROOT_MOUNT, &p->devices[i], &what) < 0)
+			child_fail("device %s: %s: %s", p->devices[i].path, what, strerror(errno));
+	}
 	for (size_t i = 0; i < p->nmasked; i++)
 		mask_path(p->masked[i]);
 	for (size_t i = 0; i < p->nreadonly; i++)
@@ -340,6 +363,13 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
 			child_fail("setrlimit %d: %s", p->rlimits[i].resource, strerror(errno));
 	}
+	/* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the uid
+	 * change may take away: install it now (runc's order). With it, install it as late
+	 * as possible, just before execve. */
+	if (p->seccomp && !p->nnp && seccomp_install(p->seccomp, p->seccomp_len, p->seccomp_flags) < 0)
+		child_fail("install seccomp filter: %s", strerror(errno));
+	if (p->has_caps && caps_before_setuid(p->cap_bounding) < 0)
+		child_fail("drop bounding capabilities: %s", strerror(errno));
 	/* Groups, then gid, then uid: after setuid there is no privilege left to change
 	 * the other two. */
 	if (setgroups(p->ngroups, p->groups) < 0)
@@ -348,6 +378,12 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 		child_fail("setgid %u: %s", (unsigned)p->gid, strerror(errno));
 	if (setuid(p->uid) < 0)
 		child_fail("setuid %u: %s", (unsigned)p->uid, strerror(errno));
+	if (p->has_caps) {
+		const char *what;
+		if (caps_after_setuid(p->cap_effective, p->cap_permitted, p->cap_inheritable,
+				      p->cap_ambient, &what) < 0)
+			child_fail("%s: %s", what, strerror(errno));
+	}
 	umask(p->umask);
 	if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail("prctl no_new_privs: %s", strerror(errno));
@@ -373,6 +409,10 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 		_exit(1);
 	close(f->start_r);
 
+	if (p->seccomp && p->nnp && seccomp_install(p->seccomp, p->seccomp_len, p->seccomp_flags) < 0) {
+		dprintf(2, "install seccomp filter: %s\n", strerror(errno));
+		_exit(127);
+	}
 	execve(exe, p->args, p->env);
 	dprintf(2, "exec %s: %s\n", exe, strerror(errno));
 	_exit(127);
@@ -413,7 +453,9 @@ int container_create(const struct plan *p, struct container *c, char *err, size_
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	pid_t pid = fork();
+	/* A mount namespace always: the container's root and mounts must not show in
+	 * the agent's. */
+	pid_t pid = ns_fork(p->clone_flags | CLONE_NEWNS);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;

@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "plan.h"
 #include "relay.h"
+#include "vmsetup.h"
 
 #define AGENT_VERSION "runx-agent/0.1"
 /* While the host end is gone, POLLHUP is permanent; look again this often. */
@@ -91,7 +92,7 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 		reply_error(a, id, "create: a container already exists in this VM");
 		return;
 	}
-	if (plan_parse(m, &p, err, sizeof err) < 0) {
+	if (vm_setup(m, err, sizeof err) < 0 || plan_parse(m, &p, err, sizeof err) < 0) {
 		reply_error(a, id, err);
 		return;
 	}

@@ -1,10 +1,13 @@
 /* plan.c — owns parsing a `create` control message into a struct plan (see plan.h). */
 #include "plan.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 static const struct {
 	const char *name;
@@ -56,6 +59,104 @@ static int parse_rlimit(const char *s, struct plan_rlimit *rl)
 	return (parse_u64(soft, &rl->soft) < 0 || parse_u64(hard, &rl->hard) < 0) ? -1 : 0;
 }
 
+static const struct {
+	const char *name;
+	int flag;
+} ns_names[] = {
+	{ "pid", CLONE_NEWPID },   { "uts", CLONE_NEWUTS },       { "ipc", CLONE_NEWIPC },
+	{ "mount", CLONE_NEWNS },  { "cgroup", CLONE_NEWCGROUP },
+};
+
+static int parse_ns(const char *s, int *flags)
+{
+	for (size_t i = 0; i < sizeof ns_names / sizeof ns_names[0]; i++)
+		if (strcmp(ns_names[i].name, s) == 0) {
+			*flags |= ns_names[i].flag;
+			return 0;
+		}
+	return -1;
+}
+
+/* One number of a ':'-separated list; advances *s past it and its ':'. */
+static int take_u64(const char **s, uint64_t *out)
+{
+	const char *c = strchr(*s, ':');
+	char buf[24];
+	size_t n = c ? (size_t)(c - *s) : 0;
+	if (!c || n == 0 || n >= sizeof buf)
+		return -1;
+	memcpy(buf, *s, n);
+	buf[n] = '\0';
+	*s = c + 1;
+	return parse_u64(buf, out);
+}
+
+/* TYPE:MAJOR:MINOR:MODE:UID:GID:PATH (docs/protocol/agent.md). */
+static int parse_device(const char *s, struct plan_device *d)
+{
+	if (!s[0] || s[1] != ':')
+		return -1;
+	switch (s[0]) {
+	case 'c':
+	case 'u': /* unbuffered character device: a character device to mknod */
+		d->type = S_IFCHR;
+		break;
+	case 'b':
+		d->type = S_IFBLK;
+		break;
+	case 'p':
+		d->type = S_IFIFO;
+		break;
+	default:
+		return -1;
+	}
+	s += 2;
+	uint64_t maj, min, mode, uid, gid;
+	if (take_u64(&s, &maj) < 0 || take_u64(&s, &min) < 0 || take_u64(&s, &mode) < 0 ||
+	    take_u64(&s, &uid) < 0 || take_u64(&s, &gid) < 0 || s[0] != '/' ||
+	    maj > 0xfff || min > 0xfffff || mode > 07777 || uid > (uid_t)-1 || gid > (gid_t)-1)
+		return -1;
+	d->major = (unsigned)maj;
+	d->minor = (unsigned)min;
+	d->mode = (mode_t)mode;
+	d->uid = (uid_t)uid;
+	d->gid = (gid_t)gid;
+	d->path = s;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The host sends struct sock_filter[] hex-encoded, 8 bytes per instruction. */
+static int parse_seccomp(const char *hex, struct plan *p)
+{
+	size_t len = strlen(hex);
+	if (len == 0 || len % 16 || len / 16 > 4096)
+		return -1;
+	unsigned char *b = malloc(len / 2);
+	if (!b)
+		return -1;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return -1;
+		}
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	free(p->seccomp);
+	p->seccomp = b;
+	p->seccomp_len = (unsigned short)(len / 16);
+	return 0;
+}
+
 #define FAIL(...)                                    \
 	do {                                         \
 		snprintf(err, errlen, __VA_ARGS__);  \
@@ -77,8 +178,10 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 	p->masked = calloc(count_key(m, KEY_MASKED) + 1, sizeof *p->masked);
 	p->readonly = calloc(count_key(m, KEY_READONLY) + 1, sizeof *p->readonly);
 	p->shares = calloc(count_key(m, KEY_SHARE) + 1, sizeof *p->shares);
+	p->sysctls = calloc(count_key(m, KEY_SYSCTL) + 1, sizeof *p->sysctls);
+	p->devices = calloc(count_key(m, KEY_DEVICE) + 1, sizeof *p->devices);
 	if (!p->args || !p->env || !p->groups || !p->rlimits || !p->mounts || !p->masked ||
-	    !p->readonly || !p->shares)
+	    !p->readonly || !p->shares || !p->sysctls || !p->devices)
 		FAIL("out of memory");
 
 	int have_id = 0, have_uid = 0, have_gid = 0;
@@ -153,6 +256,44 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
 				FAIL("create: bad share tag %s", v);
 			p->shares[p->nshares++] = v;
+		} else if (strcmp(k, KEY_NS) == 0) {
+			if (parse_ns(v, &p->clone_flags) < 0)
+				FAIL("create: unsupported namespace type %s", v);
+		} else if (strncmp(k, "cap.", 4) == 0) {
+			uint64_t *set = strcmp(k, KEY_CAP_BOUNDING) == 0      ? &p->cap_bounding
+					: strcmp(k, KEY_CAP_EFFECTIVE) == 0   ? &p->cap_effective
+					: strcmp(k, KEY_CAP_INHERITABLE) == 0 ? &p->cap_inheritable
+					: strcmp(k, KEY_CAP_PERMITTED) == 0   ? &p->cap_permitted
+					: strcmp(k, KEY_CAP_AMBIENT) == 0     ? &p->cap_ambient
+									      : NULL;
+			if (!set)
+				continue; /* a newer host's set: ignored like any unknown key */
+			if (parse_u64(v, set) < 0)
+				FAIL("create: bad %s %s", k, v);
+			p->has_caps = 1;
+		} else if (strcmp(k, KEY_OOMSCOREADJ) == 0) {
+			char *end;
+			errno = 0;
+			long o = strtol(v, &end, 10);
+			if (errno || end == v || *end || o < -1000 || o > 1000)
+				FAIL("create: bad oomscoreadj %s", v);
+			p->oom_score_adj = (int)o;
+			p->has_oom = 1;
+		} else if (strcmp(k, KEY_SYSCTL) == 0) {
+			if (!strchr(v, '=') || v[0] == '=' || strstr(v, ".."))
+				FAIL("create: bad sysctl %s", v);
+			p->sysctls[p->nsysctls++] = v;
+		} else if (strcmp(k, KEY_DEVICE) == 0) {
+			if (parse_device(v, &p->devices[p->ndevices]) < 0)
+				FAIL("create: bad device %s", v);
+			p->ndevices++;
+		} else if (strcmp(k, KEY_SECCOMP) == 0) {
+			if (parse_seccomp(v, p) < 0)
+				FAIL("create: bad seccomp program");
+		} else if (strcmp(k, KEY_SECCOMP_FLAGS) == 0) {
+			if (parse_u64(v, &u) < 0 || u > 0xffffffffu)
+				FAIL("create: bad seccomp.flags %s", v);
+			p->seccomp_flags = (unsigned)u;
 		}
 		/* Unknown keys are ignored: a newer host may add optional fields. */
 	}
@@ -181,5 +322,8 @@ void plan_free(struct plan *p)
 	free(p->masked);
 	free(p->readonly);
 	free(p->shares);
+	free(p->sysctls);
+	free(p->devices);
+	free(p->seccomp);
 	memset(p, 0, sizeof *p);
 }

@@ -22,6 +22,15 @@ struct plan_rlimit {
 	uint64_t soft, hard;
 };
 
+struct plan_device {
+	mode_t type; /* S_IFCHR, S_IFBLK or S_IFIFO */
+	unsigned major, minor;
+	mode_t mode; /* permission bits */
+	uid_t uid;
+	gid_t gid;
+	const char *path;
+};
+
 /* Strings point into the decoded create message, which must outlive the plan. */
 struct plan {
 	uint64_t id;
@@ -48,6 +57,18 @@ struct plan {
 	size_t nreadonly;
 	const char **shares; /* virtio-9p tags, mounted at SHARE_DIR/<tag> */
 	size_t nshares;
+	int clone_flags; /* CLONE_NEW* the container process is created with */
+	int has_caps;    /* process.capabilities given: apply the five sets */
+	uint64_t cap_bounding, cap_effective, cap_inheritable, cap_permitted, cap_ambient;
+	int has_oom;
+	int oom_score_adj;
+	const char **sysctls; /* "key=value" */
+	size_t nsysctls;
+	struct plan_device *devices;
+	size_t ndevices;
+	void *seccomp; /* struct sock_filter[], malloc'd; NULL if no filter */
+	unsigned short seccomp_len; /* instructions */
+	unsigned seccomp_flags;
 };
 
 /* 0, or -1 with a one-line reason in err. On error the plan is freed. */

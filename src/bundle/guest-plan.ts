@@ -1,7 +1,12 @@
 // Turns a validated config into the `create` message's fields for the guest agent
 // (docs/protocol/agent.md, "create fields"): process, user, rlimits, hostname, and
-// the mount plan in the order the config gives.
+// the mount plan in the order the config gives, then namespaces, capabilities,
+// oomScoreAdj, sysctl, linux.devices and the compiled seccomp filter.
 import type { FieldValue } from '../xcontainer/agent-messages';
+import { log } from '../log';
+import { CAPABILITY_SETS, capabilityMask } from './capabilities';
+import { guestNamespaces } from './namespaces';
+import { compileSeccomp, encodeProgram } from './seccomp-bpf';
 import type { MountPlan } from './mount-plan';
 import type { SpecConfig } from './spec-types';
 
@@ -28,5 +33,20 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
   }
   for (const p of config.linux?.maskedPaths ?? []) fields.push(['masked', p]);
   for (const p of config.linux?.readonlyPaths ?? []) fields.push(['readonly', p]);
+  for (const ns of guestNamespaces(config.linux?.namespaces ?? [])) fields.push(['ns', ns]);
+  if (proc.capabilities) {
+    for (const set of CAPABILITY_SETS) fields.push([`cap.${set}`, capabilityMask(proc.capabilities[set])]);
+  }
+  if (proc.oomScoreAdj !== undefined) fields.push(['oomscoreadj', String(proc.oomScoreAdj)]);
+  for (const [k, v] of Object.entries(config.linux?.sysctl ?? {})) fields.push(['sysctl', `${k}=${v}`]);
+  for (const d of config.linux?.devices ?? []) {
+    // Path last: it is the one part that may itself contain ':'.
+    fields.push(['device', `${d.type}:${d.major ?? 0}:${d.minor ?? 0}:${d.fileMode ?? 0o666}:${d.uid ?? 0}:${d.gid ?? 0}:${d.path}`]);
+  }
+  if (config.linux?.seccomp) {
+    const compiled = compileSeccomp(config.linux.seccomp);
+    if (compiled.unknown.length) log().warn(`seccomp: syscalls unknown on x86_64 are skipped: ${compiled.unknown.join(' ')}`);
+    fields.push(['seccomp', encodeProgram(compiled.program)], ['seccomp.flags', compiled.flags]);
+  }
   return fields;
 }

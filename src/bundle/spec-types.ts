@@ -72,6 +72,40 @@ export interface SpecNamespace {
   path?: string;
 }
 
+export interface SpecDevice {
+  type: string;
+  path: string;
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface SpecSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+export interface SpecSeccompRule {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: SpecSeccompArg[];
+}
+
+export interface SpecSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
+  syscalls?: SpecSeccompRule[];
+}
+
 export interface SpecLinuxResources {
   memory?: { limit?: number; reservation?: number; swap?: number };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
@@ -86,8 +120,8 @@ export interface SpecLinux {
   sysctl?: Record<string, string>;
   maskedPaths?: string[];
   readonlyPaths?: string[];
-  devices?: unknown[];
-  seccomp?: unknown;
+  devices?: SpecDevice[];
+  seccomp?: SpecSeccomp;
   [other: string]: unknown;
 }
 

@@ -8,6 +8,8 @@ import { ConfigError } from '../errors';
 import { packageRoot } from '../package-root';
 import type { SpecConfig } from './spec-types';
 import { RLIMIT_NAMES } from './rlimits';
+import { validateCapabilities } from './capabilities';
+import { validateNamespacePaths } from './namespaces';
 
 const SCHEMA_DIR = path.join(packageRoot, 'schema', 'runtime-spec');
 const SUPPORTED_MAJOR = 1;
@@ -81,6 +83,21 @@ export function validateConfig(raw: unknown): SpecConfig {
   for (const [i, ns] of (config.linux?.namespaces ?? []).entries()) {
     if (!NAMESPACE_TYPES.has(ns.type)) {
       throw new ConfigError(`linux.namespaces[${i}].type`, `config.json: linux.namespaces[${i}].type "${ns.type}" is not a namespace type`);
+    }
+  }
+  validateCapabilities(config.process.capabilities);
+  validateNamespacePaths(config.linux?.namespaces ?? []);
+  for (const [i, d] of (config.linux?.devices ?? []).entries()) {
+    if (!path.isAbsolute(d.path)) {
+      throw new ConfigError(`linux.devices[${i}].path`, `config.json: linux.devices[${i}].path "${d.path}" must be an absolute path`);
+    }
+    if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
+      throw new ConfigError(`linux.devices[${i}]`, `config.json: linux.devices[${i}]: major and minor are required for type "${d.type}"`);
+    }
+  }
+  for (const key of Object.keys(config.linux?.sysctl ?? {})) {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(key) || key.includes('..')) {
+      throw new ConfigError('linux.sysctl', `config.json: linux.sysctl: bad key "${key}"`);
     }
   }
   return config;

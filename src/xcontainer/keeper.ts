@@ -4,6 +4,7 @@
 // status (128+N for death by signal N). Its pid is what `create --pid-file` writes,
 // so containerd's shim supervises it as it would runc's container process.
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -114,7 +115,12 @@ class Keeper {
   }
 
   private async prepareContainer(): Promise<void> {
-    await this.agent!.request('create', this.launch.agentCreate);
+    // Fresh at the moment of create, and never written to disk: the clock, and seed
+    // material for the guest's CRNG (a VM from a template must not share its random
+    // state with the template's other children).
+    const vmFields: Array<[string, string | number]> = [['time', Date.now()], ['seed', randomBytes(32).toString('hex')]];
+    if (this.launch.template) vmFields.push(['disk.bytes', this.launch.template.diskBytes]);
+    await this.agent!.request('create', [...vmFields, ...this.launch.agentCreate]);
   }
 
   private relayStdin(): void {

@@ -50,7 +50,10 @@ export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
   // The VM takes over the namespace's interface with tc redirects: never the host's own.
   const ns = fs.statSync(netnsPath);
   for (const host of ['/proc/self/ns/net', '/proc/1/ns/net']) {
-    const h = fs.statSync(host, { throwIfNoEntry: false });
+    let h: fs.Stats | undefined;
+    try {
+      h = fs.statSync(host);
+    } catch { /* not ours to look at */ }
     if (h && h.ino === ns.ino && h.dev === ns.dev) {
       throw new RunxError('ECONFIG', `config.json: linux.namespaces: ${netnsPath} is the host's own network namespace; runx gives a VM only a namespace of the container's own`);
     }

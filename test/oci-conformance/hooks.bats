@@ -1,0 +1,74 @@
+#!/usr/bin/env bats
+# config.md "POSIX-platform Hooks" and runtime.md "Lifecycle": hooks. runx runs hooks
+# in the host-side runtime (src/xcontainer); until that lands these tests are skipped
+# with the reason, so the suite stays green and the gap stays visible.
+
+load helpers
+
+HOOKS_PENDING="hooks land with the hooks work in src/xcontainer (not implemented yet)"
+
+hooks_supported() {
+  # runc has them; runx skips until its hooks work lands.
+  [ "$RUNTIME" != runx ] || skip "$HOOKS_PENDING"
+}
+
+# hook_script NAME: a hook that appends "NAME status" (from the state on stdin) to a log.
+hook_script() {
+  cat >"$BATS_TEST_TMPDIR/$1.sh" <<SH
+#!/bin/sh
+state="\$(cat)"
+status="\$(echo "\$state" | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')"
+echo "$1 \$status" >>"$BATS_TEST_TMPDIR/hooks.log"
+SH
+  chmod +x "$BATS_TEST_TMPDIR/$1.sh"
+  echo "$BATS_TEST_TMPDIR/$1.sh"
+}
+
+@test "hooks: every kind runs, in lifecycle order, with the state on stdin" {
+  hooks_supported
+  local hooks="{" k
+  # startContainer is left out: its path is resolved inside the container, where a
+  # host-side log file cannot be reached (in runx: not even the same kernel).
+  for k in prestart createRuntime createContainer poststart poststop; do
+    hooks+="\"$k\":[{\"path\":\"$(hook_script "$k")\"}],"
+  done
+  hooks="${hooks%,}}"
+  make_bundle --set hooks="$hooks" -- true
+  create "$ID"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  rt delete "$ID"
+  run cat "$BATS_TEST_TMPDIR/hooks.log"
+  [ "${lines[0]}" = "prestart creating" ]
+  [ "${lines[1]}" = "createRuntime creating" ]
+  [ "${lines[2]}" = "createContainer creating" ]
+  [ "${lines[3]}" = "poststart running" ]
+  [ "${lines[4]}" = "poststop stopped" ]
+}
+
+@test "hooks: a failing prestart hook fails create" {
+  hooks_supported
+  make_bundle --set hooks='{"prestart":[{"path":"/bin/false"}]}' -- true
+  run try_create "$ID"
+  [ "$status" -ne 0 ]
+}
+
+@test "hooks: a failing poststart hook only warns: the container keeps running" {
+  hooks_supported
+  make_bundle --set hooks='{"poststart":[{"path":"/bin/false"}]}' -- sh -c 'echo ran'
+  create "$ID"
+  run rt start "$ID"
+  wait_status "$ID" stopped
+  [ "$(cat "$OUT")" = ran ]
+}
+
+@test "hooks: a failing poststop hook only warns: delete succeeds" {
+  hooks_supported
+  make_bundle --set hooks='{"poststop":[{"path":"/bin/false"}]}' -- true
+  create "$ID"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  rt delete "$ID"
+  run rt state "$ID"
+  [ "$status" -ne 0 ]
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env bats
+# runtime.md: the lifecycle operations, their errors, and the state they report.
+# Each test names the requirement it covers (see README.md).
+
+load helpers
+
+@test "create: without an id is an error and creates nothing" {
+  make_bundle -- true
+  run bash -c '"$0" --root "$1" create --bundle "$2" </dev/null >"$3" 2>&1' "$RT_BIN" "$ROOT" "$BUNDLE" "$OUT"
+  [ "$status" -ne 0 ]
+  run rt list -q
+  [ -z "$output" ]
+}
+
+@test "create: a duplicate id is an error and leaves the first container as it was" {
+  make_bundle -- sleep 1000
+  create "$ID" --pid-file "$BATS_TEST_TMPDIR/pid"
+  run try_create "$ID"
+  [ "$status" -ne 0 ]
+  [ "$(state_field "$ID" status)" = created ]
+  [ "$(state_field "$ID" pid)" = "$(cat "$BATS_TEST_TMPDIR/pid")" ]
+}
+
+@test "create: the state after create is created, with every required field" {
+  make_bundle --set annotations='{"org.oci.test":"yes"}' -- sleep 1000
+  create "$ID"
+  run rt state "$ID"
+  [ "$status" -eq 0 ]
+  node -e '
+    const s = JSON.parse(process.argv[1]);
+    const want = { id: process.argv[2], status: "created", bundle: process.argv[3] };
+    for (const [k, v] of Object.entries(want)) if (s[k] !== v) throw new Error(`${k}=${s[k]}, want ${v}`);
+    if (!/^1\.\d+\.\d+/.test(s.ociVersion)) throw new Error(`ociVersion ${s.ociVersion}`);
+    if (!(Number.isInteger(s.pid) && s.pid > 0)) throw new Error(`pid ${s.pid}`);
+    if (s.annotations?.["org.oci.test"] !== "yes") throw new Error(`annotations ${JSON.stringify(s.annotations)}`);
+  ' "$output" "$ID" "$BUNDLE"
+  # the pid is a live process on this host
+  kill -0 "$(state_field "$ID" pid)"
+}
+
+@test "start: without an id is an error" {
+  run rt start
+  [ "$status" -ne 0 ]
+}
+
+@test "start: an unknown or stopped container is an error with no effect" {
+  run rt start nosuch-"$ID"
+  [ "$status" -ne 0 ]
+  make_bundle -- sh -c 'echo ran'
+  create "$ID"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  [ "$(cat "$OUT")" = ran ]
+  run rt start "$ID"
+  [ "$status" -ne 0 ]
+  sleep 0.5
+  # the process did not run a second time, the state did not change
+  [ "$(cat "$OUT")" = ran ]
+  [ "$(state_field "$ID" status)" = stopped ]
+}
+
+@test "start: the process does not run before start, and runs after it" {
+  make_bundle -- sh -c 'echo ran; touch /tmp/ran; sleep 1000'
+  create "$ID"
+  sleep 1
+  [ ! -s "$OUT" ]
+  [ ! -e "$BUNDLE/rootfs/tmp/ran" ]
+  [ "$(state_field "$ID" status)" = created ]
+  rt start "$ID"
+  wait_output "$OUT" ran
+  [ "$(state_field "$ID" status)" = running ]
+}
+
+@test "state: an unknown id is an error" {
+  run rt state nosuch-"$ID"
+  [ "$status" -ne 0 ]
+}
+
+@test "state: a running and a stopped container report their status and fields" {
+  make_bundle -- sh -c 'read line; echo "$line"'
+  CREATED_IDS+=("$ID")
+  # stdin stays open on a fifo until the test writes, so the process waits running
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 7<>"$BATS_TEST_TMPDIR/in"
+  rt create --bundle "$BUNDLE" "$ID" <"$BATS_TEST_TMPDIR/in" >"$OUT" 2>"$ERR"
+  rt start "$ID"
+  [ "$(state_field "$ID" status)" = running ]
+  [ "$(state_field "$ID" id)" = "$ID" ]
+  [ "$(state_field "$ID" bundle)" = "$BUNDLE" ]
+  kill -0 "$(state_field "$ID" pid)"
+  echo bye >&7
+  exec 7>&-
+  wait_status "$ID" stopped
+  [ "$(cat "$OUT")" = bye ]
+  [ "$(state_field "$ID" id)" = "$ID" ]
+}
+
+@test "kill: a stopped container is an error and nothing changes" {
+  make_bundle -- true
+  create "$ID"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  run rt kill "$ID" KILL
+  [ "$status" -ne 0 ]
+  [ "$(state_field "$ID" status)" = stopped ]
+  run rt kill nosuch-"$ID" KILL
+  [ "$status" -ne 0 ]
+}
+
+@test "kill: a created container can be killed and then reads stopped" {
+  make_bundle -- sh -c 'echo ran; sleep 1000'
+  create "$ID"
+  rt kill "$ID" KILL
+  wait_status "$ID" stopped
+  [ ! -s "$OUT" ]
+}
+
+@test "kill: TERM, INT, HUP, USR1, USR2, QUIT, ALRM, WINCH reach the process" {
+  make_bundle -- sh -c 'for s in TERM INT HUP USR1 USR2 QUIT ALRM WINCH; do trap "echo got-$s" $s; done; echo ready; while :; do sleep 0.1; done'
+  create "$ID"
+  rt start "$ID"
+  wait_output "$OUT" ready
+  for s in TERM INT HUP USR1 USR2 QUIT ALRM WINCH; do
+    rt kill "$ID" "$s"
+    wait_output "$OUT" "got-$s"
+  done
+  # numbers and SIG names too
+  rt kill "$ID" SIGUSR1
+  rt kill "$ID" 12
+  for _ in $(seq 50); do [ "$(grep -c got-USR1 "$OUT")" -ge 2 ] && [ "$(grep -c got-USR2 "$OUT")" -ge 2 ] && break; sleep 0.1; done
+  [ "$(grep -c got-USR1 "$OUT")" -eq 2 ]
+  [ "$(grep -c got-USR2 "$OUT")" -eq 2 ]
+  [ "$(state_field "$ID" status)" = running ]
+  rt kill "$ID" KILL
+  wait_status "$ID" stopped
+}
+
+@test "delete: a running container is an error with no effect" {
+  make_bundle -- sh -c 'echo ran; sleep 1000'
+  create "$ID"
+  rt start "$ID"
+  wait_output "$OUT" ran
+  run rt delete "$ID"
+  [ "$status" -ne 0 ]
+  [ "$(state_field "$ID" status)" = running ]
+  kill -0 "$(state_field "$ID" pid)"
+}
+
+@test "delete: a created container is an error with no effect" {
+  # runtime.md: deleting a container that is not stopped MUST fail. runc deletes a
+  # created container without --force, and runx keeps runc's behaviour (callers such
+  # as containerd's shim are written against runc).
+  case "$RUNTIME" in runx|runc) skip "$RUNTIME deletes a created container, as runc does" ;; esac
+  make_bundle -- sh -c 'echo ran; sleep 1000'
+  create "$ID"
+  run rt delete "$ID"
+  [ "$status" -ne 0 ]
+  [ "$(state_field "$ID" status)" = created ]
+}
+
+@test "delete: removes what create made, and the id is free again" {
+  make_bundle -- true
+  create "$ID" --pid-file "$BATS_TEST_TMPDIR/pid"
+  pid="$(cat "$BATS_TEST_TMPDIR/pid")"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  rt delete "$ID"
+  run rt state "$ID"
+  [ "$status" -ne 0 ]
+  run rt list -q
+  [[ "$output" != *"$ID"* ]]
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null
+  # the id can be used again
+  create "$ID"
+  [ "$(state_field "$ID" status)" = created ]
+}
+
+@test "delete: keeps what it did not create (bundle files, rootfs contents)" {
+  make_bundle -- sh -c 'echo hello >/tmp/made-inside'
+  echo keep-me >"$BUNDLE/not-ours"
+  cp "$BUNDLE/config.json" "$BATS_TEST_TMPDIR/config.orig"
+  create "$ID"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  rt delete "$ID"
+  [ "$(cat "$BUNDLE/not-ours")" = keep-me ]
+  cmp "$BUNDLE/config.json" "$BATS_TEST_TMPDIR/config.orig"
+  [ -x "$BUNDLE/rootfs/bin/busybox" ]
+}
+
+@test "create --pid-file: the file holds state.pid" {
+  make_bundle -- sleep 1000
+  create "$ID" --pid-file "$BATS_TEST_TMPDIR/pid"
+  [[ "$(cat "$BATS_TEST_TMPDIR/pid")" =~ ^[0-9]+$ ]]
+  [ "$(cat "$BATS_TEST_TMPDIR/pid")" = "$(state_field "$ID" pid)" ]
+  rt start "$ID"
+  [ "$(cat "$BATS_TEST_TMPDIR/pid")" = "$(state_field "$ID" pid)" ]
+}
+
+@test "config.json changes after create have no effect on the container" {
+  checker_bundle --set hostname=before-edit
+  create "$ID"
+  set_config hostname=after-edit process.args='["/bin/sh","-c","echo edited-config-ran"]' \
+    process.env='["EDITED=1"]'
+  rt start "$ID"
+  wait_status "$ID" stopped
+  ! grep -q edited-config-ran "$OUT"
+  checker_passed 20
+  checker_has "hostname is before-edit"
+}
+
+@test "unknown properties and annotations are ignored" {
+  make_bundle --set annotations='{"org.example.unknown":"x","com.example/y":"z"}' \
+    --set org.example.unknownTop='{"a":[1,2]}' --set process.org.example.unknownProcess=true \
+    --set linux.org.example.unknownLinux='"q"' -- sh -c 'echo works'
+  create "$ID"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  [ "$(cat "$OUT")" = works ]
+}
+
+@test "create: an unknown capability name is an error" {
+  make_bundle --set process.capabilities.bounding='["CAP_KILL","CAP_NO_SUCH_THING"]' -- true
+  run try_create "$ID"
+  [ "$status" -ne 0 ]
+  run rt state "$ID"
+  [ "$status" -ne 0 ]
+}
+
+@test "create: an unknown rlimit type is an error" {
+  make_bundle --set process.rlimits='[{"type":"RLIMIT_NO_SUCH","soft":1,"hard":1}]' -- true
+  run try_create "$ID"
+  [ "$status" -ne 0 ]
+  run rt state "$ID"
+  [ "$status" -ne 0 ]
+}
+
+@test "create: a namespace path of the wrong type is an error" {
+  make_bundle --set linux.namespaces='[{"type":"pid"},{"type":"mount"},{"type":"uts"},{"type":"network","path":"/proc/self/ns/ipc"}]' -- true
+  run try_create "$ID"
+  [ "$status" -ne 0 ]
+  run rt state "$ID"
+  [ "$status" -ne 0 ]
+}
+
+@test "create: a namespace path of the right type is accepted" {
+  # A fresh network namespace held by a sleep (unshare execs it in place), not the
+  # host's own: a runtime may put things into the namespace it is given.
+  unshare --net sleep 1000 &
+  holder=$!
+  HOLDER_PID=$holder
+  for _ in $(seq 50); do [ "$(readlink /proc/$holder/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.05; done
+  make_bundle --set linux.namespaces="[{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"},{\"type\":\"network\",\"path\":\"/proc/$holder/ns/net\"}]" -- sh -c 'echo joined'
+  create "$ID"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  kill "$holder"
+  [ "$(cat "$OUT")" = joined ]
+}

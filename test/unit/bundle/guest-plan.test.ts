@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/errors';
+import { capabilityMask, validateCapabilities } from '../../../src/bundle/capabilities';
+import { guestCreateFields } from '../../../src/bundle/guest-plan';
+import { guestNamespaces, validateNamespacePaths } from '../../../src/bundle/namespaces';
+import type { SpecConfig } from '../../../src/bundle/spec-types';
+
+const base = (): SpecConfig => ({
+  ociVersion: '1.0.2',
+  process: { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/' },
+  root: { path: 'rootfs' },
+});
+const values = (fields: Array<[string, unknown]>, key: string) => fields.filter(([k]) => k === key).map(([, v]) => v);
+
+describe('capabilities', () => {
+  it('become 64-bit masks by capability number', () => {
+    expect(capabilityMask(['CAP_CHOWN'])).toBe('1');
+    expect(capabilityMask(['CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_AUDIT_WRITE'])).toBe(String(0x20000420));
+    expect(capabilityMask(['CAP_CHECKPOINT_RESTORE'])).toBe(String(2 ** 40));
+    expect(capabilityMask(undefined)).toBe('0');
+  });
+
+  it('refuse an unknown name, naming the field', () => {
+    expect(() => validateCapabilities({ ambient: ['CAP_KILL', 'CAP_BOGUS'] })).toThrow(/process\.capabilities\.ambient\[1\]: unknown capability "CAP_BOGUS"/);
+    expect(() => validateCapabilities({ bounding: ['CAP_KILL'] })).not.toThrow();
+  });
+});
+
+describe('namespaces', () => {
+  it('are created in the guest when they have no path', () => {
+    expect(guestNamespaces([{ type: 'pid' }, { type: 'network', path: '/proc/self/ns/net' }, { type: 'user' }, { type: 'uts' }])).toEqual(['pid', 'uts']);
+    // The VM's network stack is the container's network namespace.
+    expect(guestNamespaces([{ type: 'network' }, { type: 'ipc' }])).toEqual(['ipc']);
+  });
+
+  it('with a path: the right type is accepted, a wrong type or a non-namespace refused', () => {
+    expect(() => validateNamespacePaths([{ type: 'network', path: '/proc/self/ns/net' }])).not.toThrow();
+    expect(() => validateNamespacePaths([{ type: 'pid', path: '/proc/self/ns/net' }])).toThrow(/is a net namespace, not pid/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-ns-'));
+    expect(() => validateNamespacePaths([{ type: 'ipc', path: path.join(dir, 'nope') }])).toThrow(ConfigError);
+    expect(() => validateNamespacePaths([{ type: 'ipc' }, { type: 'ipc' }])).toThrow(/duplicate/);
+  });
+});
+
+describe('guest create fields', () => {
+  it('carry capabilities, oomScoreAdj, sysctl, devices, namespaces and seccomp', () => {
+    const c = base();
+    c.process!.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
+    c.process!.oomScoreAdj = -500;
+    c.linux = {
+      namespaces: [{ type: 'pid' }, { type: 'mount' }],
+      sysctl: { 'net.ipv4.ip_forward': '1' },
+      devices: [{ path: '/dev/a:b', type: 'c', major: 1, minor: 3, fileMode: 0o640, uid: 1, gid: 2 }],
+      seccomp: { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOG'] },
+    };
+    const f = guestCreateFields(c, { mounts: [], shares: [] });
+    expect(values(f, 'cap.bounding')).toEqual(['32']);
+    expect(values(f, 'cap.inheritable')).toEqual(['0']);
+    expect(values(f, 'oomscoreadj')).toEqual(['-500']);
+    expect(values(f, 'sysctl')).toEqual(['net.ipv4.ip_forward=1']);
+    expect(values(f, 'device')).toEqual(['c:1:3:416:1:2:/dev/a:b']);
+    expect(values(f, 'ns')).toEqual(['pid', 'mount']);
+    expect(values(f, 'seccomp.flags')).toEqual([2]);
+    expect(String(values(f, 'seccomp')[0])).toMatch(/^([0-9a-f]{16})+$/);
+  });
+
+  it('leave capabilities out when the config has none', () => {
+    const f = guestCreateFields(base(), { mounts: [], shares: [] });
+    expect(f.some(([k]) => k.startsWith('cap.') || k === 'seccomp' || k === 'oomscoreadj')).toBe(false);
+  });
+});
