@@ -101,7 +101,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const state = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');
     await runHooks('prestart', config.hooks, state);
     await runHooks('createRuntime', config.hooks, state);
-    await runHooks('createContainer', config.hooks, { ...state, status: 'created' });
+    await runHooks('createContainer', config.hooks, state);
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
     return { keeper, pid: keeper.pid! };
   } catch (err) {

@@ -27,7 +27,7 @@ SH
   run cat "$LOG"
   [ "${lines[0]}" = "prestart creating prestart-env" ]
   [ "${lines[1]}" = "createRuntime creating createRuntime-env" ]
-  [ "${lines[2]}" = "createContainer created createContainer-env" ]
+  [ "${lines[2]}" = "createContainer creating createContainer-env" ]
   [ "${lines[3]}" = "startContainer created startContainer-env" ]
   [ "${lines[4]}" = "poststart running poststart-env" ]
   [ "${lines[5]}" = "poststop stopped poststop-env" ]

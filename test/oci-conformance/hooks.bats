@@ -1,16 +1,9 @@
 #!/usr/bin/env bats
-# config.md "POSIX-platform Hooks" and runtime.md "Lifecycle": hooks. runx runs hooks
-# in the host-side runtime (src/xcontainer); until that lands these tests are skipped
-# with the reason, so the suite stays green and the gap stays visible.
+# config.md "POSIX-platform Hooks" and runtime.md "Lifecycle": hooks. runx runs them
+# on the host (src/xcontainer/hooks.ts), with the state on stdin.
 
 load helpers
 
-HOOKS_PENDING="hooks land with the hooks work in src/xcontainer (not implemented yet)"
-
-hooks_supported() {
-  # runc has them; runx skips until its hooks work lands.
-  [ "$RUNTIME" != runx ] || skip "$HOOKS_PENDING"
-}
 
 # hook_script NAME: a hook that appends "NAME status" (from the state on stdin) to a log.
 hook_script() {
@@ -25,7 +18,6 @@ SH
 }
 
 @test "hooks: every kind runs, in lifecycle order, with the state on stdin" {
-  hooks_supported
   local hooks="{" k
   # startContainer is left out: its path is resolved inside the container, where a
   # host-side log file cannot be reached (in runx: not even the same kernel).
@@ -47,14 +39,12 @@ SH
 }
 
 @test "hooks: a failing prestart hook fails create" {
-  hooks_supported
   make_bundle --set hooks='{"prestart":[{"path":"/bin/false"}]}' -- true
   run try_create "$ID"
   [ "$status" -ne 0 ]
 }
 
 @test "hooks: a failing poststart hook only warns: the container keeps running" {
-  hooks_supported
   make_bundle --set hooks='{"poststart":[{"path":"/bin/false"}]}' -- sh -c 'echo ran'
   create "$ID"
   run rt start "$ID"
@@ -63,7 +53,6 @@ SH
 }
 
 @test "hooks: a failing poststop hook only warns: delete succeeds" {
-  hooks_supported
   make_bundle --set hooks='{"poststop":[{"path":"/bin/false"}]}' -- true
   create "$ID"
   rt start "$ID"
