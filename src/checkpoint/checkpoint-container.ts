@@ -60,6 +60,7 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
         configDigest: digestText(configText),
         container: { id, status: status === 'created' ? 'created' : 'running', bundle: rec.bundle, annotations: rec.annotations },
         shares: launch.qemu.shares,
+        network: launch.qemu.network ? { mac: launch.qemu.network.mac } : undefined,
       }, IMAGE_FILES);
     } catch (err) {
       for (const f of written) fs.rmSync(f, { force: true });

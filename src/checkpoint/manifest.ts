@@ -27,6 +27,8 @@ export interface CheckpointManifest {
   configDigest: string;
   container: { id: string; status: 'created' | 'running'; bundle: string; annotations?: Record<string, string> };
   shares: HostShare[];
+  /** Set when the VM has a NIC: the MAC the guest knows it by. */
+  network?: { mac: string };
   files: Record<string, FileDigest>;
   digest?: string;
 }

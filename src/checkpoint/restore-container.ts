@@ -14,6 +14,7 @@ import { OCI_VERSION, type ContainerRecord } from '../xcontainer/container-recor
 import { keeperExit, waitInForeground } from '../xcontainer/container-run';
 import { writePidFile } from '../xcontainer/container-create';
 import type { KeeperLaunch } from '../xcontainer/keeper-launch';
+import { type GuestNetwork, netnsPathOf, setupNetwork, teardownNetwork } from '../xcontainer/devices/net/config';
 import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from '../xcontainer/keeper-spawn';
 import { qemuBuild } from '../xcontainer/qemu-build';
 import { ROOT_DISK } from '../xcontainer/qemu-argv';
@@ -61,6 +62,15 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
     bundleDir = bundle.dir;
     rootfs = bundle.rootfs;
   }
+  // The VM's device layout must be the one it was saved with: a NIC needs a network
+  // namespace to sit in here (the bundle's), and none may be added.
+  const netnsPath = netnsPathOf(JSON.parse(configText).linux?.namespaces);
+  if (manifest.network && !netnsPath) {
+    throw new RunxError('ECONFIG', `checkpoint image ${image} has a network interface: restore it with a bundle whose config.json names a network namespace path`);
+  }
+  if (!manifest.network && netnsPath) {
+    throw new RunxError('ECONFIG', `checkpoint image ${image} has no network interface, but the bundle names network namespace ${netnsPath}`);
+  }
   for (const share of manifest.shares) {
     if (!fs.existsSync(share.hostPath)) throw new RunxError('ECONFIG', `checkpoint image ${image}: bind-mounted host directory ${share.hostPath} does not exist here`);
   }
@@ -68,7 +78,14 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   const store = new StateStore(opts.runtime.root);
   const dir = store.claim(opts.id);
   let keeper: ChildProcess | undefined;
+  let network: GuestNetwork | undefined;
   try {
+    if (netnsPath && manifest.network) {
+      const found = setupNetwork(netnsPath);
+      if (!found) throw new RunxError('ECONFIG', `network namespace ${netnsPath} has no interface for the restored VM's NIC`);
+      // The guest keeps the MAC it was saved with (virtio-net's state carries it).
+      network = { ...found, mac: manifest.network.mac };
+    }
     fs.writeFileSync(path.join(dir, 'config.json'), configText);
     copySparse(path.join(image, ROOT_DISK), path.join(dir, ROOT_DISK));
     // The VM keeps running this kernel: it must outlive the image directory.
@@ -89,6 +106,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
         initramfs: path.join(dir, IMAGE_INITRAMFS),
         shape: manifest.shape,
         shares: manifest.shares,
+        network,
       },
       agentCreate: [],
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || 30_000,
@@ -104,6 +122,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
   } catch (err) {
     await abandon(store, opts.id, keeper);
+    if (network) teardownNetwork(network);
     throw err;
   }
   if (opts.detach) return 0;

@@ -41,7 +41,10 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
     try {
       hooks = store.config(id).hooks;
     } catch { /* a create that failed early copied no config */ }
-    releaseNetwork(store, id);
+    // After a checkpoint the namespace's interface stays held by the (readerless) tap:
+    // packets for the VM are dropped, not answered with resets by the namespace's own
+    // stack, so a restore finds its TCP peers still connected.
+    if (!rec.checkpointed) releaseNetwork(store, id);
     store.remove(id);
     await runHooksWarnOnly('poststop', hooks, toOciState(rec, 'stopped'));
   });

@@ -23,6 +23,8 @@ export interface ContainerRecord {
   /** Set when stopped: exit code, 128+N for death by signal N. */
   exitStatus?: number;
   finished?: string;
+  /** Ended by `checkpoint` (without --leave-running): its image may be restored. */
+  checkpointed?: boolean;
 }
 
 /** A live status whose keeper is gone is stale and reads as stopped, never as running. */

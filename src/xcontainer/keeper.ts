@@ -230,7 +230,7 @@ class Keeper {
     // As with runc, a checkpoint without --leave-running ends the container: its
     // process is gone from this host as if killed (137).
     this.exiting = true;
-    this.updateRecord({ status: 'stopped', exitStatus: 137, finished: new Date().toISOString() });
+    this.updateRecord({ status: 'stopped', exitStatus: 137, finished: new Date().toISOString(), checkpointed: true });
     setImmediate(() => void this.stopQemu(0).then(() => this.finish(137)));
   }
 

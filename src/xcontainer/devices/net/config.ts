@@ -59,7 +59,8 @@ export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
     }
   }
   const links = JSON.parse(inNetns(netnsPath, ['ip', '-j', 'addr', 'show'])) as IpAddrJson[];
-  if (links.some((l) => l.ifname === TAP_NAME)) {
+  const held = links.some((l) => l.ifname === TAP_NAME);
+  if (held && tapInUse(ns)) {
     throw new RunxError('EHOST', `network namespace ${netnsPath} already holds another runx VM's NIC (${TAP_NAME}); one VM per network namespace`);
   }
   // The container's interface: an Ethernet link that is up and has an address, as a
@@ -74,6 +75,9 @@ export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
     netnsPath, hostIf: nic.ifname, tap: TAP_NAME, mac: nic.address, mtu: nic.mtu,
     cidr: v4 ? `${v4.local}/${v4.prefixlen}` : undefined, gateway,
   };
+  // A tap left held by a checkpointed container (see teardownNetwork) is taken over
+  // as it is, redirects and all.
+  if (held) return net;
   inNetns(netnsPath, ['ip', '-batch', '-'], [
     `tuntap add dev ${TAP_NAME} mode tap`,
     `link set dev ${TAP_NAME} mtu ${nic.mtu} up`,
@@ -90,6 +94,25 @@ export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
     throw err;
   }
   return net;
+}
+
+/**
+ * True when some process (a QEMU) has the namespace's tap open: tun devices show their
+ * interface in the fdinfo of the descriptor ("iff:"), and the process must live in
+ * that namespace.
+ */
+function tapInUse(ns: fs.Stats): boolean {
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const pns = fs.statSync(`/proc/${pid}/ns/net`);
+      if (pns.ino !== ns.ino || pns.dev !== ns.dev) continue;
+      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== '/dev/net/tun') continue;
+        if (new RegExp(`^iff:\\s+${TAP_NAME}$`, 'm').test(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) return true;
+      }
+    } catch { /* the process went away, or is not ours to look at */ }
+  }
+  return false;
 }
 
 /** Removes the tap and the redirect; the namespace and its veth are the caller's. */
