@@ -17,7 +17,7 @@ export function defineGlobals(program: Command): void {
     .option('--rootless <value>', 'accepted for runc compatibility', 'auto')
     .option('--criu <path>', 'accepted for runc compatibility (runx checkpoints whole VMs)')
     .option('--accel <mode>', 'accelerator: auto, kvm or tcg', process.env.RUNX_ACCEL ?? 'auto')
-    .option('--boot <how>', 'snapshot (start VMs from a saved template) or cold', process.env.RUNX_BOOT ?? 'cold');
+    .option('--boot <how>', 'snapshot (start VMs from a saved template) or cold', process.env.RUNX_BOOT ?? 'snapshot');
 }
 
 interface GlobalFlags {

@@ -79,9 +79,40 @@ load helpers
 @test "a guest that cannot boot fails create with the console tail and leaves nothing" {
   make_bundle -- true
   head -c 4096 /dev/zero >"$BATS_TEST_TMPDIR/initramfs.cpio"
-  run env RUNX_INITRAMFS="$BATS_TEST_TMPDIR/initramfs.cpio" RUNX_BOOT_TIMEOUT_MS=20000 "$RUNX_BIN" --root "$ROOT" create --bundle "$BUNDLE" c1
+  run env RUNX_INITRAMFS="$BATS_TEST_TMPDIR/initramfs.cpio" RUNX_BOOT_TIMEOUT_MS=20000 "$RUNX_BIN" --root "$ROOT" --boot cold create --bundle "$BUNDLE" c1
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == *"console:"* ]]
   [ -z "$(ls -A "$ROOT" | grep -v '^\.' || true)" ]
+}
+
+@test "snapshot boot: a broken template is rebuilt, and no template at all means a cold boot" {
+  make_bundle -- sh -c 'echo booted'
+  export RUNX_CACHE_DIR="$BATS_TEST_TMPDIR/cache"
+  run runx --log "$BATS_TEST_TMPDIR/log" run --bundle "$BUNDLE" c1
+  [ "$output" = booted ]
+  grep -q "built VM template" "$BATS_TEST_TMPDIR/log"
+  grep -q "starting VM from its template" "$BATS_TEST_TMPDIR/log"
+  state="$(ls "$RUNX_CACHE_DIR"/templates/*/vm.state)"
+  printf 'garbage' | dd of="$state" bs=1 seek=4096 conv=notrunc status=none
+  run runx --log "$BATS_TEST_TMPDIR/log2" run --bundle "$BUNDLE" c2
+  [ "$output" = booted ]
+  grep -q "is broken (vm.state does not match its checksum); rebuilding it" "$BATS_TEST_TMPDIR/log2"
+  # a cache that cannot hold a template: cold boot, with a warning
+  rm -rf "$RUNX_CACHE_DIR"; echo not-a-dir >"$RUNX_CACHE_DIR"
+  run runx --log "$BATS_TEST_TMPDIR/log3" run --bundle "$BUNDLE" c3
+  [ "$output" = booted ]
+  grep -q "no VM template" "$BATS_TEST_TMPDIR/log3"
+  grep -q "booting VM for c3" "$BATS_TEST_TMPDIR/log3"
+}
+
+@test "containers started from one template do not share random state or a stale clock" {
+  make_bundle -- sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; date +%s'
+  runx run --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/a"
+  runx run --bundle "$BUNDLE" c2 >"$BATS_TEST_TMPDIR/b"
+  [ "$(head -n 1 "$BATS_TEST_TMPDIR/a")" != "$(head -n 1 "$BATS_TEST_TMPDIR/b")" ]
+  now="$(date +%s)"
+  t="$(tail -n 1 "$BATS_TEST_TMPDIR/b")"
+  [ $((now - t)) -le 5 ]
+  [ $((t - now)) -le 5 ]
 }
