@@ -141,3 +141,19 @@ refused() { # expected-text
   runx restore --image-path "$BATS_TEST_TMPDIR/good" --detach r1 </dev/null >/dev/null 2>&1
   [ "$(state_field r1 status)" = running ]
 }
+
+@test "checkpoint and restore with the exact command lines containerd's runc shim sends" {
+  make_bundle -- sh -c "$COUNTER"
+  start_counter c1 "$BATS_TEST_TMPDIR/out1"
+  sleep 0.5
+  "$RUNX_BIN" --root "$ROOT" --log "$BATS_TEST_TMPDIR/log.json" --log-format json checkpoint \
+    --image-path "$BATS_TEST_TMPDIR/img" --work-path "$BATS_TEST_TMPDIR/work" c1
+  [ "$(state_field c1 status)" = stopped ]
+  runx delete c1
+  "$RUNX_BIN" --root "$ROOT" --log "$BATS_TEST_TMPDIR/log.json" --log-format json restore --detach \
+    --pid-file "$BATS_TEST_TMPDIR/r.pid" -no-subreaper --bundle "$BUNDLE" \
+    --image-path "$BATS_TEST_TMPDIR/img" --work-path "$BATS_TEST_TMPDIR/work" c1 >"$BATS_TEST_TMPDIR/out2" 2>&1 </dev/null
+  [ "$(state_field c1 status)" = running ]
+  [ "$(cat "$BATS_TEST_TMPDIR/r.pid")" = "$(state_field c1 pid)" ]
+  ! grep -q '"level":"error"' "$BATS_TEST_TMPDIR/log.json"
+}
