@@ -36,6 +36,11 @@ const FLAG_OPTIONS: Record<string, [number, number]> = {
 // is no host namespace to propagate to, so they change nothing.
 const PROPAGATION = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable']);
 
+/** Every mount option name runx understands (for `runx features`). */
+export function knownMountOptions(): string[] {
+  return [...Object.keys(FLAG_OPTIONS), ...PROPAGATION].sort();
+}
+
 /** Most virtio-mmio slots a microvm has (8) minus console, disk, rng and a future NIC. */
 export const MAX_SHARES = 4;
 

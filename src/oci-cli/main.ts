@@ -7,7 +7,7 @@ import { messageOf } from '../errors';
 import { normaliseArgv, wantsVersion } from './argv';
 import { defineGlobals, runtimeOptions } from './globals';
 
-const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate'] as const;
+const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate', 'features'] as const;
 
 function buildProgram(): Command {
   const program = new Command('runx')

@@ -116,3 +116,20 @@ load helpers
   [ $((now - t)) -le 5 ]
   [ $((t - now)) -le 5 ]
 }
+
+@test "features prints the runtime-spec features document that matches what runx does" {
+  run runx features
+  [ "$status" -eq 0 ]
+  node -e '
+    const f = JSON.parse(process.argv[1]);
+    const ok = f.ociVersionMin === "1.0.0" && f.hooks.length === 6 && f.mountOptions.includes("rbind")
+      && f.linux.namespaces.includes("pid") && !f.linux.namespaces.includes("user")
+      && f.linux.seccomp.enabled && !f.linux.seccomp.actions.includes("SCMP_ACT_NOTIFY")
+      && f.linux.capabilities.includes("CAP_SYS_ADMIN") && f.annotations["io.runx.checkpoint.enabled"] === "true";
+    process.exit(ok ? 0 : 1)' "$output"
+  # and what it refuses, it does not list: a NOTIFY action fails create
+  make_bundle --set linux.seccomp='{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getcwd"],"action":"SCMP_ACT_NOTIFY"}]}' -- true
+  run runx create --bundle "$BUNDLE" c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"SCMP_ACT_NOTIFY is not supported"* ]]
+}
