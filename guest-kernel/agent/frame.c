@@ -235,3 +235,12 @@ int ctl_send(int fd, const struct ctl_out *o)
 {
 	return frame_write(fd, FRAME_CONTROL, o->buf, o->len);
 }
+
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}

@@ -55,6 +55,8 @@ void ctl_msg_free(struct ctl_msg *m);
 const char *ctl_get(const struct ctl_msg *m, const char *key);
 /* Decimal unsigned 64-bit; -1 if s is not a plain decimal number in range. */
 int parse_u64(const char *s, uint64_t *out);
+/* The value of a lower-case hex digit, or -1 (field values are lower-case hex). */
+int hex_digit(char c);
 
 /* Outgoing control message, built in a fixed buffer: our messages are small, and an
  * over-long value (an error text) is truncated rather than failing the reply. */

@@ -125,15 +125,6 @@ static int parse_device(const char *s, struct plan_device *d)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The host sends struct sock_filter[] hex-encoded, 8 bytes per instruction. */
 static int parse_seccomp(const char *hex, struct plan *p)
 {
@@ -144,7 +135,7 @@ static int parse_seccomp(const char *hex, struct plan *p)
 	if (!b)
 		return -1;
 	for (size_t i = 0; i < len / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(b);
 			return -1;

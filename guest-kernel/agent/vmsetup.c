@@ -44,15 +44,6 @@ static int set_clock(const char *ms, char *err, size_t errlen)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int reseed(const char *hex, char *err, size_t errlen)
 {
 	struct {
@@ -66,7 +57,7 @@ static int reseed(const char *hex, char *err, size_t errlen)
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			snprintf(err, errlen, "bad %s", KEY_SEED);
 			return -1;
