@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# Sets everything up (scripts/setup.sh), then runs every test: vitest unit tests and
-# the bats suites that drive the built runx binary against real QEMU VMs.
-set -euo pipefail
+# Sets everything up (scripts/setup.sh), then runs every test: vitest unit tests, an
+# end-to-end vitest, and the bats suites that drive the built runx binary against real
+# QEMU VMs, containerd and dockerd. Every suite runs even if one fails; the script
+# ends with one "N passed, N failed, N skipped" line over all and fails if any failed.
+set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
-bash scripts/setup.sh
-printf '\n== unit tests (vitest)\n'
-npx vitest run
-printf '\n== end-to-end: spot evacuation (vitest)\n'
-npx vitest run --config vitest.e2e.config.ts
-printf '\n== CLI and VM tests (bats)\n'
-bats --timing test/cli
-bats --timing test/oci-conformance
-printf '\n== containerd with runx as its runc (bats)\n'
-bats --timing test/containerd
-printf '\n== Docker with runx as a runtime (bats)\n'
-bats --timing test/docker
+bash scripts/setup.sh || exit 1
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+status=0
+
+vitest() { # title, vitest args...
+  printf '\n== %s (vitest)\n' "$1"; shift
+  npx vitest run --reporter=default --reporter=json --outputFile.json="$work/v.json" "$@" || status=1
+  node -e 'const r=require(process.argv[1]); console.log(r.numPassedTests, r.numFailedTests, r.numPendingTests)' "$work/v.json" >>"$work/counts" || status=1
+}
+suite() { # title, bats dir
+  printf '\n== %s (bats)\n' "$1"
+  bats --timing "$2" | tee "$work/t.tap" || status=1
+  local ok skip notok
+  ok=$(grep -c '^ok ' "$work/t.tap"); skip=$(grep -c '^ok .* # skip' "$work/t.tap"); notok=$(grep -c '^not ok ' "$work/t.tap")
+  echo "$((ok - skip)) $notok $skip" >>"$work/counts"
+}
+
+vitest "unit tests"
+vitest "end-to-end: spot evacuation" --config vitest.e2e.config.ts
+suite "CLI and VM tests" test/cli
+suite "OCI runtime-spec conformance" test/oci-conformance
+suite "containerd with runx as its runc" test/containerd
+suite "Docker with runx as a runtime" test/docker
+awk '{ p += $1; f += $2; s += $3 } END { printf "\n%d passed, %d failed, %d skipped\n", p, f, s }' "$work/counts"
+exit "$status"
