@@ -4,21 +4,28 @@
 // exit status 1.
 import { Command, CommanderError } from 'commander';
 import { messageOf } from '../errors';
-import { normaliseArgv, wantsVersion } from './argv';
+import { normaliseArgv, verbOf, wantsVersion } from './argv';
 import { defineGlobals, runtimeOptions } from './globals';
 
 const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate', 'features'] as const;
 
-function buildProgram(): Command {
+/** Modules that register more than their own name. */
+const MODULE_OF: Record<string, string> = { resume: 'pause' };
+const GLOBALS_WITH_VALUE = new Set(['root', 'log', 'log-format', 'rootless', 'criu', 'accel', 'boot']);
+
+function buildProgram(verb: string | undefined): Command {
   const program = new Command('runx')
     .description('an OCI runtime that runs each container in its own small VM')
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeErr: () => undefined });
   defineGlobals(program);
-  for (const verb of VERBS) {
+  const module = verb && (MODULE_OF[verb] ?? verb);
+  // Only the named verb's module, when there is one: the others are not needed.
+  const modules = module && (VERBS as readonly string[]).includes(module) ? [module] : VERBS;
+  for (const m of modules) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require(`./${verb}`) as { register(p: Command): void }).register(program);
+    (require(`./${m}`) as { register(p: Command): void }).register(program);
   }
   return program;
 }
@@ -52,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(versionText());
     return;
   }
-  const program = buildProgram();
+  const program = buildProgram(verbOf(args, GLOBALS_WITH_VALUE));
   try {
     await program.parseAsync(normaliseArgv(args, longOptionNames(program)), { from: 'user' });
   } catch (err) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseArgv, wantsVersion } from '../../../src/oci-cli/argv';
+import { normaliseArgv, verbOf, wantsVersion } from '../../../src/oci-cli/argv';
 
 describe('argv normalisation', () => {
   const known = new Set(['root', 'no-subreaper', 'pid-file', 'bundle', 'detach']);
@@ -19,5 +19,15 @@ describe('--version detection', () => {
     expect(wantsVersion(['-v'], verbs)).toBe(true);
     expect(wantsVersion(['run', '--version'], verbs)).toBe(false);
     expect(wantsVersion(['state', 'id'], verbs)).toBe(false);
+  });
+});
+
+describe('verb detection', () => {
+  const withValue = new Set(['root', 'log', 'log-format']);
+  it('skips global flags and their values', () => {
+    expect(verbOf(['--root', '/r', '--log-format', 'json', 'state', 'id'], withValue)).toBe('state');
+    expect(verbOf(['--root=/r', '--debug', 'kill', 'id', '9'], withValue)).toBe('kill');
+    expect(verbOf(['-root', '/r', 'restore', '-no-subreaper'], withValue)).toBe('restore');
+    expect(verbOf(['--debug'], withValue)).toBeUndefined();
   });
 });
