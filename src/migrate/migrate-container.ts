@@ -40,69 +40,100 @@ function call<T>(fn: (cb: (err: Error | null, res?: T) => void) => void): Promis
 export async function migrateContainer(id: string, opts: MigrateOptions, runtime: RuntimeOptions, onProgress: (p: MigrationProgress) => void): Promise<MigrationReport> {
   const started = Date.now();
   const store = new StateStore(runtime.root);
-  return store.withLock(id, async () => {
-    const { rec, status } = store.readLive(id);
-    if (status !== 'running' && status !== 'paused') throw new RunxError('ESTATE', `cannot migrate container ${id}: it is ${status}`);
-    if (rec.annotations?.['io.runx.migrated-to']) throw new RunxError('ESTATE', `container ${id} already moved to ${rec.annotations['io.runx.migrated-to']}`);
-    const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
-    if (launch.qemu.shares.length) {
-      throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${launch.qemu.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
-    }
-    if (launch.qemu.network) throw new RunxError('ECONFIG', `cannot migrate container ${id}: moving its network identity is not supported yet`);
-    const { Client } = migrationPackage();
-    const { creds, metadata } = clientCredentials(opts);
-    const client: MigrationClient = new Client(opts.to, creds, CHANNEL_OPTIONS);
-    const deadline = () => ({ deadline: Date.now() + 60_000 });
-    try {
-      const ep = await call<PrepareReply>((cb) => client.Prepare({
-        protocolVersion: MIGRATION_PROTOCOL_VERSION,
-        containerId: id,
-        qemuBuild: qemuBuild(launch.qemuBinary),
-        accel: launch.qemu.accel,
-        cpu: launch.qemu.accel === 'kvm' ? 'host' : 'max',
-        memoryMib: launch.qemu.shape.memoryMiB,
-        vcpus: launch.qemu.shape.vcpus,
-        diskBytes: fs.statSync(store.file(id, ROOT_DISK)).size,
-        configJson: fs.readFileSync(store.file(id, 'config.json'), 'utf8'),
-        kernel: fs.readFileSync(launch.qemu.kernel),
-        initramfs: fs.readFileSync(launch.qemu.initramfs),
-        sharePaths: [],
-        bundle: rec.bundle,
-      }, metadata, deadline(), cb));
-      const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason }, metadata, deadline(), cb))
-        .catch((err) => log().warn(`abort at ${opts.to}: ${messageOf(err)}`));
-      if (opts.dryRun) {
-        await abort('dry run');
-        return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started };
+  // Ctrl-C (or SIGTERM) before switch-over cancels, whatever phase it comes in: the
+  // destination is aborted and the source runs on.
+  let cancelled = false;
+  let onCancel = () => { cancelled = true; };
+  const cancel = () => onCancel();
+  process.on('SIGINT', cancel);
+  process.on('SIGTERM', cancel);
+  const cancelledError = () => new RunxError('EHOST', `migration of ${id} to ${opts.to} cancelled before switch-over (the container runs on here)`);
+  try {
+    return await store.withLock(id, async () => {
+      const { rec, status } = store.readLive(id);
+      if (status !== 'running' && status !== 'paused') throw new RunxError('ESTATE', `cannot migrate container ${id}: it is ${status}`);
+      if (rec.annotations?.['io.runx.migrated-to']) throw new RunxError('ESTATE', `container ${id} already moved to ${rec.annotations['io.runx.migrated-to']}`);
+      const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+      if (launch.qemu.shares.length) {
+        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${launch.qemu.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
       }
-      const keeperSock = store.file(id, KEEPER_SOCKET);
-      const sent = await askKeeper(keeperSock, {
-        op: 'migrate',
-        send: {
-          nbdUri: `nbd://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.nbdPort}/${EXPORT_NAME}`,
-          migrateUri: `tcp:${ep.host}:${ep.migratePort}`,
-          downtimeLimitMs: opts.downtimeLimitMs, bandwidthMiBps: opts.bandwidthMiBps,
-          autoConverge: opts.autoConverge, postcopy: opts.postcopy,
-        },
-      }, 3_600_000, (p) => onProgress(p as MigrationProgress));
-      if (!sent.ok) {
-        await abort(sent.error);
-        throw new RunxError('EHOST', `migration of ${id} to ${opts.to} failed before switch-over (the container runs on here): ${sent.error}`);
-      }
-      const switchStart = Date.now();
+      if (launch.qemu.network) throw new RunxError('ECONFIG', `cannot migrate container ${id}: moving its network identity is not supported yet`);
+      const { Client } = migrationPackage();
+      const { creds, metadata } = clientCredentials(opts);
+      const client: MigrationClient = new Client(opts.to, creds, CHANNEL_OPTIONS);
+      const deadline = () => ({ deadline: Date.now() + 60_000 });
       try {
-        await call((cb) => client.Finish({ containerId: id }, metadata, deadline(), cb));
-      } catch (err) {
-        await abort(`finish failed: ${messageOf(err)}`);
-        await askKeeper(keeperSock, { op: 'abort-migration' });
-        throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
+        const ep = await call<PrepareReply>((cb) => client.Prepare({
+          protocolVersion: MIGRATION_PROTOCOL_VERSION,
+          containerId: id,
+          qemuBuild: qemuBuild(launch.qemuBinary),
+          accel: launch.qemu.accel,
+          cpu: launch.qemu.accel === 'kvm' ? 'host' : 'max',
+          memoryMib: launch.qemu.shape.memoryMiB,
+          vcpus: launch.qemu.shape.vcpus,
+          diskBytes: fs.statSync(store.file(id, ROOT_DISK)).size,
+          configJson: fs.readFileSync(store.file(id, 'config.json'), 'utf8'),
+          kernel: fs.readFileSync(launch.qemu.kernel),
+          initramfs: fs.readFileSync(launch.qemu.initramfs),
+          sharePaths: [],
+          bundle: rec.bundle,
+        }, metadata, deadline(), cb));
+        const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason }, metadata, deadline(), cb))
+          .catch((err) => log().warn(`abort at ${opts.to}: ${messageOf(err)}`));
+        if (cancelled) {
+          await abort('cancelled');
+          throw cancelledError();
+        }
+        if (opts.dryRun) {
+          await abort('dry run');
+          return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started };
+        }
+        const keeperSock = store.file(id, KEEPER_SOCKET);
+        onCancel = () => {
+          cancelled = true;
+          void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+        };
+        const sent = await askKeeper(keeperSock, {
+          op: 'migrate',
+          send: {
+            nbdUri: `nbd://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.nbdPort}/${EXPORT_NAME}`,
+            migrateUri: `tcp:${ep.host}:${ep.migratePort}`,
+            downtimeLimitMs: opts.downtimeLimitMs, bandwidthMiBps: opts.bandwidthMiBps,
+            autoConverge: opts.autoConverge, postcopy: opts.postcopy,
+          },
+        }, 3_600_000, (p) => onProgress(p as MigrationProgress));
+        // From here on the VM is at the destination: a late Ctrl-C no longer cancels.
+        onCancel = () => undefined;
+        if (!sent.ok) {
+          await abort(sent.error);
+          throw new RunxError('EHOST', `migration of ${id} to ${opts.to} failed before switch-over (the container runs on here): ${sent.error}`);
+        }
+        const switchStart = Date.now();
+        try {
+          await call((cb) => client.Finish({ containerId: id }, metadata, deadline(), cb));
+        } catch (err) {
+          await abort(`finish failed: ${messageOf(err)}`);
+          await askKeeper(keeperSock, { op: 'abort-migration' });
+          throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
+        }
+        const switchoverMs = Date.now() - switchStart;
+        const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth: { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa } });
+        if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
+        return { id, to: opts.to, dryRun: false, totalMs: Date.now() - started, switchoverMs, qemu: sent.result as MigrationStats };
+      } finally {
+        client.close();
       }
-      const switchoverMs = Date.now() - switchStart;
-      const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth: { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa } });
-      if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
-      return { id, to: opts.to, dryRun: false, totalMs: Date.now() - started, switchoverMs, qemu: sent.result as MigrationStats };
-    } finally {
-      client.close();
-    }
-  });
+    });
+  } finally {
+    process.off('SIGINT', cancel);
+    process.off('SIGTERM', cancel);
+  }
+}
+
+/** `runx migrate --cancel ID`: stops a migration in progress before switch-over. */
+export async function cancelMigration(id: string, runtime: RuntimeOptions): Promise<void> {
+  const store = new StateStore(runtime.root);
+  store.read(id);
+  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'cancel-migration' });
+  if (!reply.ok) throw new RunxError('ESTATE', reply.error);
 }

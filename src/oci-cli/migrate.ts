@@ -1,6 +1,7 @@
 // `runx migrate --to HOST:PORT [auth flags] [--bandwidth MiB/s] [--downtime-limit ms]
 // [--postcopy] [--auto-converge] [--dry-run] [--format text|json] ID`
 import type { Command } from 'commander';
+import { RunxError } from '../errors';
 import { runtimeOptions } from './globals';
 
 const MiB = 1024 * 1024;
@@ -9,7 +10,8 @@ export function register(program: Command): void {
   program.command('migrate')
     .description('live-migrate a running container to another host\'s runx serve')
     .argument('<container-id>')
-    .requiredOption('--to <host:port>', 'the destination\'s runx serve')
+    .option('--to <host:port>', 'the destination\'s runx serve')
+    .option('--cancel', 'cancel this container\'s migration in progress (before switch-over)', false)
     .option('--token-file <file>', 'shared token of the destination')
     .option('--tls-cert <file>', 'client certificate (mutual TLS)')
     .option('--tls-key <file>', 'client key')
@@ -20,8 +22,13 @@ export function register(program: Command): void {
     .option('--auto-converge', 'slow the guest down if it dirties memory faster than it moves', false)
     .option('--dry-run', 'check compatibility with the destination, move nothing', false)
     .option('--format <format>', 'text or json (the final report)', 'text')
-    .action(async (id: string, o: { to: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; bandwidth?: string; downtimeLimit?: string; postcopy: boolean; autoConverge: boolean; dryRun: boolean; format: string }) => {
-      const { migrateContainer } = await import('../migrate/migrate-container');
+    .action(async (id: string, o: { to?: string; cancel: boolean; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; bandwidth?: string; downtimeLimit?: string; postcopy: boolean; autoConverge: boolean; dryRun: boolean; format: string }) => {
+      const { cancelMigration, migrateContainer } = await import('../migrate/migrate-container');
+      if (o.cancel) {
+        await cancelMigration(id, runtimeOptions(program));
+        return;
+      }
+      if (!o.to) throw new RunxError('EUSAGE', 'migrate needs --to HOST:PORT (or --cancel)');
       const tty = process.stderr.isTTY;
       const report = await migrateContainer(id, {
         to: o.to, tokenFile: o.tokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey, tlsCa: o.tlsCa,

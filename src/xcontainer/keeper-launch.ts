@@ -35,6 +35,7 @@ export type KeeperRequest =
   | { op: 'checkpoint'; dir: string; leaveRunning: boolean }
   | { op: 'migrate'; send: SendOptions }
   | { op: 'abort-migration' }
+  | { op: 'cancel-migration' }
   | { op: 'handover'; to: string; auth: AuthOptions }
   | { op: 'finish-incoming' };
 

@@ -52,6 +52,7 @@ class Keeper {
   private lastOutputAt = 0;
   /** Set once the VM has been sent away and Finish may have run it elsewhere. */
   private handingOver = false;
+  private migrationCancelled = false;
   private standIn?: StandIn;
   private stderrOpen = true;
 
@@ -163,10 +164,15 @@ class Keeper {
           return { ok: true };
         case 'migrate': {
           if (this.exiting || this.standIn) return { ok: false, error: 'the container is not running here' };
-          const stats = await sendVm(this.qmp!, req.send, progress, !this.paused);
+          this.migrationCancelled = false;
+          const stats = await sendVm(this.qmp!, req.send, progress, !this.paused, () => this.migrationCancelled);
           this.handingOver = true;
           return { ok: true, result: stats };
         }
+        case 'cancel-migration':
+          // Seen by the running 'migrate' at its next poll: it cleans up and fails.
+          this.migrationCancelled = true;
+          return { ok: true };
         case 'abort-migration':
           // Finish never ran: the destination never ran the VM, so ours is still the one.
           this.handingOver = false;

@@ -88,11 +88,15 @@ async function endMirror(qmp: QmpClient): Promise<void> {
  * Source: moves disk and memory. On success the source VM is stopped (postmigrate)
  * and the destination holds everything; on failure the source VM runs on untouched.
  */
-export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: MigrationProgress) => void, wasRunning: boolean): Promise<MigrationStats> {
+export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: MigrationProgress) => void, wasRunning: boolean, cancelled: () => boolean = () => false): Promise<MigrationStats> {
   let diskBytes = 0;
+  const progress = (p: MigrationProgress) => {
+    if (cancelled()) throw new RunxError('ESTATE', 'migration cancelled');
+    onProgress(p);
+  };
   try {
     await qmp.execute('drive-mirror', { 'job-id': MIRROR_JOB, device: 'root', target: o.nbdUri, format: 'raw', sync: 'full', mode: 'existing' });
-    diskBytes = await waitMirrorReady(qmp, onProgress, 600_000);
+    diskBytes = await waitMirrorReady(qmp, progress, 600_000);
     const caps = [{ capability: 'auto-converge', state: o.autoConverge === true }, { capability: 'postcopy-ram', state: o.postcopy === true }];
     await qmp.execute('migrate-set-capabilities', { capabilities: caps });
     const params: { 'downtime-limit'?: number; 'max-bandwidth'?: number } = {};
@@ -107,8 +111,9 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
       if (info.status === 'failed' || info.status === 'cancelled') {
         throw new RunxError('EQMP', `memory migration ${info.status}: ${info['error-desc'] ?? 'destination went away?'}`);
       }
+      if (cancelled()) throw new RunxError('ESTATE', 'migration cancelled');
       if (info.ram) {
-        onProgress({ phase: 'memory', transferred: info.ram.transferred, remaining: info.ram.remaining, mbps: info.ram.mbps,
+        progress({ phase: 'memory', transferred: info.ram.transferred, remaining: info.ram.remaining, mbps: info.ram.mbps,
           dirtyPagesRate: info.ram['dirty-pages-rate'], expectedDowntimeMs: info['expected-downtime'] });
       }
       await sleep(20);

@@ -128,3 +128,35 @@ consecutive() {
   wait_status c1 stopped
   consecutive "$BATS_TEST_TMPDIR/out"
 }
+
+@test "a migration cancelled before switch-over (--cancel, or SIGINT) changes nothing" {
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  make_bundle -- sh -c "$COUNTER"
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  # 1 MiB/s makes the memory phase last ~20 s: time to cancel it
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --bandwidth 1 c1 >"$BATS_TEST_TMPDIR/m1" 2>&1 &
+  m=$!
+  sleep 2
+  runx migrate --cancel c1
+  st=0; wait "$m" || st=$?
+  [ "$st" -eq 1 ]
+  grep -q "failed before switch-over (the container runs on here): migration cancelled" "$BATS_TEST_TMPDIR/m1"
+  [ "$(state_field c1 status)" = running ]
+  [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
+  # the binary itself in the background, so the signal reaches runx, not a subshell
+  "$RUNX_BIN" --root "$ROOT" migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --bandwidth 1 c1 >"$BATS_TEST_TMPDIR/m2" 2>&1 &
+  m=$!
+  sleep 2
+  kill -INT "$m"
+  st=0; wait "$m" || st=$?
+  [ "$st" -eq 1 ]
+  grep -q "cancel" "$BATS_TEST_TMPDIR/m2"
+  [ "$(state_field c1 status)" = running ]
+  [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 0.7
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  consecutive "$BATS_TEST_TMPDIR/out"
+}
