@@ -68,7 +68,8 @@ class Keeper {
       if (!restore && !this.launch.incoming) await this.prepareContainer();
     } catch (err) {
       this.reportReady({ ok: false, error: messageOf(err) });
-      await this.stopQemu();
+      // Nothing in the guest will end the VM by itself now: no grace period.
+      await this.stopQemu(0);
       process.exit(1);
     }
     this.serveControl();
