@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { RunxError } from '../errors';
+import { cacheDir } from './cache-dir';
 
 function resolveBinary(binary: string): string | undefined {
   if (binary.includes('/')) return path.resolve(binary);
@@ -22,9 +22,8 @@ function resolveBinary(binary: string): string | undefined {
 }
 
 function cacheFile(file: string, st: fs.Stats): string {
-  const base = process.env.RUNX_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'runx');
   const id = createHash('sha256').update(`${file}\0${st.ino}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
-  return path.join(base, 'qemu-build', id);
+  return path.join(cacheDir(), 'qemu-build', id);
 }
 
 /** The first line of `qemu-system-x86_64 --version`, e.g. "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)". */

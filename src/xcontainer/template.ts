@@ -6,11 +6,11 @@
 // when an input changes; a missing or broken one means a cold boot with a warning.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { messageOf } from '../errors';
 import { log } from '../log';
 import { PROTOCOL_VERSION } from './agent-frames';
+import { cacheDir } from './cache-dir';
 import type { Accel } from './accel';
 import { KERNEL_CMDLINE, MACHINE, ROOT_DISK, type VmShape } from './qemu-argv';
 import { qemuBuild } from './qemu-build';
@@ -39,10 +39,6 @@ interface TemplateManifest {
   created: string;
   stateSha256: string;
   stateSize: number;
-}
-
-export function cacheDir(): string {
-  return process.env.RUNX_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'runx');
 }
 
 function sha256File(file: string): string {
