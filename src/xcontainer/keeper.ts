@@ -105,15 +105,24 @@ class Keeper {
     const agent = this.agent!;
     agent.on('stdout', (buf) => {
       this.lastOutputAt = Date.now();
-      if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf);
+      this.writeStdout(buf);
     });
     agent.on('stderr', (buf) => {
       this.lastOutputAt = Date.now();
-      if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf);
+      this.writeStderr(buf);
     });
     agent.on('exit', (exit) => void this.onContainerExit(exit));
     agent.on('protocolError', (why) => log().warn(`agent protocol: ${why}`));
     agent.on('hello', () => log().info('agent reconnected'));
+  }
+
+  /** The container's output goes to our own stdout/stderr until a reader goes away. */
+  private writeStdout(buf: Buffer): void {
+    if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf);
+  }
+
+  private writeStderr(buf: Buffer): void {
+    if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf);
   }
 
   private async prepareContainer(): Promise<void> {
@@ -249,8 +258,8 @@ class Keeper {
     await this.stopQemu(0);
     this.exiting = false;
     this.standIn = new StandIn(this.launch.id, to, auth, {
-      stdout: (b) => { if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, b); },
-      stderr: (b) => { if (this.stderrOpen) this.stderrOpen = writeAllSync(2, b); },
+      stdout: (b) => this.writeStdout(b),
+      stderr: (b) => this.writeStderr(b),
       exit: (status) => {
         this.exiting = true;
         this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
