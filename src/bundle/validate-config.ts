@@ -17,6 +17,24 @@ const NAMESPACE_TYPES = new Set(['pid', 'network', 'mount', 'ipc', 'uts', 'user'
 
 let compiled: ValidateFunction | undefined;
 
+/**
+ * Compiles config-schema.json with Ajv (draft-04). The build compiles it once with
+ * `code.source` on (scripts/gen-config-validator.js writes that out as standalone
+ * code); this is the fallback when that file is missing.
+ */
+export function compileConfigSchema(source: boolean): { ajv: import('ajv').default; validate: ValidateFunction } {
+  // Loaded lazily: Ajv and the schema cost start-up time that only create/run need.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const Ajv = require('ajv-draft-04') as typeof import('ajv-draft-04').default;
+  const ajv = new Ajv({ allErrors: false, strict: false, logger: false, code: { source } });
+  for (const file of fs.readdirSync(SCHEMA_DIR)) {
+    if (!file.endsWith('.json') || file === 'config-schema.json') continue;
+    ajv.addSchema(JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, file), 'utf8')), file);
+  }
+  const validate = ajv.compile(JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, 'config-schema.json'), 'utf8')));
+  return { ajv: ajv as unknown as import('ajv').default, validate };
+}
+
 function schemaValidator(): ValidateFunction {
   if (compiled) return compiled;
   try {
@@ -25,15 +43,7 @@ function schemaValidator(): ValidateFunction {
     compiled = require('./config-schema-validator') as ValidateFunction;
     return compiled;
   } catch { /* not built (e.g. under vitest): compile now */ }
-  // Loaded lazily: Ajv and the schema cost start-up time that only create/run need.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const Ajv = require('ajv-draft-04') as typeof import('ajv-draft-04').default;
-  const ajv = new Ajv({ allErrors: false, strict: false, logger: false });
-  for (const file of fs.readdirSync(SCHEMA_DIR)) {
-    if (!file.endsWith('.json') || file === 'config-schema.json') continue;
-    ajv.addSchema(JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, file), 'utf8')), file);
-  }
-  compiled = ajv.compile(JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, 'config-schema.json'), 'utf8')));
+  compiled = compileConfigSchema(false).validate;
   return compiled;
 }
 
