@@ -46,6 +46,8 @@ export interface DaemonConfig {
   peers?: PeerConfig[];
   etcd?: { endpoints: string[]; prefix?: string };
   metrics?: { listen?: string };
+  /** The gRPC control API's unix socket (docs/protocol/daemon.proto). */
+  control?: { socket?: string };
   policy?: PolicyConfig;
 }
 

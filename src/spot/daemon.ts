@@ -1,24 +1,29 @@
 // The spot daemon: loads its config, watches the cloud's reclamation signals, scores
 // the spot market's risk from price history, and on a notice (or a rebalance
 // recommendation, or risk over the threshold) plans an evacuation of every managed
-// container and carries it out through a Migrator. It serves, on loopback HTTP,
-// Prometheus text metrics (GET /metrics) and JSON status (GET /status, /containers,
-// /plan); POST /evacuate and /drain need the token from `tokenFile` as a Bearer
-// token. On `listen` it serves the migration service (src/migrate), as `runx serve` does.
+// container and carries it out through a Migrator. Its control API (status, managed
+// containers, evacuate, drain, plan) is gRPC on a unix socket (docs/protocol/
+// daemon.proto, src/spot/control-server.ts). On loopback HTTP it serves Prometheus text
+// metrics (GET /metrics) and the same operations as JSON (GET /status, /containers,
+// /plan; POST /evacuate and /drain need the token from `tokenFile` as a Bearer token),
+// which scripts such as bench/evacuate use. On `listen` it serves the migration service
+// (src/migrate), as `runx serve` does.
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RuntimeOptions } from '../xcontainer/runtime-options';
 import { RunxError, messageOf } from '../errors';
 import { splitHostPort, type DaemonConfig } from './config';
 import type { ContainerSource } from './container-source';
+import type { ControlServer } from './control-server';
 import { executePlan, type EvacuationReport } from './evacuate';
 import { Metrics } from './metrics';
 import type { Migrator } from './migrator';
 import type { Notice, Watcher } from './notice';
 import type { PeerSource } from './peer-source';
-import { planEvacuation, type EvacuationPlan } from './policy/evacuation';
+import { planEvacuation, type ContainerLoad, type EvacuationPlan } from './policy/evacuation';
 import { decidePlacement, type PlacementState } from './policy/hysteresis';
 import type { PeerView } from './policy/peers';
 import { parsePriceHistory, priceAt, seriesFor } from './policy/price-history';
@@ -34,10 +39,41 @@ export interface DaemonDeps {
 }
 
 const PLANNED_MOVE_MS = 10 * 60_000;
+/** An operator evacuation with no deadline stands in for AWS's two-minute notice. */
+const OPERATOR_NOTICE_MS = 120_000;
+/** Longer than any cloud's notice or a planned drain: a larger deadline is a mistake, likely milliseconds given as seconds. */
+export const MAX_DEADLINE_SECONDS = 86_400;
+
+/** The control socket when the config names none: beside the managed containers' state. */
+export function defaultControlSocket(root: string): string {
+  // '@' cannot be in a container id, so this never collides with a container's directory.
+  return path.join(root, '@spot', 'control.sock');
+}
+
+export type OperatorAction = 'evacuate' | 'drain';
+
+export interface DaemonStatus {
+  provider: DaemonConfig['provider']['kind'];
+  market: DaemonConfig['market'];
+  price: number;
+  placement: DaemonConfig['market'];
+  risk: number | null;
+  evacuating: boolean;
+  evacuations: number;
+  lastEvacuation: EvacuationReport | null;
+}
+
+export interface EvacuateOptions {
+  /** Only peers passing this (e.g. on-demand ones when leaving spot). */
+  peers?: (p: PeerView) => boolean;
+  /** Only these containers; all managed ones when absent. */
+  only?: ReadonlySet<string>;
+}
 
 export class SpotDaemon {
   readonly metrics = new Metrics();
   private server?: http.Server;
+  private control?: ControlServer;
   private evaluateTimer?: NodeJS.Timeout;
   private running?: Promise<EvacuationReport>;
   private deadline = Infinity;
@@ -63,8 +99,8 @@ export class SpotDaemon {
     m.set('runx_spot_up', 1);
   }
 
-  /** Starts watching and serving; resolves with the metrics address. */
-  async start(): Promise<{ metrics?: string }> {
+  /** Starts watching and serving; resolves with the metrics address and the control socket. */
+  async start(): Promise<{ metrics?: string; control?: string }> {
     const w = this.deps.watcher;
     if (w) {
       w.on('notice', (n) => { void this.onNotice(n); });
@@ -88,8 +124,13 @@ export class SpotDaemon {
       const a = this.server.address() as AddressInfo;
       address = `${a.address}:${a.port}`;
     }
-    this.deps.logger.info({ provider: this.config.provider.kind, market: this.config.market, metrics: address }, 'spot daemon started');
-    return { metrics: address };
+    const socket = this.config.control?.socket;
+    if (socket) {
+      const { serveControl } = await import('./control-server');
+      this.control = await serveControl(this, socket, this.deps.logger);
+    }
+    this.deps.logger.info({ provider: this.config.provider.kind, market: this.config.market, metrics: address, control: socket }, 'spot daemon started');
+    return { metrics: address, control: socket };
   }
 
   async stop(): Promise<void> {
@@ -101,6 +142,8 @@ export class SpotDaemon {
       this.server.closeAllConnections();
       await new Promise<void>((r) => this.server!.close(() => r()));
     }
+    // After the evacuation has ended, so an Evacuate call in flight gets its report.
+    await this.control?.stop();
     this.metrics.set('runx_spot_up', 0);
   }
 
@@ -111,10 +154,16 @@ export class SpotDaemon {
     }));
   }
 
-  /** What the daemon would do now for a notice with this deadline. */
-  async plan(deadline: number): Promise<EvacuationPlan> {
+  /** The managed containers, as the planner sees them. */
+  async containers(): Promise<ContainerLoad[]> {
     const containers = await this.deps.containers.list();
     this.metrics.set('runx_spot_managed_containers', containers.length);
+    return containers;
+  }
+
+  /** What the daemon would do now for a notice with this deadline. */
+  async plan(deadline: number, only?: ReadonlySet<string>): Promise<EvacuationPlan> {
+    const containers = (await this.containers()).filter((c) => !only || only.has(c.id));
     const p = this.config.policy ?? {};
     return planEvacuation({
       containers, peers: await this.peerViews(), now: this.now(), deadline,
@@ -133,10 +182,10 @@ export class SpotDaemon {
   }
 
   /**
-   * Evacuates every managed container before `deadline`. A second call while one runs
+   * Evacuates every managed container (or `opts.only`) before `deadline`. A second call while one runs
    * only moves the running evacuation's deadline earlier (if it is) and returns its result.
    */
-  async evacuate(reason: string, deadline: number, peerFilter?: (p: PeerView) => boolean): Promise<EvacuationReport> {
+  async evacuate(reason: string, deadline: number, opts: EvacuateOptions = {}): Promise<EvacuationReport> {
     if (this.running) {
       if (deadline < this.deadline) {
         this.deps.logger.warn({ reason, deadline: new Date(deadline).toISOString() }, 'earlier deadline during an evacuation');
@@ -148,9 +197,9 @@ export class SpotDaemon {
     this.metrics.inc('runx_spot_evacuations_total', { reason: reason.split(' ').slice(-2).join(' ') });
     const t0 = this.now();
     this.running = (async () => {
-      const containers = await this.deps.containers.list();
+      const containers = (await this.deps.containers.list()).filter((c) => !opts.only || opts.only.has(c.id));
       let peers = await this.peerViews();
-      if (peerFilter) peers = peers.filter(peerFilter);
+      if (opts.peers) peers = peers.filter(opts.peers);
       const p = this.config.policy ?? {};
       const plan = planEvacuation({
         containers, peers, now: this.now(), deadline: this.deadline, linkMiBps: p.linkMiBps ?? 100, concurrency: p.concurrency,
@@ -191,19 +240,51 @@ export class SpotDaemon {
     });
     this.placement = d.state;
     if (d.action === 'leave-spot') {
-      await this.evacuate(`risk ${risk.score.toFixed(2)}: leave spot`, now + PLANNED_MOVE_MS, (x) => x.market === 'on-demand');
+      await this.evacuate(`risk ${risk.score.toFixed(2)}: leave spot`, now + PLANNED_MOVE_MS, { peers: (x) => x.market === 'on-demand' });
     } else if (d.action === 'return-to-spot') {
-      await this.evacuate('calm and cheaper: return to spot', now + PLANNED_MOVE_MS, (x) => x.market === 'spot');
+      await this.evacuate('calm and cheaper: return to spot', now + PLANNED_MOVE_MS, { peers: (x) => x.market === 'spot' });
     }
     return d.action;
   }
 
-  status(): Record<string, unknown> {
+  status(): DaemonStatus {
     return {
       provider: this.config.provider.kind, market: this.config.market, price: this.config.price, placement: this.placement.on,
       risk: this.lastRisk ?? null, evacuating: this.running !== undefined, evacuations: this.reports.length,
       lastEvacuation: this.reports.at(-1) ?? null,
     };
+  }
+
+  /**
+   * Checks an operator's request (HTTP or gRPC) before anything moves: the deadline in
+   * seconds from now (0 or absent: `defaultMs`) and the container ids, which must all
+   * be managed here. Throws EUSAGE or ENOTFOUND with a one-line message.
+   */
+  async operatorRequest(deadlineSeconds: number | undefined, ids: readonly string[] | undefined, defaultMs: number): Promise<{ deadline: number; only?: ReadonlySet<string> }> {
+    const s = deadlineSeconds ?? 0;
+    if (!Number.isFinite(s) || s < 0) throw new RunxError('EUSAGE', `deadline must be a positive number of seconds, not ${s}`);
+    if (s > MAX_DEADLINE_SECONDS) throw new RunxError('EUSAGE', `deadline of ${s} s is more than a day (${MAX_DEADLINE_SECONDS} s): a mistake?`);
+    const deadline = this.now() + (s > 0 ? s * 1000 : defaultMs);
+    if (!ids?.length) return { deadline };
+    const managed = new Set((await this.deps.containers.list()).map((c) => c.id));
+    const unknown = ids.filter((id) => !managed.has(id));
+    if (unknown.length) {
+      throw new RunxError('ENOTFOUND', `${unknown.length === 1 ? 'container' : 'containers'} ${unknown.map((id) => JSON.stringify(id)).join(', ')} not managed by this daemon`);
+    }
+    return { deadline, only: new Set(ids) };
+  }
+
+  /** An operator's Evacuate or Drain, checked first (see operatorRequest). */
+  async operatorEvacuate(action: OperatorAction, deadlineSeconds?: number, ids?: readonly string[]): Promise<EvacuationReport> {
+    const { deadline, only } = await this.operatorRequest(deadlineSeconds, ids, action === 'evacuate' ? OPERATOR_NOTICE_MS : PLANNED_MOVE_MS);
+    this.deps.logger.info({ action, deadline: new Date(deadline).toISOString(), containers: ids?.length ? ids : 'all' }, `operator ${action}`);
+    return this.evacuate(`operator ${action}`, deadline, { only });
+  }
+
+  /** An operator's Plan: what Evacuate would do with that deadline. */
+  async operatorPlan(deadlineSeconds?: number, ids?: readonly string[]): Promise<EvacuationPlan & { deadline: number }> {
+    const { deadline, only } = await this.operatorRequest(deadlineSeconds, ids, OPERATOR_NOTICE_MS);
+    return { ...(await this.plan(deadline, only)), deadline };
   }
 
   private authorised(req: http.IncomingMessage): boolean {
@@ -215,22 +296,25 @@ export class SpotDaemon {
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const json = (code: number, v: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(v)}\n`);
     try {
-      const path = (req.url ?? '/').split('?')[0];
-      if (req.method === 'GET' && path === '/metrics') { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics.text()); return; }
-      if (req.method === 'GET' && path === '/status') { json(200, this.status()); return; }
-      if (req.method === 'GET' && path === '/containers') { json(200, await this.deps.containers.list()); return; }
-      if (req.method === 'GET' && path === '/plan') { json(200, await this.plan(this.now() + 120_000)); return; }
-      if (req.method === 'POST' && (path === '/evacuate' || path === '/drain')) {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const p = url.pathname;
+      // ?deadline=S: seconds from now (an operator or a benchmark standing in for a
+      // notice); ?container=ID, repeated: only those. Checked as the gRPC API checks them.
+      const deadline = url.searchParams.has('deadline') ? Number(url.searchParams.get('deadline')) : undefined;
+      const ids = url.searchParams.getAll('container');
+      if (req.method === 'GET' && p === '/metrics') { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics.text()); return; }
+      if (req.method === 'GET' && p === '/status') { json(200, this.status()); return; }
+      if (req.method === 'GET' && p === '/containers') { json(200, await this.containers()); return; }
+      if (req.method === 'GET' && p === '/plan') { json(200, await this.operatorPlan(deadline, ids)); return; }
+      if (req.method === 'POST' && (p === '/evacuate' || p === '/drain')) {
         if (!this.authorised(req)) { json(401, { error: 'missing or wrong bearer token' }); return; }
-        // ?deadline=S: seconds from now (an operator or a benchmark standing in for a notice).
-        const within = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('deadline'));
-        const deadline = this.now() + (within > 0 ? within * 1000 : path === '/evacuate' ? 120_000 : PLANNED_MOVE_MS);
-        json(200, await this.evacuate(path === '/evacuate' ? 'operator evacuate' : 'operator drain', deadline));
+        json(200, await this.operatorEvacuate(p === '/evacuate' ? 'evacuate' : 'drain', deadline, ids));
         return;
       }
       json(404, { error: 'not found' });
     } catch (err) {
-      json(500, { error: messageOf(err) });
+      const code = err instanceof RunxError && err.code === 'EUSAGE' ? 400 : err instanceof RunxError && err.code === 'ENOTFOUND' ? 404 : 500;
+      json(code, { error: messageOf(err) });
     }
   }
 }
@@ -246,6 +330,7 @@ export async function runDaemon(configFile: string, runtime: RuntimeOptions, log
   const { serveMigration } = await import('../migrate/serve');
   const config = loadDaemonConfig(configFile);
   const managedRuntime: RuntimeOptions = { ...runtime, root: config.root ?? root };
+  config.control = { ...config.control, socket: config.control?.socket ?? defaultControlSocket(managedRuntime.root) };
   // The daemon also receives migrations, as `runx serve` does, on `listen`.
   const service = await serveMigration({ listen: config.listen, tokenFile: config.tokenFile }, managedRuntime);
   const p = config.provider;
@@ -258,7 +343,14 @@ export async function runDaemon(configFile: string, runtime: RuntimeOptions, log
   const tokenFiles = new Map((config.peers ?? []).map((p) => [p.name, p.tokenFile ?? config.tokenFile]));
   const migrator = new RunxMigrator(managedRuntime, (peer) => tokenFiles.get(peer.name) ?? config.tokenFile);
   const daemon = new SpotDaemon(config, { migrator, containers, peers, watcher, logger });
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (err) {
+    // Otherwise the migration service and the watcher keep the process alive after the error.
+    await daemon.stop().catch(() => undefined);
+    await service.stop();
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const done = () => { process.off('SIGINT', done); process.off('SIGTERM', done); resolve(); };
     process.on('SIGINT', done);

@@ -56,13 +56,15 @@ export async function executePlan(o: ExecuteOptions): Promise<EvacuationReport> 
   const byName = new Map(o.peers.map((p) => [p.name, p]));
   const outcomes: ContainerOutcome[] = [];
 
-  const checkpointSomewhere = async (id: string, first: string | undefined, errors: string[]): Promise<{ report: MigrationReport; peer: string } | undefined> => {
+  // `bandwidthMiBps`: the slot's, as the plan timed it. Given explicitly because a cap
+  // set for a failed live attempt stays in the source QEMU otherwise.
+  const checkpointSomewhere = async (id: string, first: string | undefined, errors: string[], bandwidthMiBps?: number): Promise<{ report: MigrationReport; peer: string } | undefined> => {
     const order = [...(first && !badPeers.has(first) ? [first] : []),
       ...rankPeers(o.peers.map((p) => ({ ...p, freeMemoryMiB: undefined })), { memoryMiB: 0, exclude: new Set([...badPeers, ...(first ? [first] : [])]) }).map((c) => c.peer.name)];
     for (const name of order) {
       if (o.signal?.aborted) return undefined;
       try {
-        const report = await o.migrator.checkpointTo(id, byName.get(name)!, { deadline: new Date(o.deadline()), signal: o.signal });
+        const report = await o.migrator.checkpointTo(id, byName.get(name)!, { deadline: new Date(o.deadline()), signal: o.signal, bandwidthMiBps });
         return { report, peer: name };
       } catch (err) {
         errors.push(`checkpoint to ${name}: ${messageOf(err)}`);
@@ -100,7 +102,7 @@ export async function executePlan(o: ExecuteOptions): Promise<EvacuationReport> 
       }
     }
     if (!result) {
-      const cp = await checkpointSomewhere(step.containerId, badPeers.has(step.peer) ? undefined : step.peer, errors);
+      const cp = await checkpointSomewhere(step.containerId, badPeers.has(step.peer) ? undefined : step.peer, errors, step.bandwidthMiBps);
       if (cp) result = { ...cp, path: 'checkpoint-to-peer' };
     }
     const t1 = now();
