@@ -4,6 +4,8 @@
 // kernel, then hands the agent everything per-container (disk, config, clock, a fresh
 // random seed). Templates live in the runx cache, are checked before use and rebuilt
 // when an input changes; a missing or broken one means a cold boot with a warning.
+// The check is on every create's path, so the digests it needs come from sidecar
+// records (digest-record.ts) and files are read only when they have changed.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { messageOf } from '../errors';
 import { log } from '../log';
 import { PROTOCOL_VERSION } from './agent-frames';
 import { cacheDir } from './cache-dir';
+import { recordedSha256, sha256File } from './digest-record';
 import type { Accel } from './accel';
 import { KERNEL_CMDLINE, MACHINE, ROOT_DISK, type VmShape } from './qemu-argv';
 import { qemuBuild } from './qemu-build';
@@ -19,6 +22,13 @@ import { saveVmState, VM_STATE_FILE } from './vm-snapshot';
 
 const TEMPLATE_FORMAT = 1;
 const MANIFEST = 'template.json';
+/** Next to the manifest: the digest of vm.state as last verified, with its identity. */
+export const VERIFIED_RECORD = 'verified.json';
+/**
+ * Kernel and initramfs digests, which pick the template: outside any template
+ * directory, since the key has to be known before one can be found.
+ */
+const INPUTS_RECORD = 'inputs.verified.json';
 /** The disk the template boots with: never mounted, only there so the device exists. */
 const PLACEHOLDER_DISK_BYTES = 64 * 1024 * 1024;
 
@@ -41,18 +51,23 @@ interface TemplateManifest {
   stateSize: number;
 }
 
-function sha256File(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+function templatesDir(): string {
+  return path.join(cacheDir(), 'templates');
 }
 
 export function templateKey(i: TemplateInputs, build: string): string {
+  const [kernel, initramfs] = recordedSha256([i.kernel, i.initramfs], path.join(templatesDir(), INPUTS_RECORD));
   const h = createHash('sha256');
-  for (const part of [String(TEMPLATE_FORMAT), sha256File(i.kernel), sha256File(i.initramfs), build, i.accel,
+  for (const part of [String(TEMPLATE_FORMAT), kernel.sha256, initramfs.sha256, build, i.accel,
     `${i.shape.memoryMiB}M`, `${i.shape.vcpus}cpu`, MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
   return h.digest('hex').slice(0, 20);
 }
 
-function verify(dir: string, key: string, build: string): string | undefined {
+/**
+ * The template's vm.state if its manifest matches and the file has the recorded
+ * size and digest; undefined if there is no template; throws if it is broken.
+ */
+export function verifyTemplate(dir: string, key: string, build: string): string | undefined {
   let m: TemplateManifest;
   try {
     m = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as TemplateManifest;
@@ -61,8 +76,12 @@ function verify(dir: string, key: string, build: string): string | undefined {
   }
   const state = path.join(dir, VM_STATE_FILE);
   if (m.format !== TEMPLATE_FORMAT || m.key !== key || m.qemuBuild !== build) throw new Error('its manifest does not match');
-  const st = fs.statSync(state);
-  if (st.size !== m.stateSize || sha256File(state) !== m.stateSha256) throw new Error('vm.state does not match its checksum');
+  const broken = new Error('vm.state does not match its checksum');
+  if (fs.statSync(state).size !== m.stateSize) throw broken;
+  const started = Date.now();
+  const [d] = recordedSha256([state], path.join(dir, VERIFIED_RECORD));
+  if (d.size !== m.stateSize || d.sha256 !== m.stateSha256) throw broken;
+  log().debug(`VM template ${key} verified (${d.hashed ? 'vm.state hashed' : 'unchanged since recorded'}) in ${Date.now() - started} ms`);
   return state;
 }
 
@@ -108,15 +127,15 @@ export async function templateState(i: TemplateInputs): Promise<string | undefin
   try {
     const qemuBuildStr = qemuBuild(i.qemuBinary);
     const key = templateKey(i, qemuBuildStr);
-    const dir = path.join(cacheDir(), 'templates', key);
+    const dir = path.join(templatesDir(), key);
     try {
-      const state = verify(dir, key, qemuBuildStr);
+      const state = verifyTemplate(dir, key, qemuBuildStr);
       if (state) return state;
     } catch (err) {
       log().warn(`VM template ${key} is broken (${messageOf(err)}); rebuilding it`);
     }
     await build(dir, key, qemuBuildStr, i);
-    return verify(dir, key, qemuBuildStr);
+    return verifyTemplate(dir, key, qemuBuildStr);
   } catch (err) {
     log().warn(`no VM template (${messageOf(err)}); booting cold`);
     return undefined;
