@@ -12,6 +12,7 @@ import type { SpecConfig } from '../bundle/spec-types';
 import { chooseAccel } from '../xcontainer/accel';
 import { OCI_VERSION, type ContainerRecord } from '../xcontainer/container-record';
 import { keeperExit, waitInForeground } from '../xcontainer/container-run';
+import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../xcontainer/host-cgroup';
 import { writePidFile } from '../xcontainer/container-create';
 import type { KeeperLaunch } from '../xcontainer/keeper-launch';
 import { type GuestNetwork, netnsPathOf, setupNetwork, teardownNetwork } from '../xcontainer/devices/net/config';
@@ -64,7 +65,8 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   }
   // The VM's device layout must be the one it was saved with: a NIC needs a network
   // namespace to sit in here (the bundle's), and none may be added.
-  const netnsPath = netnsPathOf(JSON.parse(configText).linux?.namespaces);
+  const linux = (JSON.parse(configText) as SpecConfig).linux;
+  const netnsPath = netnsPathOf(linux?.namespaces);
   if (manifest.network && !netnsPath) {
     throw new RunxError('ECONFIG', `checkpoint image ${image} has a network interface: restore it with a bundle whose config.json names a network namespace path`);
   }
@@ -79,7 +81,9 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   const dir = store.claim(opts.id);
   let keeper: ChildProcess | undefined;
   let network: GuestNetwork | undefined;
+  let cgroup: HostCgroup | undefined;
   try {
+    cgroup = makeHostCgroup(linux, opts.id, opts.runtime.systemdCgroup);
     if (netnsPath && manifest.network) {
       const found = setupNetwork(netnsPath);
       if (!found) throw new RunxError('ECONFIG', `network namespace ${netnsPath} has no interface for the restored VM's NIC`);
@@ -93,7 +97,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
     fs.copyFileSync(path.join(image, IMAGE_INITRAMFS), path.join(dir, IMAGE_INITRAMFS));
     const record: ContainerRecord = {
       ociVersion: OCI_VERSION, id: opts.id, status: 'creating', bundle: bundleDir, rootfs,
-      created: new Date().toISOString(), owner: '', annotations: manifest.container.annotations, keeperPid: 0,
+      created: new Date().toISOString(), owner: '', annotations: manifest.container.annotations, keeperPid: 0, cgroup,
     };
     store.write(record);
     const launch: KeeperLaunch = {
@@ -112,6 +116,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || 30_000,
       log: opts.runtime.log,
       restore: { stateFile: path.join(image, VM_STATE_FILE), status: manifest.container.status },
+      cgroup,
     };
     writeLaunch(dir, launch);
     const started = Date.now();
@@ -123,6 +128,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   } catch (err) {
     await abandon(store, opts.id, keeper);
     if (network) teardownNetwork(network);
+    if (cgroup) await removeHostCgroup(cgroup);
     throw err;
   }
   if (opts.detach) return 0;

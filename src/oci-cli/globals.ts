@@ -13,7 +13,7 @@ export function defineGlobals(program: Command): void {
     .option('--log <file>', 'log file (default: stderr)')
     .option('--log-format <format>', 'log format: text or json', 'text')
     .option('--debug', 'enable debug logging', false)
-    .option('--systemd-cgroup', 'accepted for runc compatibility (the VM has its own cgroups)', false)
+    .option('--systemd-cgroup', 'linux.cgroupsPath is "slice:prefix:name", placed as runc\'s systemd driver places it', false)
     .option('--rootless <value>', 'accepted for runc compatibility', 'auto')
     .option('--criu <path>', 'accepted for runc compatibility (runx checkpoints whole VMs)')
     .option('--accel <mode>', 'accelerator: auto, kvm or tcg', process.env.RUNX_ACCEL ?? 'auto')

@@ -7,6 +7,7 @@ import { log } from '../log';
 import { type ContainerRecord, toOciState } from './container-record';
 import { runHooksWarnOnly } from './hooks';
 import { waitForExit } from './host';
+import { removeHostCgroup } from './host-cgroup';
 import { askKeeper } from './keeper-client';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from './keeper-launch';
 import { teardownNetwork } from './devices/net/config';
@@ -45,6 +46,8 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
     // packets for the VM are dropped, not answered with resets by the namespace's own
     // stack, so a restore finds its TCP peers still connected.
     if (!rec.checkpointed) releaseNetwork(store, id);
+    // The keeper is gone, and with it QEMU (or it is going: removal waits a moment).
+    if (rec.cgroup) await removeHostCgroup(rec.cgroup, [rec.keeperPid, rec.qemuPid ?? 0]);
     store.remove(id);
     await runHooksWarnOnly('poststop', hooks, toOciState(rec, 'stopped'));
   });

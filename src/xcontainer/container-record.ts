@@ -2,6 +2,7 @@
 // keeper and QEMU identities. Status guards are pure functions of a record.
 import type { ContainerStatus, OciState } from '../bundle/spec-types';
 import type { Accel } from './accel';
+import type { HostCgroup } from './host-cgroup';
 
 export const OCI_VERSION = '1.0.2';
 
@@ -25,6 +26,8 @@ export interface ContainerRecord {
   finished?: string;
   /** Ended by `checkpoint` (without --leave-running): its image may be restored. */
   checkpointed?: boolean;
+  /** Its cgroup on the host (holding the keeper and QEMU), which `delete` removes. */
+  cgroup?: HostCgroup;
 }
 
 /** A live status whose keeper is gone is stale and reads as stopped, never as running. */
