@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "plan.h"
+#include "spawn.h"
 
 /* Where the container's root disk is mounted, inside the child's own mount namespace. */
 #define ROOT_DEVICE "/dev/vda"
@@ -18,8 +19,7 @@
 
 struct container {
 	pid_t pid;    /* 0 when there is no container */
-	int stdin_fd; /* write end of the child's stdin, non-blocking; -1 once closed */
-	int stdout_fd, stderr_fd; /* read ends, non-blocking; -1 at EOF */
+	struct proc_stdio io; /* stdin closed at the host's EOF, outputs at their EOF */
 	int start_fd; /* write end of the start pipe; -1 once started */
 	int exited;   /* main process reaped; draining output */
 	int status;   /* wait status, valid when exited */

@@ -14,6 +14,7 @@
 
 #include "boot.h"
 #include "container.h"
+#include "exec.h"
 #include "frame.h"
 #include "plan.h"
 #include "relay.h"
@@ -34,6 +35,7 @@ struct agent {
 	int sigfd;
 	struct container c;
 	struct relay_buf in;
+	struct exec_proc execs[EXEC_MAX];
 };
 
 static int64_t now_ms(void)
@@ -76,6 +78,18 @@ static void send_hello(struct agent *a)
 	ctl_addu(&o, KEY_PROTO, PROTO_VERSION);
 	ctl_add(&o, KEY_AGENT, AGENT_VERSION);
 	send_ctl(a, &o);
+}
+
+/* The live exec'd process the host numbered num (decimal text), or NULL. */
+static struct exec_proc *find_exec(struct agent *a, const char *num)
+{
+	uint64_t n;
+	if (parse_u64(num, &n) < 0 || n == 0)
+		return NULL;
+	for (size_t i = 0; i < EXEC_MAX; i++)
+		if (a->execs[i].num == n)
+			return &a->execs[i];
+	return NULL;
 }
 
 /* A container that is set up or running, as opposed to none or one that has ended. */
@@ -141,9 +155,85 @@ static void handle_kill(struct agent *a, const struct ctl_msg *m, const char *id
 	/* From PID 1, kill(-1) reaches every process but ourselves: the whole container,
 	 * since nothing else runs in the VM. */
 	pid_t target = (all && strcmp(all, "1") == 0) ? -1 : a->c.pid;
+	const char *num = ctl_get(m, KEY_EXEC);
+	if (num) {
+		struct exec_proc *e = find_exec(a, num);
+		if (!e || e->exited) {
+			reply_error(a, id, "kill: no such exec'd process");
+			return;
+		}
+		target = e->pid;
+	}
 	if (kill(target, (int)sig) < 0) {
 		char err[128];
 		snprintf(err, sizeof err, "kill: %s", strerror(errno));
+		reply_error(a, id, err);
+		return;
+	}
+	reply_id(a, MSG_OK, id);
+}
+
+static void handle_exec(struct agent *a, const struct ctl_msg *m, const char *id)
+{
+	char err[1100];
+	struct plan p;
+	if (!container_live(a)) {
+		reply_error(a, id, "exec: the container is not running");
+		return;
+	}
+	if (plan_parse(m, &p, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	struct exec_proc *slot = NULL;
+	for (size_t i = 0; i < EXEC_MAX; i++) {
+		if (a->execs[i].num == p.exec) {
+			plan_free(&p);
+			reply_error(a, id, "exec: that exec number is in use");
+			return;
+		}
+		if (!slot && a->execs[i].num == 0)
+			slot = &a->execs[i];
+	}
+	if (p.exec == 0 || !slot) {
+		plan_free(&p);
+		reply_error(a, id, p.exec == 0 ? "exec: missing exec number" : "exec: too many exec'd processes");
+		return;
+	}
+	int r = exec_start(&p, a->c.pid, slot, err, sizeof err);
+	plan_free(&p);
+	if (r < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	struct ctl_out o;
+	ctl_begin(&o, MSG_EXECD);
+	ctl_add(&o, KEY_ID, id);
+	ctl_addu(&o, KEY_PID, (uint64_t)slot->pid);
+	send_ctl(a, &o);
+}
+
+static void handle_resize(struct agent *a, const struct ctl_msg *m, const char *id)
+{
+	uint64_t rows, cols;
+	if (parse_u64(ctl_get(m, KEY_ROWS), &rows) < 0 || parse_u64(ctl_get(m, KEY_COLS), &cols) < 0 ||
+	    rows > 0xffff || cols > 0xffff) {
+		reply_error(a, id, "resize: bad or missing rows/cols");
+		return;
+	}
+	const struct proc_stdio *io = &a->c.io;
+	const char *num = ctl_get(m, KEY_EXEC);
+	if (num) {
+		struct exec_proc *e = find_exec(a, num);
+		if (!e) {
+			reply_error(a, id, "resize: no such exec'd process");
+			return;
+		}
+		io = &e->io;
+	}
+	if (proc_stdio_resize(io, (unsigned)rows, (unsigned)cols) < 0) {
+		char err[128];
+		snprintf(err, sizeof err, "resize: %s", errno == ENOTTY ? "the process has no terminal" : strerror(errno));
 		reply_error(a, id, err);
 		return;
 	}
@@ -177,6 +267,10 @@ static void handle_control(struct agent *a, struct frame *f)
 		handle_start(a, id);
 	} else if (strcmp(m.name, MSG_KILL) == 0) {
 		handle_kill(a, &m, id);
+	} else if (strcmp(m.name, MSG_EXEC) == 0) {
+		handle_exec(a, &m, id);
+	} else if (strcmp(m.name, MSG_RESIZE) == 0) {
+		handle_resize(a, &m, id);
 	} else if (strcmp(m.name, MSG_PING) == 0) {
 		reply_id(a, MSG_OK, id);
 	} else {
@@ -195,7 +289,7 @@ static void handle_stdin(struct agent *a, const struct frame *f)
 	if (a->c.exited)
 		return;
 	/* The process closed its stdin (EPIPE) before the host sent EOF: not an error. */
-	if (a->c.pid > 0 && a->c.stdin_fd < 0 && !a->in.eof)
+	if (a->c.pid > 0 && a->c.io.in_fd < 0 && !a->in.eof)
 		return;
 	if (a->in.eof) {
 		logmsg("protocol error: stdin after EOF");
@@ -204,6 +298,27 @@ static void handle_stdin(struct agent *a, const struct frame *f)
 	if (f->len == 0)
 		a->in.eof = 1;
 	else if (relay_buf_append(&a->in, f->payload, f->len) < 0)
+		fatal("stdin buffer: out of memory");
+}
+
+static void handle_exec_stdin(struct agent *a, const struct frame *f)
+{
+	if (f->len < 4) {
+		logmsg("protocol error: exec-stdin frame without exec number");
+		return;
+	}
+	uint32_t n = (uint32_t)f->payload[0] << 24 | (uint32_t)f->payload[1] << 16 |
+		     (uint32_t)f->payload[2] << 8 | f->payload[3];
+	struct exec_proc *e = NULL;
+	for (size_t i = 0; i < EXEC_MAX && !e; i++)
+		if (n && a->execs[i].num == n)
+			e = &a->execs[i];
+	/* Input for a process that has ended, or closed its stdin, goes nowhere. */
+	if (!e || e->exited || e->io.in_fd < 0 || e->in.eof)
+		return;
+	if (f->len == 4)
+		e->in.eof = 1;
+	else if (relay_buf_append(&e->in, f->payload + 4, f->len - 4) < 0)
 		fatal("stdin buffer: out of memory");
 }
 
@@ -233,6 +348,8 @@ static void port_readable(struct agent *a)
 			handle_control(a, &f);
 		else if (f.type == FRAME_STDIN)
 			handle_stdin(a, &f);
+		else if (f.type == FRAME_EXEC_STDIN)
+			handle_exec_stdin(a, &f);
 		else
 			logmsg("protocol error: frame type %d from host", f.type);
 	}
@@ -249,15 +366,26 @@ static void reap(struct agent *a)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < EXEC_MAX; i++) {
+			struct exec_proc *e = &a->execs[i];
+			if (e->num && !e->exited && e->pid == pid) {
+				e->exited = 1;
+				e->status = status;
+				if (e->io.in_fd >= 0)
+					close(e->io.in_fd);
+				e->io.in_fd = -1;
+				relay_buf_clear(&e->in);
+			}
+		}
 		if (pid != a->c.pid || a->c.exited)
 			continue;
 		a->c.exited = 1;
 		a->c.status = status;
 		kill(-1, SIGKILL);
 		/* Output is still drained to EOF; input has no reader left. */
-		if (a->c.stdin_fd >= 0) {
-			close(a->c.stdin_fd);
-			a->c.stdin_fd = -1;
+		if (a->c.io.in_fd >= 0) {
+			close(a->c.io.in_fd);
+			a->c.io.in_fd = -1;
 		}
 		relay_buf_clear(&a->in);
 		if (a->c.start_fd >= 0) {
@@ -267,10 +395,10 @@ static void reap(struct agent *a)
 	}
 }
 
-static void pump(struct agent *a, int *fd, int type)
+static void pump(struct agent *a, int *fd, int type, uint32_t exec)
 {
 	int port_failed;
-	ssize_t n = relay_pump(*fd, a->port, type, &port_failed);
+	ssize_t n = relay_pump(*fd, a->port, type, exec, &port_failed);
 	if (n < 0 && port_failed)
 		fatal("write to agent port: %s", strerror(errno));
 	if (n == 0 || (n < 0 && errno != EAGAIN)) {
@@ -281,32 +409,63 @@ static void pump(struct agent *a, int *fd, int type)
 
 /* try_write: poll said the pipe is writable, or we did not ask (new data may have
  * arrived since); skips a write(2) that would only say EAGAIN. */
-static void stdin_maintain(struct agent *a, int try_write)
+static void stdin_maintain(int *fd, struct relay_buf *in, int try_write)
 {
-	if (a->c.stdin_fd < 0)
+	if (*fd < 0)
 		return;
-	if (try_write && relay_buf_pending(&a->in) > 0 &&
-	    relay_buf_flush(&a->in, a->c.stdin_fd) < 0) {
+	if (try_write && relay_buf_pending(in) > 0 && relay_buf_flush(in, *fd) < 0) {
 		/* EPIPE: the process closed its stdin; what it did not read, and what the
 		 * host still sends (see handle_stdin), is dropped. */
-		int eof = a->in.eof;
-		relay_buf_clear(&a->in);
-		a->in.eof = eof;
-		close(a->c.stdin_fd);
-		a->c.stdin_fd = -1;
+		int eof = in->eof;
+		relay_buf_clear(in);
+		in->eof = eof;
+		close(*fd);
+		*fd = -1;
 		return;
 	}
-	if (a->in.eof && relay_buf_pending(&a->in) == 0) {
-		close(a->c.stdin_fd);
-		a->c.stdin_fd = -1;
+	if (in->eof && relay_buf_pending(in) == 0) {
+		close(*fd);
+		*fd = -1;
 	}
+}
+
+/* Sends `exec-exit` for each exec'd process that has ended and whose output has all
+ * gone out, then frees its slot. */
+static void report_exec_exits(struct agent *a)
+{
+	if (!a->connected)
+		return;
+	for (size_t i = 0; i < EXEC_MAX; i++) {
+		struct exec_proc *e = &a->execs[i];
+		if (!e->num || !e->exited || e->io.out_fd >= 0 || e->io.err_fd >= 0)
+			continue;
+		struct ctl_out o;
+		ctl_begin(&o, MSG_EXEC_EXIT);
+		ctl_addu(&o, KEY_EXEC, e->num);
+		if (WIFSIGNALED(e->status))
+			ctl_addu(&o, KEY_SIGNAL, (uint64_t)WTERMSIG(e->status));
+		else
+			ctl_addu(&o, KEY_CODE, (uint64_t)WEXITSTATUS(e->status));
+		send_ctl(a, &o);
+		exec_forget(e);
+	}
+}
+
+static int execs_left(const struct agent *a)
+{
+	for (size_t i = 0; i < EXEC_MAX; i++)
+		if (a->execs[i].num)
+			return 1;
+	return 0;
 }
 
 /* Sends `exit` once every output byte has gone out, then forgets the container. */
 static void maybe_report_exit(struct agent *a)
 {
-	if (!a->connected || a->c.pid <= 0 || !a->c.exited || a->c.stdout_fd >= 0 ||
-	    a->c.stderr_fd >= 0)
+	/* The exec'd processes were killed with the container; their ends go first, since
+	 * the host ends the VM on `exit`. */
+	if (!a->connected || a->c.pid <= 0 || !a->c.exited || a->c.io.out_fd >= 0 ||
+	    a->c.io.err_fd >= 0 || execs_left(a))
 		return;
 	struct ctl_out o;
 	ctl_begin(&o, MSG_EXIT);
@@ -319,48 +478,101 @@ static void maybe_report_exit(struct agent *a)
 	relay_buf_clear(&a->in);
 }
 
+/* What a stdio entry of the poll set is for: whose process (e, or NULL for the
+ * container's own) and which stream. */
+enum stream { STREAM_OUT, STREAM_ERR, STREAM_IN };
+struct watch {
+	struct exec_proc *e;
+	enum stream stream;
+};
+#define MAX_POLL (2 + 3 * (EXEC_MAX + 1))
+
+struct poll_set {
+	struct pollfd pfd[MAX_POLL];
+	struct watch what[MAX_POLL];
+	int n;
+};
+
+static void watch_stdio(struct agent *a, struct poll_set *ps, struct exec_proc *e)
+{
+	struct proc_stdio *io = e ? &e->io : &a->c.io;
+	struct relay_buf *in = e ? &e->in : &a->in;
+	/* Output only while connected, so a reconnecting host gets hello first. */
+	if (a->connected && io->out_fd >= 0) {
+		ps->what[ps->n] = (struct watch){ e, STREAM_OUT };
+		ps->pfd[ps->n++] = (struct pollfd){ io->out_fd, POLLIN, 0 };
+	}
+	if (a->connected && io->err_fd >= 0) {
+		ps->what[ps->n] = (struct watch){ e, STREAM_ERR };
+		ps->pfd[ps->n++] = (struct pollfd){ io->err_fd, POLLIN, 0 };
+	}
+	if (io->in_fd >= 0 && relay_buf_pending(in) > 0) {
+		ps->what[ps->n] = (struct watch){ e, STREAM_IN };
+		ps->pfd[ps->n++] = (struct pollfd){ io->in_fd, POLLOUT, 0 };
+	}
+}
+
+/* Relays what poll found ready on entry k; returns whether it was a writable stdin. */
+static int serve_stdio(struct agent *a, const struct poll_set *ps, int k)
+{
+	const struct watch *w = &ps->what[k];
+	struct proc_stdio *io = w->e ? &w->e->io : &a->c.io;
+	uint32_t num = w->e ? w->e->num : 0;
+	if (!ps->pfd[k].revents)
+		return 0;
+	if (w->stream == STREAM_OUT && io->out_fd >= 0)
+		pump(a, &io->out_fd, num ? FRAME_EXEC_STDOUT : FRAME_STDOUT, num);
+	else if (w->stream == STREAM_ERR && io->err_fd >= 0)
+		pump(a, &io->err_fd, num ? FRAME_EXEC_STDERR : FRAME_STDERR, num);
+	return w->stream == STREAM_IN;
+}
+
+/* Whether poll was asked about p's stdin and said nothing: a write would say EAGAIN. */
+static int stdin_blocked(const struct poll_set *ps, int first, const struct exec_proc *e)
+{
+	for (int k = first; k < ps->n; k++)
+		if (ps->what[k].e == e && ps->what[k].stream == STREAM_IN)
+			return ps->pfd[k].revents == 0;
+	return 0;
+}
+
 static void loop(struct agent *a)
 {
+	static struct poll_set ps;
 	for (;;) {
-		struct pollfd pfd[5];
-		int n = 0, ip = -1, is, io = -1, ie = -1, ii = -1;
+		int ip = -1, is;
 		int timeout = -1;
+		ps.n = 0;
 
 		if (!a->connected && now_ms() < a->parked_until) {
 			/* Host away: poll would report POLLHUP at once, forever. Sleep instead. */
 			timeout = (int)(a->parked_until - now_ms());
 		} else {
-			ip = n;
+			ip = ps.n;
 			int want_in = relay_buf_pending(&a->in) < STDIN_HIGH_WATER;
-			pfd[n++] = (struct pollfd){ a->port, want_in ? POLLIN : 0, 0 };
+			for (size_t i = 0; i < EXEC_MAX && want_in; i++)
+				want_in = relay_buf_pending(&a->execs[i].in) < STDIN_HIGH_WATER;
+			ps.pfd[ps.n++] = (struct pollfd){ a->port, want_in ? POLLIN : 0, 0 };
 			/* Probing a disconnected port: a poll without POLLHUP means it is back. */
 			if (!a->connected)
 				timeout = 0;
 		}
-		is = n;
-		pfd[n++] = (struct pollfd){ a->sigfd, POLLIN, 0 };
-		/* Output only while connected, so a reconnecting host gets hello first. */
-		if (a->connected && a->c.stdout_fd >= 0) {
-			io = n;
-			pfd[n++] = (struct pollfd){ a->c.stdout_fd, POLLIN, 0 };
-		}
-		if (a->connected && a->c.stderr_fd >= 0) {
-			ie = n;
-			pfd[n++] = (struct pollfd){ a->c.stderr_fd, POLLIN, 0 };
-		}
-		if (a->c.stdin_fd >= 0 && relay_buf_pending(&a->in) > 0) {
-			ii = n;
-			pfd[n++] = (struct pollfd){ a->c.stdin_fd, POLLOUT, 0 };
-		}
+		is = ps.n;
+		ps.pfd[ps.n++] = (struct pollfd){ a->sigfd, POLLIN, 0 };
+		int first = ps.n;
+		watch_stdio(a, &ps, NULL);
+		for (size_t i = 0; i < EXEC_MAX; i++)
+			if (a->execs[i].num)
+				watch_stdio(a, &ps, &a->execs[i]);
 
-		if (poll(pfd, (nfds_t)n, timeout) < 0) {
+		if (poll(ps.pfd, (nfds_t)ps.n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll: %s", strerror(errno));
 		}
 
 		if (ip >= 0) {
-			short re = pfd[ip].revents;
+			short re = ps.pfd[ip].revents;
 			if (!a->connected && !(re & POLLHUP)) {
 				a->connected = 1;
 				frame_reader_reset(&a->rd);
@@ -376,13 +588,16 @@ static void loop(struct agent *a)
 				frame_reader_reset(&a->rd);
 			}
 		}
-		if (pfd[is].revents & POLLIN)
+		if (ps.pfd[is].revents & POLLIN)
 			reap(a);
-		if (io >= 0 && pfd[io].revents && a->c.stdout_fd >= 0)
-			pump(a, &a->c.stdout_fd, FRAME_STDOUT);
-		if (ie >= 0 && pfd[ie].revents && a->c.stderr_fd >= 0)
-			pump(a, &a->c.stderr_fd, FRAME_STDERR);
-		stdin_maintain(a, ii < 0 || pfd[ii].revents != 0);
+		for (int k = first; k < ps.n; k++)
+			serve_stdio(a, &ps, k);
+		stdin_maintain(&a->c.io.in_fd, &a->in, !stdin_blocked(&ps, first, NULL));
+		for (size_t i = 0; i < EXEC_MAX; i++)
+			if (a->execs[i].num)
+				stdin_maintain(&a->execs[i].io.in_fd, &a->execs[i].in,
+					       !stdin_blocked(&ps, first, &a->execs[i]));
+		report_exec_exits(a);
 		maybe_report_exit(a);
 	}
 }
@@ -413,6 +628,10 @@ int main(void)
 		fatal("frame buffer: out of memory");
 	container_init(&a.c);
 	relay_buf_init(&a.in);
+	for (size_t i = 0; i < EXEC_MAX; i++) {
+		proc_stdio_init(&a.execs[i].io);
+		relay_buf_init(&a.execs[i].in);
+	}
 	/* Start as disconnected: the first poll that sees no POLLHUP means the host end is
 	 * open, and hello goes out then (and again on every reconnect). */
 	a.connected = 0;

@@ -1,4 +1,4 @@
-/* plan.c — owns parsing a `create` control message into a struct plan (see plan.h). */
+/* plan.c — owns parsing a `create` or `exec` control message into a struct plan (see plan.h). */
 #include "plan.h"
 
 #include <errno.h>
@@ -183,7 +183,7 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 
 		if (strcmp(k, KEY_ID) == 0) {
 			if (parse_u64(v, &p->id) < 0)
-				FAIL("create: bad id %s", v);
+				FAIL("%s: bad id %s", m->name, v);
 			have_id = 1;
 		} else if (strcmp(k, KEY_ARG) == 0) {
 			p->args[p->nargs++] = (char *)v;
@@ -193,21 +193,21 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			p->cwd = v;
 		} else if (strcmp(k, KEY_UID) == 0) {
 			if (parse_u64(v, &u) < 0 || u > (uid_t)-1)
-				FAIL("create: bad uid %s", v);
+				FAIL("%s: bad uid %s", m->name, v);
 			p->uid = (uid_t)u;
 			have_uid = 1;
 		} else if (strcmp(k, KEY_GID) == 0) {
 			if (parse_u64(v, &u) < 0 || u > (gid_t)-1)
-				FAIL("create: bad gid %s", v);
+				FAIL("%s: bad gid %s", m->name, v);
 			p->gid = (gid_t)u;
 			have_gid = 1;
 		} else if (strcmp(k, KEY_GROUP) == 0) {
 			if (parse_u64(v, &u) < 0 || u > (gid_t)-1)
-				FAIL("create: bad group %s", v);
+				FAIL("%s: bad group %s", m->name, v);
 			p->groups[p->ngroups++] = (gid_t)u;
 		} else if (strcmp(k, KEY_UMASK) == 0) {
 			if (parse_u64(v, &u) < 0 || u > 0777)
-				FAIL("create: bad umask %s", v);
+				FAIL("%s: bad umask %s", m->name, v);
 			p->umask = (mode_t)u;
 		} else if (strcmp(k, KEY_NNP) == 0) {
 			p->nnp = strcmp(v, "1") == 0;
@@ -217,17 +217,17 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			p->rootro = strcmp(v, "1") == 0;
 		} else if (strcmp(k, KEY_RLIMIT) == 0) {
 			if (parse_rlimit(v, &p->rlimits[p->nrlimits]) < 0)
-				FAIL("create: bad rlimit %s", v);
+				FAIL("%s: bad rlimit %s", m->name, v);
 			p->nrlimits++;
 		} else if (strcmp(k, KEY_MOUNT_DEST) == 0) {
 			if (v[0] != '/')
-				FAIL("create: mount destination %s is not absolute", v);
+				FAIL("%s: mount destination %s is not absolute", m->name, v);
 			p->mounts[p->nmounts++].dest = v;
 		} else if (strcmp(k, KEY_MOUNT_TYPE) == 0 || strcmp(k, KEY_MOUNT_SOURCE) == 0 ||
 			   strcmp(k, KEY_MOUNT_FLAGS) == 0 || strcmp(k, KEY_MOUNT_DATA) == 0) {
 			/* mount.* fields attach to the mount begun by the last mount.dest. */
 			if (!cur)
-				FAIL("create: %s before any mount.dest", k);
+				FAIL("%s: %s before any mount.dest", m->name, k);
 			if (strcmp(k, KEY_MOUNT_TYPE) == 0)
 				cur->type = v;
 			else if (strcmp(k, KEY_MOUNT_SOURCE) == 0)
@@ -235,7 +235,7 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			else if (strcmp(k, KEY_MOUNT_DATA) == 0)
 				cur->data = v;
 			else if (parse_u64(v, &u) < 0 || u > (unsigned long)-1)
-				FAIL("create: bad mount.flags %s", v);
+				FAIL("%s: bad mount.flags %s", m->name, v);
 			else
 				cur->flags = (unsigned long)u;
 		} else if (strcmp(k, KEY_MASKED) == 0) {
@@ -245,11 +245,11 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 		} else if (strcmp(k, KEY_SHARE) == 0) {
 			/* The tag becomes one path component under the share directory. */
 			if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
-				FAIL("create: bad share tag %s", v);
+				FAIL("%s: bad share tag %s", m->name, v);
 			p->shares[p->nshares++] = v;
 		} else if (strcmp(k, KEY_NS) == 0) {
 			if (parse_ns(v, &p->clone_flags) < 0)
-				FAIL("create: unsupported namespace type %s", v);
+				FAIL("%s: unsupported namespace type %s", m->name, v);
 		} else if (strncmp(k, "cap.", 4) == 0) {
 			uint64_t *set = strcmp(k, KEY_CAP_BOUNDING) == 0      ? &p->cap_bounding
 					: strcmp(k, KEY_CAP_EFFECTIVE) == 0   ? &p->cap_effective
@@ -260,46 +260,56 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			if (!set)
 				continue; /* a newer host's set: ignored like any unknown key */
 			if (parse_u64(v, set) < 0)
-				FAIL("create: bad %s %s", k, v);
+				FAIL("%s: bad %s %s", m->name, k, v);
 			p->has_caps = 1;
 		} else if (strcmp(k, KEY_OOMSCOREADJ) == 0) {
 			char *end;
 			errno = 0;
 			long o = strtol(v, &end, 10);
 			if (errno || end == v || *end || o < -1000 || o > 1000)
-				FAIL("create: bad oomscoreadj %s", v);
+				FAIL("%s: bad oomscoreadj %s", m->name, v);
 			p->oom_score_adj = (int)o;
 			p->has_oom = 1;
 		} else if (strcmp(k, KEY_SYSCTL) == 0) {
 			if (!strchr(v, '=') || v[0] == '=' || strstr(v, ".."))
-				FAIL("create: bad sysctl %s", v);
+				FAIL("%s: bad sysctl %s", m->name, v);
 			p->sysctls[p->nsysctls++] = v;
 		} else if (strcmp(k, KEY_DEVICE) == 0) {
 			if (parse_device(v, &p->devices[p->ndevices]) < 0)
-				FAIL("create: bad device %s", v);
+				FAIL("%s: bad device %s", m->name, v);
 			p->ndevices++;
 		} else if (strcmp(k, KEY_SECCOMP) == 0) {
 			if (parse_seccomp(v, p) < 0)
-				FAIL("create: bad seccomp program");
+				FAIL("%s: bad seccomp program", m->name);
+		} else if (strcmp(k, KEY_TTY) == 0) {
+			p->tty = strcmp(v, "1") == 0;
+		} else if (strcmp(k, KEY_ROWS) == 0 || strcmp(k, KEY_COLS) == 0) {
+			if (parse_u64(v, &u) < 0 || u > 0xffff)
+				FAIL("%s: bad %s %s", m->name, k, v);
+			*(strcmp(k, KEY_ROWS) == 0 ? &p->rows : &p->cols) = (unsigned short)u;
+		} else if (strcmp(k, KEY_EXEC) == 0) {
+			if (parse_u64(v, &u) < 0 || u == 0 || u > 0xffffffffu)
+				FAIL("%s: bad exec number %s", m->name, v);
+			p->exec = (uint32_t)u;
 		} else if (strcmp(k, KEY_SECCOMP_FLAGS) == 0) {
 			if (parse_u64(v, &u) < 0 || u > 0xffffffffu)
-				FAIL("create: bad seccomp.flags %s", v);
+				FAIL("%s: bad seccomp.flags %s", m->name, v);
 			p->seccomp_flags = (unsigned)u;
 		}
 		/* Unknown keys are ignored: a newer host may add optional fields. */
 	}
 	if (!have_id)
-		FAIL("create: missing id");
+		FAIL("%s: missing id", m->name);
 	if (p->nargs == 0 || p->args[0][0] == '\0')
-		FAIL("create: missing arg");
+		FAIL("%s: missing arg", m->name);
 	if (!p->cwd)
-		FAIL("create: missing cwd");
+		FAIL("%s: missing cwd", m->name);
 	if (p->cwd[0] != '/')
-		FAIL("create: cwd %s is not absolute", p->cwd);
+		FAIL("%s: cwd %s is not absolute", m->name, p->cwd);
 	if (!have_uid)
-		FAIL("create: missing uid");
+		FAIL("%s: missing uid", m->name);
 	if (!have_gid)
-		FAIL("create: missing gid");
+		FAIL("%s: missing gid", m->name);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
-/* plan.h — the container plan: everything a `create` message asks for, parsed and
- * validated before any fork, so the child only acts and never parses. */
+/* plan.h — the container plan: everything a `create` message (or, for its process
+ * fields, an `exec` message) asks for, parsed and validated before any fork, so the
+ * child only acts and never parses. */
 #ifndef RUNX_PLAN_H
 #define RUNX_PLAN_H
 
@@ -69,6 +70,9 @@ struct plan {
 	void *seccomp; /* struct sock_filter[], malloc'd; NULL if no filter */
 	unsigned short seccomp_len; /* instructions */
 	unsigned seccomp_flags;
+	int tty;                    /* process.terminal: a pty from the container's /dev/ptmx */
+	unsigned short rows, cols;  /* its initial window size; 0 if not given */
+	uint32_t exec;              /* exec: the host's number for the process; 0 for create */
 };
 
 /* 0, or -1 with a one-line reason in err. On error the plan is freed. */

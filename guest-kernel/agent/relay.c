@@ -68,17 +68,25 @@ void relay_buf_clear(struct relay_buf *b)
 	relay_buf_init(b);
 }
 
-ssize_t relay_pump(int from, int port, int frame_type, int *port_failed)
+ssize_t relay_pump(int from, int port, int frame_type, uint32_t exec, int *port_failed)
 {
 	static unsigned char chunk[RELAY_CHUNK];
+	size_t pre = 0;
 	ssize_t n;
 	*port_failed = 0;
+	if (exec) {
+		chunk[0] = (unsigned char)(exec >> 24);
+		chunk[1] = (unsigned char)(exec >> 16);
+		chunk[2] = (unsigned char)(exec >> 8);
+		chunk[3] = (unsigned char)exec;
+		pre = 4;
+	}
 	do
-		n = read(from, chunk, sizeof chunk);
+		n = read(from, chunk + pre, sizeof chunk - pre);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return n;
-	if (frame_write(port, frame_type, chunk, (size_t)n) < 0) {
+	if (frame_write(port, frame_type, chunk, (size_t)n + pre) < 0) {
 		*port_failed = 1;
 		return -1;
 	}

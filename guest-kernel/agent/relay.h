@@ -4,6 +4,7 @@
 #define RUNX_RELAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "frame.h"
@@ -30,8 +31,10 @@ int relay_buf_flush(struct relay_buf *b, int fd);
 void relay_buf_clear(struct relay_buf *b);
 
 /* One read of up to RELAY_CHUNK bytes from a non-blocking pipe, sent to port as one
- * frame of the given type. >0 bytes relayed, 0 at EOF, -1 with errno (EAGAIN: nothing
- * to read now; any other errno from the port write is fatal to the caller). */
-ssize_t relay_pump(int from, int port, int frame_type, int *port_failed);
+ * frame of the given type; with a non-zero exec number, the payload starts with it
+ * (4 bytes, big-endian), as exec-stdout/exec-stderr frames do. >0 bytes relayed, 0 at
+ * EOF, -1 with errno (EAGAIN: nothing to read now; any other errno from the port
+ * write is fatal to the caller). */
+ssize_t relay_pump(int from, int port, int frame_type, uint32_t exec, int *port_failed);
 
 #endif

@@ -1,19 +1,50 @@
 // Turns a validated config into the `create` message's fields for the guest agent
-// (docs/protocol/agent.md, "create fields"): process, user, rlimits, hostname, and
-// the mount plan in the order the config gives, then namespaces, capabilities,
-// oomScoreAdj, sysctl, linux.devices and the compiled seccomp filter.
+// (docs/protocol/agent.md, "create fields"): process, user, rlimits, capabilities,
+// terminal, the compiled seccomp filter, hostname, and the mount plan in the order the
+// config gives, then namespaces, oomScoreAdj, sysctl and linux.devices; and a process
+// for `exec` into the `exec` message's fields.
 import type { FieldValue } from '../xcontainer/agent-messages';
 import { log } from '../log';
 import { CAPABILITY_SETS, capabilityMask } from './capabilities';
 import { guestNamespaces } from './namespaces';
 import { compileSeccomp, encodeProgram } from './seccomp-bpf';
 import type { MountPlan } from './mount-plan';
-import type { SpecConfig } from './spec-types';
+import type { SpecConfig, SpecProcess } from './spec-types';
 
 const DEFAULT_UMASK = 0o022;
 
 export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[string, FieldValue]> {
   const proc = config.process!;
+  const fields = guestProcessFields(proc, config);
+  fields.push(['rootro', config.root?.readonly === true]);
+  if (config.hostname) fields.push(['hostname', config.hostname]);
+  for (const share of plan.shares) fields.push(['share', share.tag]);
+  for (const m of plan.mounts) {
+    fields.push(['mount.dest', m.dest], ['mount.type', m.type], ['mount.source', m.source], ['mount.flags', m.flags], ['mount.data', m.data]);
+  }
+  for (const p of config.linux?.maskedPaths ?? []) fields.push(['masked', p]);
+  for (const p of config.linux?.readonlyPaths ?? []) fields.push(['readonly', p]);
+  for (const ns of guestNamespaces(config.linux?.namespaces ?? [])) fields.push(['ns', ns]);
+  if (proc.oomScoreAdj !== undefined) fields.push(['oomscoreadj', String(proc.oomScoreAdj)]);
+  for (const [k, v] of Object.entries(config.linux?.sysctl ?? {})) fields.push(['sysctl', `${k}=${v}`]);
+  for (const d of config.linux?.devices ?? []) {
+    // Path last: it is the one part that may itself contain ':'.
+    fields.push(['device', `${d.type}:${d.major ?? 0}:${d.minor ?? 0}:${d.fileMode ?? 0o666}:${d.uid ?? 0}:${d.gid ?? 0}:${d.path}`]);
+  }
+  return fields;
+}
+
+/**
+ * The `exec` message's fields for `proc`, started in the container whose config is
+ * `config`: the process's own fields, and the container's seccomp filter, which (as
+ * with runc) applies to every process in the container.
+ */
+export function guestExecFields(exec: number, proc: SpecProcess, config: SpecConfig): Array<[string, FieldValue]> {
+  return [['exec', exec], ...guestProcessFields(proc, config)];
+}
+
+/** The fields `create` and `exec` share (docs/protocol/agent.md, "exec fields"). */
+function guestProcessFields(proc: SpecProcess, config: SpecConfig): Array<[string, FieldValue]> {
   const fields: Array<[string, FieldValue]> = [
     ['arg', proc.args!],
     ['env', proc.env ?? []],
@@ -23,25 +54,14 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
     ['group', proc.user.additionalGids ?? []],
     ['umask', proc.user.umask ?? DEFAULT_UMASK],
     ['nnp', proc.noNewPrivileges === true],
-    ['rootro', config.root?.readonly === true],
   ];
-  if (config.hostname) fields.push(['hostname', config.hostname]);
   for (const rl of proc.rlimits ?? []) fields.push(['rlimit', `${rl.type}:${rl.soft}:${rl.hard}`]);
-  for (const share of plan.shares) fields.push(['share', share.tag]);
-  for (const m of plan.mounts) {
-    fields.push(['mount.dest', m.dest], ['mount.type', m.type], ['mount.source', m.source], ['mount.flags', m.flags], ['mount.data', m.data]);
-  }
-  for (const p of config.linux?.maskedPaths ?? []) fields.push(['masked', p]);
-  for (const p of config.linux?.readonlyPaths ?? []) fields.push(['readonly', p]);
-  for (const ns of guestNamespaces(config.linux?.namespaces ?? [])) fields.push(['ns', ns]);
   if (proc.capabilities) {
     for (const set of CAPABILITY_SETS) fields.push([`cap.${set}`, capabilityMask(proc.capabilities[set])]);
   }
-  if (proc.oomScoreAdj !== undefined) fields.push(['oomscoreadj', String(proc.oomScoreAdj)]);
-  for (const [k, v] of Object.entries(config.linux?.sysctl ?? {})) fields.push(['sysctl', `${k}=${v}`]);
-  for (const d of config.linux?.devices ?? []) {
-    // Path last: it is the one part that may itself contain ':'.
-    fields.push(['device', `${d.type}:${d.major ?? 0}:${d.minor ?? 0}:${d.fileMode ?? 0o666}:${d.uid ?? 0}:${d.gid ?? 0}:${d.path}`]);
+  if (proc.terminal) {
+    fields.push(['tty', true]);
+    if (proc.consoleSize) fields.push(['rows', proc.consoleSize.height], ['cols', proc.consoleSize.width]);
   }
   if (config.linux?.seccomp) {
     const compiled = compileSeccomp(config.linux.seccomp);

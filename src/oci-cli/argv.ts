@@ -1,17 +1,29 @@
 // Normalises the forms containerd and go-runc use that commander does not parse:
 // single-dash long flags (`-no-subreaper`, `-root /x`, `-pid-file=/p`) become `--`.
-// Only names runx knows as long options are rewritten, and nothing after `--`.
-export function normaliseArgv(args: readonly string[], longOptions: ReadonlySet<string>): string[] {
+// Only names runx knows as long options are rewritten, and nothing after `--` or after
+// the verb's first operand (the container id): what follows it in `exec ID CMD...` is
+// the container's command line, whose `-user` is find(1)'s, not ours.
+export function normaliseArgv(args: readonly string[], longOptions: ReadonlySet<string>, valueOptions: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   let passthrough = false;
+  let seenVerb = false;
+  let expectValue = false;
   for (const arg of args) {
     if (passthrough || arg === '--') {
       passthrough = true;
       out.push(arg);
       continue;
     }
-    const m = /^-([a-z][a-z0-9-]+)(=.*)?$/.exec(arg);
-    out.push(m && longOptions.has(m[1]!) ? `-${arg}` : arg);
+    if (!arg.startsWith('-') || arg === '-') {
+      if (expectValue) expectValue = false;
+      else if (!seenVerb) seenVerb = true;
+      else passthrough = true;
+      out.push(arg);
+      continue;
+    }
+    const m = /^--?([a-z][a-z0-9-]+)(=.*)?$/.exec(arg);
+    expectValue = !!m && !m[2] && valueOptions.has(m[1]!);
+    out.push(m && !arg.startsWith('--') && longOptions.has(m[1]!) ? `-${arg}` : arg);
   }
   return out;
 }

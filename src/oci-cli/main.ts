@@ -7,7 +7,7 @@ import { messageOf } from '../errors';
 import { normaliseArgv, verbOf, wantsVersion } from './argv';
 import { defineGlobals, runtimeOptions } from './globals';
 
-const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate', 'features'] as const;
+const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate', 'features', 'exec'] as const;
 
 /** Modules that register more than their own name. */
 const MODULE_OF: Record<string, string> = { resume: 'pause' };
@@ -30,10 +30,13 @@ function buildProgram(verb: string | undefined): Command {
   return program;
 }
 
-function longOptionNames(program: Command): Set<string> {
+function longOptionNames(program: Command, withValue = false): Set<string> {
   const names = new Set<string>();
   for (const cmd of [program, ...program.commands]) {
-    for (const opt of cmd.options) if (opt.long) names.add(opt.long.replace(/^--(no-)?/, '')).add(opt.long.slice(2));
+    for (const opt of cmd.options) {
+      if (!opt.long || (withValue && !opt.required && !opt.optional)) continue;
+      names.add(opt.long.replace(/^--(no-)?/, '')).add(opt.long.slice(2));
+    }
   }
   return names;
 }
@@ -61,7 +64,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const program = buildProgram(verbOf(args, GLOBALS_WITH_VALUE));
   try {
-    await program.parseAsync(normaliseArgv(args, longOptionNames(program)), { from: 'user' });
+    await program.parseAsync(normaliseArgv(args, longOptionNames(program), longOptionNames(program, true)), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return;

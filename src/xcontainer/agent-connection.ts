@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { RunxError } from '../errors';
 import { CallRegistry } from './call-registry';
-import { FrameReader, FrameType, encodeFrame } from './agent-frames';
+import { FrameReader, FrameType, encodeFrame, execPayload, splitExecPayload } from './agent-frames';
 import { type ControlMessage, type FieldValue, controlMessage, decodeControl, encodeControl, field } from './agent-messages';
 import { checkControlMessage } from './agent-schema';
 
@@ -20,8 +20,18 @@ interface AgentEvents {
   stdout: [Buffer];
   stderr: [Buffer];
   exit: [AgentExit];
+  /** Output of exec'd process N (docs/protocol/agent.md, exec-stdout/exec-stderr). */
+  execStdout: [number, Buffer];
+  execStderr: [number, Buffer];
+  execExit: [number, AgentExit];
   protocolError: [string];
   close: [];
+}
+
+function exitOf(msg: ControlMessage): AgentExit {
+  const signal = field(msg, 'signal');
+  const code = field(msg, 'code');
+  return signal !== undefined ? { signal: Number(signal) } : { code: Number(code ?? 255) };
 }
 
 export class AgentConnection extends EventEmitter<AgentEvents> {
@@ -66,6 +76,16 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     }
   }
 
+  /** Sends stdin bytes to exec'd process `exec`; an empty buffer is EOF. */
+  sendExecStdin(exec: number, data: Buffer): void {
+    if (this.closed) return;
+    const step = 64 * 1024;
+    if (data.length === 0) this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, data)));
+    for (let off = 0; off < data.length; off += step) {
+      this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, data.subarray(off, off + step))));
+    }
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -89,7 +109,19 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       if (frame.type === FrameType.stdout) this.emit('stdout', frame.payload);
       else if (frame.type === FrameType.stderr) this.emit('stderr', frame.payload);
       else if (frame.type === FrameType.control) this.onControl(decodeControl(frame.payload));
+      else if (frame.type === FrameType['exec-stdout'] || frame.type === FrameType['exec-stderr']) this.onExecOutput(frame.type, frame.payload);
     }
+  }
+
+  private onExecOutput(type: number, payload: Buffer): void {
+    let out;
+    try {
+      out = splitExecPayload(payload);
+    } catch (err) {
+      this.emit('protocolError', (err as Error).message);
+      return;
+    }
+    this.emit(type === FrameType['exec-stdout'] ? 'execStdout' : 'execStderr', out.exec, out.data);
   }
 
   private onControl(msg: ControlMessage): void {
@@ -100,12 +132,12 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       case 'hello':
         this.emit('hello', msg);
         return;
-      case 'exit': {
-        const signal = field(msg, 'signal');
-        const code = field(msg, 'code');
-        this.emit('exit', signal !== undefined ? { signal: Number(signal) } : { code: Number(code ?? 255) });
+      case 'exit':
+        this.emit('exit', exitOf(msg));
         return;
-      }
+      case 'exec-exit':
+        this.emit('execExit', Number(field(msg, 'exec')), exitOf(msg));
+        return;
       case 'error':
         if (!this.calls.reject(id, new RunxError('EAGENT', field(msg, 'msg') ?? 'agent error'))) {
           this.emit('protocolError', `agent error: ${field(msg, 'msg') ?? ''}`);

@@ -7,7 +7,7 @@ export const PROTOCOL_VERSION = 1;
 export const HEADER_BYTES = 8;
 export const MAX_PAYLOAD = 1024 * 1024;
 
-export const FrameType = { control: 1, stdin: 2, stdout: 3, stderr: 4 } as const;
+export const FrameType = { control: 1, stdin: 2, stdout: 3, stderr: 4, 'exec-stdin': 5, 'exec-stdout': 6, 'exec-stderr': 7 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 export type FrameTypeCode = (typeof FrameType)[FrameTypeName];
 
@@ -24,6 +24,18 @@ export function encodeFrame(type: FrameTypeCode, payload: Buffer): Buffer {
   header.writeUInt8(type, 3);
   header.writeUInt32BE(payload.length, 4);
   return Buffer.concat([header, payload]);
+}
+
+/** An exec-* frame's payload: the exec number (4 bytes, big-endian), then the bytes. */
+export function execPayload(exec: number, data: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(exec, 0);
+  return Buffer.concat([head, data]);
+}
+
+export function splitExecPayload(payload: Buffer): { exec: number; data: Buffer } {
+  if (payload.length < 4) throw new FrameError('exec frame without an exec number');
+  return { exec: payload.readUInt32BE(0), data: payload.subarray(4) };
 }
 
 export class FrameError extends Error {}

@@ -15,6 +15,7 @@ import { chooseAccel } from './accel';
 import { OCI_VERSION, type ContainerRecord, toOciState } from './container-record';
 import { runHooks } from './hooks';
 import { findGuestAssets } from './guest-assets';
+import { type HostCgroup, makeHostCgroup, removeHostCgroup } from './host-cgroup';
 import type { KeeperLaunch } from './keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from './devices/net/config';
 import { templateState } from './template';
@@ -36,16 +37,17 @@ export interface CreateOptions {
 export interface CreatedContainer {
   keeper: ChildProcess;
   pid: number;
+  /** process.terminal: the container has a terminal. */
+  terminal: boolean;
 }
 
 const DEFAULT_BOOT_TIMEOUT_MS = 30_000;
 
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
   validateId(opts.id);
-  if (opts.consoleSocket) throw new RunxError('EUSAGE', '--console-socket is not supported by this runx build yet');
   const bundle = loadBundle(opts.bundle);
   const config = bundle.config;
-  if (config.process!.terminal) log().warn('process.terminal is true: this runx build gives the container pipes, not a terminal');
+  const terminal = terminalPlan(config.process!.terminal === true, opts.consoleSocket, opts.detachKeeper);
   const plan = planMounts(config.mounts ?? [], bundle.dir);
   const accel = chooseAccel(opts.runtime.accel);
   log().info(`accelerator: ${accel.accel} (${accel.reason})`);
@@ -55,7 +57,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   const dir = store.claim(opts.id);
   let keeper: ChildProcess | undefined;
   let network: GuestNetwork | undefined;
+  let cgroup: HostCgroup | undefined;
   try {
+    cgroup = makeHostCgroup(config.linux, opts.id, opts.runtime.systemdCgroup);
     const netnsPath = netnsPathOf(config.linux?.namespaces);
     network = netnsPath ? setupNetwork(netnsPath) : undefined;
     fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText);
@@ -71,6 +75,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       owner: '',
       annotations: config.annotations,
       keeperPid: 0,
+      cgroup,
     };
     store.write(record);
     const launch: KeeperLaunch = {
@@ -88,6 +93,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       agentCreate: [...guestCreateFields(config, plan), ...(network ? netFields(network) : [])],
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || DEFAULT_BOOT_TIMEOUT_MS,
       log: opts.runtime.log,
+      cgroup,
+      terminal,
     };
     if (opts.runtime.boot === 'snapshot' && plan.shares.length === 0 && !network) {
       const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel, shape: launch.qemu.shape });
@@ -103,12 +110,26 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     await runHooks('createRuntime', config.hooks, state);
     await runHooks('createContainer', config.hooks, state);
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
-    return { keeper, pid: keeper.pid! };
+    return { keeper, pid: keeper.pid!, terminal: terminal !== undefined };
   } catch (err) {
     await abandon(store, opts.id, keeper);
     if (network) teardownNetwork(network);
+    if (cgroup) await removeHostCgroup(cgroup);
     throw err;
   }
+}
+
+/**
+ * runc's rules for a terminal: a detached container with a terminal needs a console
+ * socket to hand it to, and a console socket is only for a detached container with
+ * a terminal (runc's error wording).
+ */
+export function terminalPlan(terminal: boolean, consoleSocket: string | undefined, detach: boolean): KeeperLaunch['terminal'] {
+  if (consoleSocket && !detach) throw new RunxError('EUSAGE', 'cannot use console socket if runx will not detach');
+  if (consoleSocket && !terminal) throw new RunxError('EUSAGE', 'cannot use console socket if runx will not detach or allocate tty');
+  if (terminal && detach && !consoleSocket) throw new RunxError('EUSAGE', 'cannot allocate tty if runx will detach without setting console socket');
+  if (!terminal) return undefined;
+  return consoleSocket ? { consoleSocket: path.resolve(consoleSocket) } : {};
 }
 
 /** The pid file holds just the number, no newline (containerd's shim parses it so). */

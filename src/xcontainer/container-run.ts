@@ -2,13 +2,17 @@
 // for it, delete it (unless --keep) and return its exit status.
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
+import type tty from 'node:tty';
 import { type RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import { createContainer } from './container-create';
 import { deleteContainer } from './container-delete';
 import { killContainer } from './container-kill';
 import { startContainer } from './container-start';
+import { askKeeper } from './keeper-client';
+import { KEEPER_SOCKET } from './keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
+import { StateStore } from './state-store';
 
 export interface RunOptions {
   id: string;
@@ -24,8 +28,12 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 
 /** Returns the exit status `runx run` should exit with. */
 export async function runContainer(opts: RunOptions): Promise<number> {
-  const { keeper } = await createContainer({ ...opts, detachKeeper: opts.detach });
+  const { keeper, terminal } = await createContainer({ ...opts, detachKeeper: opts.detach });
   const exited = keeperExit(keeper);
+  // The container's terminal is relayed through ours: raw, so keys (Ctrl-C too) reach
+  // the guest's terminal as bytes, and our size changes follow it.
+  const untty = terminal && !opts.detach ? foregroundTerminal(opts.id, opts.runtime) : undefined;
+  void exited.then(() => untty?.());
   try {
     await startContainer(opts.id, opts.runtime);
   } catch (err) {
@@ -34,6 +42,22 @@ export async function runContainer(opts: RunOptions): Promise<number> {
   }
   if (opts.detach) return 0;
   return waitInForeground(opts.id, exited, opts.keep, opts.runtime);
+}
+
+function foregroundTerminal(id: string, runtime: RuntimeOptions): (() => void) | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  const stdin = process.stdin as tty.ReadStream;
+  stdin.setRawMode(true);
+  const socket = new StateStore(runtime.root).file(id, KEEPER_SOCKET);
+  const onResize = () => {
+    const { rows, columns: cols } = process.stdout;
+    if (rows && cols) void askKeeper(socket, { op: 'resize', rows, cols }).catch(() => undefined);
+  };
+  process.stdout.on('resize', onResize);
+  return () => {
+    process.stdout.off('resize', onResize);
+    stdin.setRawMode(false);
+  };
 }
 
 export function keeperExit(keeper: ChildProcess): Promise<number> {

@@ -1,6 +1,7 @@
 // What `create` hands the keeper (<state dir>/launch.json): everything it needs to
 // boot the VM and prepare the container, decided once, before the keeper starts.
 import type { FieldValue } from './agent-messages';
+import type { HostCgroup } from './host-cgroup';
 import type { QemuLaunch } from './qemu-argv';
 import type { LogOptions } from '../log';
 import type { AuthOptions } from '../migrate/auth';
@@ -23,6 +24,15 @@ export interface KeeperLaunch {
   template?: { stateFile: string; diskBytes: number };
   /** Set on a migration's destination: QEMU waits paused for the incoming VM. */
   incoming?: IncomingEndpoints;
+  /**
+   * Set when process.terminal is true. With a console socket, the keeper makes a host
+   * pty, sends its master there, and relays between its slave and the guest's terminal;
+   * without (run in the foreground), the guest's terminal is relayed through the
+   * keeper's own stdio, the caller's terminal.
+   */
+  terminal?: { consoleSocket?: string };
+  /** The container's cgroup on the host, made by `create`: the keeper joins it before it starts QEMU. */
+  cgroup?: HostCgroup;
 }
 
 /** Requests on the keeper's control socket (newline-delimited JSON). */
@@ -37,7 +47,11 @@ export type KeeperRequest =
   | { op: 'abort-migration' }
   | { op: 'cancel-migration' }
   | { op: 'handover'; to: string; auth: AuthOptions }
-  | { op: 'finish-incoming' };
+  | { op: 'finish-incoming' }
+  /** The container terminal's window size changed (run in the foreground). */
+  | { op: 'resize'; rows: number; cols: number }
+  /** Start a process in the container; the connection then carries its stdio (docs/protocol/keeper.md). */
+  | { op: 'exec'; fields: Array<[string, FieldValue]> };
 
 export type KeeperReply = { ok: true; result?: unknown } | { ok: false; error: string };
 

@@ -11,15 +11,18 @@ import path from 'node:path';
 import { RunxError, messageOf } from '../errors';
 import { log, configureLog } from '../log';
 import type { AgentConnection, AgentExit } from './agent-connection';
+import type { FieldValue } from './agent-messages';
 import type { ContainerRecord } from './container-record';
 import { processStartTime, sleep } from './host';
-import { JsonLineReader } from './json-lines';
+import { joinHostCgroup } from './host-cgroup';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
 import { CONSOLE_LOG, ROOT_DISK } from './qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from './vm-snapshot';
 import { finishIncoming, sendVm } from './vm-migration';
 import { type BootMode, bootVm, consoleTail } from './vm-boot';
 import { StandIn } from './keeper-standin';
+import { ExecSessions } from './keeper-exec';
+import { HostTerminal } from './keeper-terminal';
 import type { AuthOptions } from '../migrate/auth';
 import type { QmpClient } from './qmp-client';
 import { StateStore } from './state-store';
@@ -55,6 +58,8 @@ class Keeper {
   private migrationCancelled = false;
   private standIn?: StandIn;
   private stderrOpen = true;
+  private execs?: ExecSessions;
+  private terminal?: HostTerminal;
 
   constructor(private readonly dir: string, private readonly launch: KeeperLaunch) {
     this.store = new StateStore(launch.root);
@@ -64,6 +69,8 @@ class Keeper {
     this.record = this.store.read(this.launch.id);
     const restore = this.launch.restore;
     try {
+      // Before QEMU starts, so that it and every thread it makes are in the cgroup too.
+      if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       await this.boot();
       if (!restore && !this.launch.incoming) await this.prepareContainer();
     } catch (err) {
@@ -74,6 +81,7 @@ class Keeper {
     }
     this.serveControl();
     this.relayStdin();
+    this.terminal?.onResize(({ rows, cols }) => this.agent?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
     this.started = restore?.status === 'running';
     const status = this.launch.incoming ? 'creating' : restore?.status ?? 'created';
@@ -99,6 +107,7 @@ class Keeper {
     this.updateRecord({ qemuPid: pid, qemuStartTime: pid ? processStartTime(pid) : undefined, accel: qemu.accel });
     vm.child.on('exit', (code, signal) => this.onQemuExit(code, signal));
     this.wireAgent();
+    this.execs = new ExecSessions(vm.agent);
   }
 
   private wireAgent(): void {
@@ -116,9 +125,10 @@ class Keeper {
     agent.on('hello', () => log().info('agent reconnected'));
   }
 
-  /** The container's output goes to our own stdout/stderr until a reader goes away. */
+  /** The container's output goes to our own stdout/stderr (or its host terminal) until a reader goes away. */
   private writeStdout(buf: Buffer): void {
-    if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf);
+    if (this.terminal?.consoleFd !== undefined) this.terminal.write(buf);
+    else if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf);
   }
 
   private writeStderr(buf: Buffer): void {
@@ -131,11 +141,18 @@ class Keeper {
     // state with the template's other children).
     const vmFields: Array<[string, string | number]> = [['time', Date.now()], ['seed', randomBytes(32).toString('hex')]];
     if (this.launch.template) vmFields.push(['disk.bytes', this.launch.template.diskBytes]);
-    await this.agent!.request('create', [...vmFields, ...this.launch.agentCreate]);
+    const create = [...vmFields, ...this.launch.agentCreate];
+    if (this.launch.terminal) {
+      // Before create: a console socket nobody listens on fails create, losing nothing.
+      this.terminal = HostTerminal.open(this.launch.terminal.consoleSocket);
+      const size = this.terminal.size();
+      if (size && !create.some(([k]) => k === 'rows')) create.push(['rows', size.rows], ['cols', size.cols]);
+    }
+    await this.agent!.request('create', create);
   }
 
   private relayStdin(): void {
-    const stdin = process.stdin;
+    const stdin = this.terminal?.input() ?? process.stdin;
     const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent?.sendStdin(chunk));
     stdin.on('data', (chunk: Buffer) => send(chunk));
     stdin.on('end', () => send(Buffer.alloc(0)));
@@ -147,14 +164,36 @@ class Keeper {
     fs.rmSync(file, { force: true });
     this.control = net.createServer((sock) => {
       const progress = (p: unknown) => { if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: p })}\n`); };
-      const reader = new JsonLineReader(
-        (req) => void this.handle(req as KeeperRequest, progress).then((reply) => sock.end(`${JSON.stringify(reply)}\n`)),
-        () => sock.end(`${JSON.stringify({ ok: false, error: 'malformed request' })}\n`),
-      );
-      sock.on('data', (d) => reader.push(d));
       sock.on('error', () => { /* the client went away */ });
+      // One request line; for exec, what follows it is the process's stdio stream.
+      let head = Buffer.alloc(0);
+      const onData = (d: Buffer) => {
+        head = Buffer.concat([head, d]);
+        const nl = head.indexOf(0x0a);
+        if (nl < 0) return;
+        sock.off('data', onData);
+        const rest = head.subarray(nl + 1);
+        let req: KeeperRequest;
+        try {
+          req = JSON.parse(head.subarray(0, nl).toString('utf8')) as KeeperRequest;
+        } catch {
+          sock.end(`${JSON.stringify({ ok: false, error: 'malformed request' })}\n`);
+          return;
+        }
+        if (req.op === 'exec') void this.serveExec(sock, req.fields, rest);
+        else void this.handle(req, progress).then((reply) => sock.end(`${JSON.stringify(reply)}\n`));
+      };
+      sock.on('data', onData);
     });
     this.control.listen(socketPath(file));
+  }
+
+  private async serveExec(sock: net.Socket, fields: Array<[string, FieldValue]>, rest: Buffer): Promise<void> {
+    const refuse = (error: string): void => void sock.end(`${JSON.stringify({ ok: false, error } satisfies KeeperReply)}\n`);
+    if (this.standIn || this.handingOver) return refuse('the container is not running here (it was migrated)');
+    if (this.exiting || !this.execs) return refuse('cannot exec in a stopped container');
+    if (this.paused) return refuse('cannot exec in a paused container');
+    await this.execs.serve(sock, fields, rest);
   }
 
   private async handle(req: KeeperRequest, progress: (p: unknown) => void): Promise<KeeperReply> {
@@ -212,6 +251,11 @@ class Keeper {
         case 'checkpoint':
           await this.checkpoint(req.dir, req.leaveRunning);
           return { ok: true };
+        case 'resize':
+          await this.agent!.request('resize', { rows: req.rows, cols: req.cols });
+          return { ok: true };
+        case 'exec':
+          return { ok: false, error: 'exec is served on its own connection' };
         default:
           return { ok: false, error: `unknown keeper request ${(req as { op: string }).op}` };
       }
@@ -277,6 +321,8 @@ class Keeper {
   }
 
   private forwardSignal(sig: NodeJS.Signals): void {
+    // Our SIGWINCH comes from the host terminal we hold: HostTerminal turns it into a resize.
+    if (sig === 'SIGWINCH' && this.terminal?.consoleFd !== undefined) return;
     const num = (require('node:os') as typeof import('node:os')).constants.signals[sig];
     if (this.standIn) {
       try {
@@ -325,6 +371,7 @@ class Keeper {
   }
 
   private finish(status: number): void {
+    this.terminal?.close();
     this.control?.close();
     fs.rmSync(path.join(this.dir, KEEPER_SOCKET), { force: true });
     process.exit(status);

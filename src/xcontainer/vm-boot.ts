@@ -76,7 +76,11 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
   const netns = qemu.network ? ['nsenter', `--net=${qemu.network.netnsPath}`, '--'] : [];
   const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', qemuBinary, ...argv];
-  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own session: when the keeper holds a container's host terminal as its
+  // controlling tty, the terminal's SIGHUP (console closed) and SIGWINCH are the
+  // container's business, and QEMU would end on SIGHUP. It still dies with the keeper
+  // (parent-death signal).
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   let settled = false;

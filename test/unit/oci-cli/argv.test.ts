@@ -2,13 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { normaliseArgv, verbOf, wantsVersion } from '../../../src/oci-cli/argv';
 
 describe('argv normalisation', () => {
-  const known = new Set(['root', 'no-subreaper', 'pid-file', 'bundle', 'detach']);
+  const known = new Set(['root', 'no-subreaper', 'pid-file', 'bundle', 'detach', 'user']);
+  const withValue = new Set(['root', 'pid-file', 'bundle', 'user']);
   it('turns single-dash long flags containerd uses into double-dash', () => {
-    expect(normaliseArgv(['-root', '/r', 'restore', '--detach', '-no-subreaper', '-pid-file=/p', 'id'], known))
+    expect(normaliseArgv(['-root', '/r', 'restore', '--detach', '-no-subreaper', '-pid-file=/p', 'id'], known, withValue))
       .toEqual(['--root', '/r', 'restore', '--detach', '--no-subreaper', '--pid-file=/p', 'id']);
   });
   it('leaves short flags, unknown names and everything after -- alone', () => {
     expect(normaliseArgv(['-d', '-xyz', '--', '-root'], known)).toEqual(['-d', '-xyz', '--', '-root']);
+  });
+  it('leaves the command line after exec\'s container id alone', () => {
+    expect(normaliseArgv(['-root', '/r', 'exec', '-pid-file', '/p', 'id', 'find', '/', '-user', '0'], known, withValue))
+      .toEqual(['--root', '/r', 'exec', '--pid-file', '/p', 'id', 'find', '/', '-user', '0']);
   });
 });
 
