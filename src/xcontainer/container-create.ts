@@ -101,7 +101,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       if (stateFile) launch.template = { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size };
     }
     writeLaunch(dir, launch);
-    keeper = spawnKeeper(dir, opts.detachKeeper);
+    // With a console, the container's stdio is the pty: the keeper must not hold our
+    // stdout/stderr, which the caller (go-runc) reads to EOF before create counts as done.
+    keeper = spawnKeeper(dir, opts.detachKeeper, terminal?.consoleSocket ? 'ignore' : 'inherit');
     const reply = await keeperReadiness(keeper);
     if (!reply.ok) throw new RunxError('EBOOT', reply.error);
     log().debug('keeper ready: container created');

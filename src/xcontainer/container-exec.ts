@@ -56,9 +56,12 @@ function startDetachedRelay(req: ExecRelayRequest): Promise<number> {
   // Its own session: the console's pty becomes its controlling terminal, and it
   // outlives us, reparented to the nearest subreaper (containerd's shim) as runc's
   // exec'd process would be.
+  // With a console the process's stdio is the pty: the relay must not hold ours,
+  // which the caller (go-runc) reads to EOF before exec counts as done.
+  const stdio = req.consoleSocket ? 'ignore' : 'inherit';
   const child = spawn(process.execPath, [path.join(__dirname, 'exec-relay-main.js')], {
     detached: true,
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: [stdio, stdio, stdio, 'pipe'],
   });
   // Node makes a 'pipe' beyond stdio a duplex socket.
   const pipe = child.stdio[3] as unknown as import('node:net').Socket;

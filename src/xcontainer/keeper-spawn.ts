@@ -11,7 +11,7 @@ export function writeLaunch(dir: string, launch: KeeperLaunch): void {
   writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
 }
 
-export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
+export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit'): ChildProcess {
   // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
   // runc's container process inherits runc's. fd 3 tells us when it is ready.
   const child = spawn(process.execPath, [path.join(__dirname, 'keeper-main.js'), dir], {

@@ -87,3 +87,36 @@ wait_task() { # id status
   c task delete r3 || true
   c container delete r3
 }
+
+@test "ctr task exec: output, stdin and exit code of a process started in a running container" {
+  c run -d --runc-binary "$RUNX_BIN" "$IMAGE" r4 sh -c 'echo init > /tmp/mark; while :; do sleep 0.1; done' >/dev/null
+  wait_task r4 RUNNING
+  run --separate-stderr c task exec --exec-id e1 r4 sh -c 'cat /tmp/mark; echo err >&2; exit 5'
+  [ "$status" -eq 5 ]
+  [ "$output" = init ]
+  [ "$stderr" = err ]
+  run c task exec --exec-id e2 r4 sh -c 'read x; echo got:$x' <<<"via-stdin"
+  [ "$status" -eq 0 ]
+  [ "$output" = "got:via-stdin" ]
+  c task kill -s KILL r4
+  wait_task r4 STOPPED
+  c task delete r4 || true
+  c container delete r4
+}
+
+@test "ctr run -t and ctr task exec -t: a terminal through the console socket" {
+  command -v script >/dev/null || skip "script(1) from util-linux gives ctr the terminal it needs"
+  # ctr -t wants its own stdin to be a terminal: script(1) gives it one.
+  run script -qec "ctr --address $CTD/containerd.sock -n runx run -t --rm --runc-binary $RUNX_BIN $IMAGE r5 sh -c 'tty; exit 6'" /dev/null
+  [ "$status" -eq 6 ]
+  [[ "$output" == *"/dev/pts/"* ]]
+  c run -d --runc-binary "$RUNX_BIN" "$IMAGE" r6 sh -c 'while :; do sleep 0.1; done' >/dev/null
+  wait_task r6 RUNNING
+  run script -qec "ctr --address $CTD/containerd.sock -n runx task exec -t --exec-id t1 r6 sh -c 'tty; exit 2'" /dev/null
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"/dev/pts/"* ]]
+  c task kill -s KILL r6
+  wait_task r6 STOPPED
+  c task delete r6 || true
+  c container delete r6
+}
