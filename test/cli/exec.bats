@@ -167,3 +167,18 @@ JSON
   runx resume c1
   [ "$(runx exec c1 echo ok)" = ok ]
 }
+
+@test "run with process.terminal in a real terminal: raw, so Ctrl-C reaches the container as its SIGINT" {
+  command -v script >/dev/null || skip "script(1) from util-linux provides the terminal"
+  make_bundle --set process.terminal=true -- sh -c 'trap "echo got-int; exit 5" INT; echo ready; while :; do sleep 1; done'
+  mkfifo "$BATS_TEST_TMPDIR/keys"
+  script -qec "$RUNX_BIN --root $ROOT run --bundle $BUNDLE c1" /dev/null <"$BATS_TEST_TMPDIR/keys" >"$BATS_TEST_TMPDIR/screen" &
+  pid=$!
+  exec 8>"$BATS_TEST_TMPDIR/keys"
+  for _ in $(seq 300); do grep -q ready "$BATS_TEST_TMPDIR/screen" && break; sleep 0.1; done
+  printf '\003' >&8
+  status=0; wait "$pid" || status=$?
+  exec 8>&-
+  [ "$status" -eq 5 ]
+  grep -q got-int "$BATS_TEST_TMPDIR/screen"
+}
