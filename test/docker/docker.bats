@@ -5,7 +5,6 @@
 # --data-root, --exec-root, socket and pidfile, no iptables, no bridge, and it starts
 # its own containerd. The image is the busybox image of make-oci-image.mjs in
 # `docker save` format (dockerd 20.10's `docker load` refuses OCI layouts).
-# `docker exec` is not tested: runx has no exec yet.
 
 bats_require_minimum_version 1.5.0
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
@@ -124,6 +123,29 @@ d() {
   [ "$output" = 7 ]
   [ "$(d logs "$cid" 2>&1 | tail -n 1)" = got-term ]
   d rm "$cid"
+}
+
+@test "docker exec: output and exit code of a process started in the running container" {
+  cid="$(d run -d --runtime runx --network none "$IMAGE" sh -c 'echo state > /tmp/mark; echo up; while :; do sleep 0.2; done')"
+  for _ in $(seq 100); do [ "$(d logs "$cid" 2>&1)" = up ] && break; sleep 0.1; done
+  run --separate-stderr d exec "$cid" sh -c 'cat /tmp/mark; exit 4'
+  [ "$status" -eq 4 ]
+  [ "$output" = state ]
+  run bash -c 'echo piped | "$DOCKER_CLI" exec -i "$1" cat' _ "$cid"
+  [ "$output" = piped ]
+  d rm -f "$cid"
+}
+
+@test "docker run -t and docker exec -t: the container gets a terminal" {
+  command -v script >/dev/null || skip "script(1) from util-linux gives the docker client the terminal it needs"
+  run script -qec "$DOCKER_CLI run -t --rm --runtime runx --network none $IMAGE sh -c 'tty; exit 5'" /dev/null
+  [ "$status" -eq 5 ]
+  [[ "$output" == *"/dev/pts/"* ]]
+  cid="$(d run -d --runtime runx --network none "$IMAGE" sh -c 'while :; do sleep 0.2; done')"
+  run script -qec "$DOCKER_CLI exec -t $cid sh -c 'tty; exit 6'" /dev/null
+  [ "$status" -eq 6 ]
+  [[ "$output" == *"/dev/pts/"* ]]
+  d rm -f "$cid"
 }
 
 # Docker's default exec root is /var/run/docker, so dockerd runs runtimes with
