@@ -2,6 +2,7 @@
  * start pipes, and exec (see container.h). The child reports its setup result over a
  * CLOEXEC status pipe, then blocks on the start pipe until the host says `start`. */
 #include "container.h"
+#include "cgroup.h"
 #include "devices.h"
 #include "ns.h"
 #include "process.h"
@@ -207,6 +208,10 @@ struct child_fds {
 
 __attribute__((noreturn)) static void child_main(const struct plan *p, const struct child_fds *f)
 {
+	/* First, so that everything the container ever starts is under its limits. Its
+	 * cgroup namespace is made here, not by ns_fork, to be rooted at that cgroup. */
+	if (cgroup_enter(p->clone_flags & CLONE_NEWCGROUP) < 0)
+		process_fail("join the container's cgroup: %s", strerror(errno));
 	process_reset_signals();
 	/* dup2 clears CLOEXEC on 0..2; every other agent fd is CLOEXEC and goes at exec.
 	 * With a terminal, 0..2 become the pty once the container's /dev is in place. */
@@ -332,7 +337,7 @@ int container_create(const struct plan *p, struct container *c, char *err, size_
 	}
 	/* A mount namespace always: the container's root and mounts must not show in
 	 * the agent's. */
-	pid_t pid = ns_fork(p->clone_flags | CLONE_NEWNS);
+	pid_t pid = ns_fork((p->clone_flags & ~CLONE_NEWCGROUP) | CLONE_NEWNS);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		spawn_close(&sp);

@@ -3,6 +3,7 @@
  * nsenter(1) does: the namespaces by setns, then the container's root by chroot. */
 #include "exec.h"
 #include "boot.h"
+#include "cgroup.h"
 #include "process.h"
 
 #include <errno.h>
@@ -45,6 +46,10 @@ __attribute__((noreturn)) static void exec_child(const struct plan *p, struct sp
 						 const int *nsfd, int rootfd)
 {
 	spawn_child(sp);
+	/* Before setns: the move is checked against the agent's cgroup namespace, where
+	 * the container's cgroup is visible (it is the root of the container's own). */
+	if (cgroup_enter(0) < 0)
+		process_fail("join the container's cgroup: %s", strerror(errno));
 	process_reset_signals();
 	for (size_t i = 0; i < NJOINED; i++)
 		if (nsfd[i] >= 0 && setns(nsfd[i], joined_ns[i].type) < 0)

@@ -60,7 +60,7 @@ int hex_digit(char c);
 
 /* Outgoing control message, built in a fixed buffer: our messages are small, and an
  * over-long value (an error text) is truncated rather than failing the reply. */
-#define CTL_OUT_MAX 4096
+#define CTL_OUT_MAX 16384
 struct ctl_out {
 	char buf[CTL_OUT_MAX];
 	size_t len;

@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "cgroup.h"
 #include "container.h"
 #include "exec.h"
 #include "frame.h"
 #include "plan.h"
+#include "ps.h"
 #include "relay.h"
 #include "vmsetup.h"
 
@@ -106,7 +108,8 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 		reply_error(a, id, "create: a container already exists in this VM");
 		return;
 	}
-	if (vm_setup(m, err, sizeof err) < 0 || plan_parse(m, &p, err, sizeof err) < 0) {
+	if (vm_setup(m, err, sizeof err) < 0 || cgroup_create(m, err, sizeof err) < 0 ||
+	    plan_parse(m, &p, err, sizeof err) < 0) {
 		reply_error(a, id, err);
 		return;
 	}
@@ -240,6 +243,37 @@ static void handle_resize(struct agent *a, const struct ctl_msg *m, const char *
 	reply_id(a, MSG_OK, id);
 }
 
+static void handle_update(struct agent *a, const struct ctl_msg *m, const char *id)
+{
+	char err[256];
+	if (!container_live(a)) {
+		reply_error(a, id, "update: the container is not running");
+		return;
+	}
+	if (cgroup_update(m, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	reply_id(a, MSG_OK, id);
+}
+
+static void handle_stats(struct agent *a, const char *id)
+{
+	char err[256];
+	struct ctl_out o;
+	if (!container_live(a)) {
+		reply_error(a, id, "stats: the container is not running");
+		return;
+	}
+	ctl_begin(&o, MSG_USAGE);
+	ctl_add(&o, KEY_ID, id);
+	if (cgroup_stats(&o, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	send_ctl(a, &o);
+}
+
 static void handle_control(struct agent *a, struct frame *f)
 {
 	struct ctl_msg m;
@@ -271,6 +305,16 @@ static void handle_control(struct agent *a, struct frame *f)
 		handle_exec(a, &m, id);
 	} else if (strcmp(m.name, MSG_RESIZE) == 0) {
 		handle_resize(a, &m, id);
+	} else if (strcmp(m.name, MSG_PS) == 0) {
+		struct ctl_out o;
+		ctl_begin(&o, MSG_PROCS);
+		ctl_add(&o, KEY_ID, id);
+		ps_list(&o);
+		send_ctl(a, &o);
+	} else if (strcmp(m.name, MSG_UPDATE) == 0) {
+		handle_update(a, &m, id);
+	} else if (strcmp(m.name, MSG_STATS) == 0) {
+		handle_stats(a, id);
 	} else if (strcmp(m.name, MSG_PING) == 0) {
 		reply_id(a, MSG_OK, id);
 	} else {

@@ -1,12 +1,14 @@
 // Turns a validated config into the `create` message's fields for the guest agent
 // (docs/protocol/agent.md, "create fields"): process, user, rlimits, capabilities,
 // terminal, the compiled seccomp filter, hostname, and the mount plan in the order the
-// config gives, then namespaces, oomScoreAdj, sysctl and linux.devices; and a process
+// config gives, then namespaces, oomScoreAdj, sysctl, linux.devices and the limits of
+// linux.resources the guest's cgroup applies; and a process
 // for `exec` into the `exec` message's fields.
 import type { FieldValue } from '../xcontainer/agent-messages';
 import { log } from '../log';
 import { CAPABILITY_SETS, capabilityMask } from './capabilities';
 import { guestNamespaces } from './namespaces';
+import { guestResourceFields } from './guest-resources';
 import { compileSeccomp, encodeProgram } from './seccomp-bpf';
 import type { MountPlan } from './mount-plan';
 import type { SpecConfig, SpecProcess } from './spec-types';
@@ -31,6 +33,7 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
     // Path last: it is the one part that may itself contain ':'.
     fields.push(['device', `${d.type}:${d.major ?? 0}:${d.minor ?? 0}:${d.fileMode ?? 0o666}:${d.uid ?? 0}:${d.gid ?? 0}:${d.path}`]);
   }
+  fields.push(...guestResourceFields(config.linux?.resources, 'linux.resources'));
   return fields;
 }
 

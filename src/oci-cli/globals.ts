@@ -1,4 +1,5 @@
 // The global flags, as runc has them, turned into RuntimeOptions for the library.
+import path from 'node:path';
 import type { Command } from 'commander';
 import { configureLog, type LogFormat } from '../log';
 import { RunxError } from '../errors';
@@ -36,5 +37,6 @@ export function runtimeOptions(program: Command): RuntimeOptions {
   const log = { file: g.log, format: g.logFormat as LogFormat, debug: g.debug };
   configureLog(log);
   if (g.boot !== 'snapshot' && g.boot !== 'cold') throw new RunxError('EUSAGE', `--boot must be snapshot or cold, not "${g.boot}"`);
-  return { root: g.root, accel: parseAccelMode(g.accel), log, systemdCgroup: g.systemdCgroup, boot: g.boot };
+  // Absolute: the keeper works from the container's state directory.
+  return { root: path.resolve(g.root), accel: parseAccelMode(g.accel), log, systemdCgroup: g.systemdCgroup, boot: g.boot };
 }

@@ -7,7 +7,7 @@ import { messageOf } from '../errors';
 import { normaliseArgv, verbOf, wantsVersion } from './argv';
 import { defineGlobals, runtimeOptions } from './globals';
 
-const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate', 'features', 'exec'] as const;
+const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate', 'features', 'exec', 'events', 'update'] as const;
 
 /** Modules that register more than their own name. */
 const MODULE_OF: Record<string, string> = { resume: 'pause' };

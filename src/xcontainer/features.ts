@@ -20,7 +20,10 @@ export function runtimeFeatures(runtime: RuntimeOptions, version: string): Recor
       // takes over the namespace's interface). user and time are accepted, not created.
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'],
       capabilities: CAPABILITY_NAMES,
-      cgroup: { v1: false, v2: true, systemd: false, systemdUser: false },
+      // The host cgroup of the keeper and QEMU (host-cgroup.ts): v1, hybrid and v2
+      // layouts, and --systemd-cgroup's slice:prefix:name form (made directly in the
+      // cgroup file system, as systemd would name it; systemd itself is not asked).
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       seccomp: {
         enabled: true,
         actions: ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP'],
@@ -36,6 +39,8 @@ export function runtimeFeatures(runtime: RuntimeOptions, version: string): Recor
       'io.runx.boot': runtime.boot,
       'io.runx.checkpoint.enabled': 'true',
       'io.runx.migration.enabled': 'true',
+      // Applied to the container's cgroup (v2) in the guest kernel, at create and by `update`.
+      'io.runx.resources.guest': 'memory.limit,memory.reservation,memory.swap,pids.limit,cpu.shares,cpu.quota,cpu.period',
     },
   };
 }

@@ -14,13 +14,25 @@ import type { KeeperReply } from './keeper-launch';
 
 const SIGKILL = 9;
 
+interface Session {
+  sock: net.Socket;
+  /**
+   * Frames for the client held back until its reply line is written: the agent's
+   * output frames can arrive in the same read as its `execd`, whose awaiting code
+   * runs only after them.
+   */
+  held?: Buffer[];
+  /** The exit, when it came while frames were held. */
+  exit?: AgentExit;
+}
+
 export class ExecSessions {
   private next = 1;
-  private readonly open = new Map<number, net.Socket>();
+  private readonly open = new Map<number, Session>();
 
   constructor(private readonly agent: AgentConnection) {
-    agent.on('execStdout', (n, b) => this.open.get(n)?.write(encodeFrame(FrameType.stdout, b)));
-    agent.on('execStderr', (n, b) => this.open.get(n)?.write(encodeFrame(FrameType.stderr, b)));
+    agent.on('execStdout', (n, b) => this.toClient(n, encodeFrame(FrameType.stdout, b)));
+    agent.on('execStderr', (n, b) => this.toClient(n, encodeFrame(FrameType.stderr, b)));
     agent.on('execExit', (n, exit) => this.onExit(n, exit));
   }
 
@@ -32,7 +44,8 @@ export class ExecSessions {
   async serve(sock: net.Socket, fields: Array<[string, FieldValue]>, rest: Buffer): Promise<void> {
     const num = this.next++;
     // Registered before the request: the agent's exec-* frames follow its reply at once.
-    this.open.set(num, sock);
+    const session: Session = { sock, held: [] };
+    this.open.set(num, session);
     let pid: number;
     try {
       const reply = await this.agent.request('exec', [['exec', num], ...fields]);
@@ -43,6 +56,12 @@ export class ExecSessions {
       return;
     }
     sock.write(`${JSON.stringify({ ok: true, result: { pid } } satisfies KeeperReply)}\n`);
+    for (const frame of session.held ?? []) sock.write(frame);
+    session.held = undefined;
+    if (session.exit) {
+      this.onExit(num, session.exit);
+      return;
+    }
     const reader = new FrameReader();
     const onData = (chunk: Buffer) => {
       let frames;
@@ -75,10 +94,20 @@ export class ExecSessions {
     else log().warn(`exec ${num}: ignoring a control frame that is not resize or signal`);
   }
 
+  private toClient(num: number, frame: Buffer): void {
+    const session = this.open.get(num);
+    if (session?.held) session.held.push(frame);
+    else session?.sock.write(frame);
+  }
+
   private onExit(num: number, exit: AgentExit): void {
-    const sock = this.open.get(num);
-    if (!sock) return;
+    const session = this.open.get(num);
+    if (!session) return;
+    if (session.held) {
+      session.exit = exit;
+      return;
+    }
     this.open.delete(num);
-    sock.end(controlFrame({ exit }));
+    session.sock.end(controlFrame({ exit }));
   }
 }

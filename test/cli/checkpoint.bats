@@ -155,5 +155,5 @@ refused() { # expected-text
     --image-path "$BATS_TEST_TMPDIR/img" --work-path "$BATS_TEST_TMPDIR/work" c1 >"$BATS_TEST_TMPDIR/out2" 2>&1 </dev/null
   [ "$(state_field c1 status)" = running ]
   [ "$(cat "$BATS_TEST_TMPDIR/r.pid")" = "$(state_field c1 pid)" ]
-  ! grep -q '"level":"error"' "$BATS_TEST_TMPDIR/log.json"
+  run ! grep -q '"level":"error"' "$BATS_TEST_TMPDIR/log.json"
 }

@@ -208,3 +208,17 @@ load helpers
   runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
   [ "$(runx ps --format json c1)" = "[$(cat "$BATS_TEST_TMPDIR/pid"),$(record_field c1 qemuPid)]" ]
 }
+
+@test "ps as a table lists the guest's processes: the container's and exec'd ones" {
+  make_bundle -- sh -c 'exec sleep 1000'
+  runx run -d --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  runx exec -d c1 sleep 999 </dev/null
+  for _ in $(seq 50); do runx ps c1 | grep -q 'sleep 999' && break; sleep 0.1; done
+  run runx ps c1
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == "UID"*"PID"*"PPID"*"STAT"*"CMD" ]]
+  [[ "$output" == *"sleep 1000"* ]]
+  [[ "$output" == *"sleep 999"* ]]
+  # only the container's: not the agent (guest PID 1), not kernel threads
+  [ "${#lines[@]}" -eq 3 ]
+}

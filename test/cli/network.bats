@@ -75,7 +75,7 @@ start_peer() {
   runx restore --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" --detach c2 >/dev/null 2>&1 </dev/null
   for _ in $(seq 150); do [ "$(grep -c '^got' "$BATS_TEST_TMPDIR/peer.log")" -ge $((n + 10)) ] && break; sleep 0.1; done
   [ "$(grep -c '^got' "$BATS_TEST_TMPDIR/peer.log")" -ge $((n + 10)) ]
-  ! grep -q CLOSED "$BATS_TEST_TMPDIR/peer.log"
+  run ! grep -q CLOSED "$BATS_TEST_TMPDIR/peer.log"
   # every line the peer sent came back once, in order: the same connection throughout
   grep '^got' "$BATS_TEST_TMPDIR/peer.log" | awk '$2 != NR { print "line " NR ": " $0; bad = 1; exit } END { exit bad }'
 }

@@ -1,0 +1,28 @@
+/* cgroup.h — the container's cgroup in the guest kernel: made at `create`, holding the
+ * container's process and every exec'd one, limited by linux.resources (the `res.*`
+ * fields of `create` and `update`) and read for `stats`. One container per VM, so one
+ * cgroup, at a fixed path of the unified (v2) hierarchy. */
+#ifndef RUNX_CGROUP_H
+#define RUNX_CGROUP_H
+
+#include <stddef.h>
+
+#include "frame.h"
+
+#define CGROUP_MOUNT "/sys/fs/cgroup"
+#define CGROUP_DIR CGROUP_MOUNT "/container"
+
+/* Mounts the hierarchy (once), makes the container's cgroup and applies the res.*
+ * fields of m. 0, or -1 with a one-line reason in err. */
+int cgroup_create(const struct ctl_msg *m, char *err, size_t errlen);
+/* Applies the res.* fields of an `update` to the live cgroup. Every field is checked
+ * before any is written. 0, or -1 with a one-line reason in err. */
+int cgroup_update(const struct ctl_msg *m, char *err, size_t errlen);
+/* Moves the calling process into the container's cgroup; with new_ns, it then gets a
+ * cgroup namespace rooted there. 0, or -1 with errno. For a freshly forked child,
+ * before it makes any process of its own. */
+int cgroup_enter(int new_ns);
+/* Appends the cgroup's usage counters to o (the `usage` reply). 0, or -1 with err. */
+int cgroup_stats(struct ctl_out *o, char *err, size_t errlen);
+
+#endif
