@@ -2,34 +2,55 @@
 // (same QEMU build, CPU model, free memory and disk, bind-mount paths) and starts a
 // keeper whose QEMU waits for it; Finish runs it; Abort undoes Prepare; Attach links
 // the source keeper (the container's stand-in there) to the container's stdio here.
+// A VM with a NIC gets it in this host's namespace for the container, with the MAC
+// and address it had. A container coming back to a host where its stand-in still
+// runs is taken back by that stand-in.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { RunxError } from '../errors';
+import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import { chooseAccel } from '../xcontainer/accel';
 import { OCI_VERSION, type ContainerRecord } from '../xcontainer/container-record';
 import { askKeeper } from '../xcontainer/keeper-client';
-import { KEEPER_SOCKET, type KeeperLaunch } from '../xcontainer/keeper-launch';
+import { type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from '../xcontainer/devices/net/config';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper-launch';
 import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from '../xcontainer/keeper-spawn';
 import { qemuBuild } from '../xcontainer/qemu-build';
 import { ROOT_DISK } from '../xcontainer/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/runtime-options';
-import { StateStore } from '../xcontainer/state-store';
-import { MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
+import { StateStore, validateId } from '../xcontainer/state-store';
+import type { IncomingEndpoints } from '../xcontainer/vm-migration';
+import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
 const MiB = 1024 * 1024;
 
+/** A VM arriving for a keeper started here, whose stdio the source's stand-in attaches to. */
 interface Incoming {
   keeper: ChildProcess;
+  /** The NIC set up here for the VM, undone if the migration does not happen. */
+  network?: GuestNetwork;
+  /** Set at Finish: from then on only Attach concerns it. */
+  finished?: boolean;
   /** Output the container wrote before the source attached. */
   pending: Array<{ stdout?: Buffer; stderr?: Buffer }>;
   onOutput?: (m: { stdout?: Buffer; stderr?: Buffer }) => void;
   exitStatus?: number;
   onExit?: (status: number) => void;
+}
+
+/** A VM coming back to the stand-in that holds its id here. */
+interface Return {
+  keeperPid: number;
+  /** The NIC set up here for it, undone if the return does not happen. */
+  network?: GuestNetwork;
+  /** The NIC its stand-in kept here, and the namespace it comes back to. */
+  previous?: GuestNetwork;
+  netnsPath?: string;
 }
 
 function freePort(host: string): Promise<number> {
@@ -43,9 +64,17 @@ function freePort(host: string): Promise<number> {
   });
 }
 
+/** The config with its network namespace path replaced by this host's. */
+function withNetns(configJson: string, netnsPath: string): string {
+  const config = JSON.parse(configJson) as SpecConfig;
+  for (const ns of config.linux?.namespaces ?? []) if (ns.type === 'network' && ns.path) ns.path = netnsPath;
+  return JSON.stringify(config);
+}
+
 export class Destination {
   private readonly store: StateStore;
   private readonly incoming = new Map<string, Incoming>();
+  private readonly returns = new Map<string, Return>();
 
   constructor(private readonly runtime: RuntimeOptions, private readonly host: string) {
     this.store = new StateStore(runtime.root);
@@ -67,30 +96,37 @@ export class Destination {
     const diskBytes = Number(req.diskBytes);
     if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
     for (const p of req.sharePaths) if (!fs.existsSync(p)) throw new RunxError('ECONFIG', `bind-mounted host path ${p} does not exist on this host`);
-    const config = JSON.parse(req.configJson) as SpecConfig;
+    if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
+    if (this.standInFor(req)) return this.prepareReturn(req);
 
     const id = req.containerId;
     const dir = this.store.claim(id);
     let keeper: ChildProcess | undefined;
+    let network: GuestNetwork | undefined;
     try {
-      fs.writeFileSync(path.join(dir, 'config.json'), req.configJson);
+      network = req.nic ? this.setupNic(req.nic, req.netnsPath || req.nic.netnsPath) : undefined;
+      const configJson = network ? withNetns(req.configJson, network.netnsPath) : req.configJson;
+      const config = JSON.parse(configJson) as SpecConfig;
+      fs.writeFileSync(path.join(dir, 'config.json'), configJson);
       fs.writeFileSync(path.join(dir, 'bzImage'), req.kernel);
       fs.writeFileSync(path.join(dir, 'initramfs.cpio'), req.initramfs);
       fs.closeSync(fs.openSync(path.join(dir, ROOT_DISK), 'w'));
       fs.truncateSync(path.join(dir, ROOT_DISK), diskBytes);
+      if (req.instance) writeInstance(this.store, id, req.instance);
       const record: ContainerRecord = {
         ociVersion: OCI_VERSION, id, status: 'creating', bundle: req.bundle,
         rootfs: path.resolve(req.bundle, config.root?.path ?? 'rootfs'), created: new Date().toISOString(),
         owner: '', annotations: config.annotations, keeperPid: 0,
       };
       this.store.write(record);
-      const endpoints = { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host) };
+      const endpoints = await this.endpoints(network);
       const launch: KeeperLaunch = {
         id, root: path.resolve(this.runtime.root), qemuBinary,
         qemu: {
           accel, kernel: path.join(dir, 'bzImage'), initramfs: path.join(dir, 'initramfs.cpio'),
           shape: { memoryMiB: req.memoryMib, vcpus: req.vcpus },
           shares: req.sharePaths.map((hostPath, i) => ({ tag: `runx${i}`, hostPath, readonly: false })),
+          network,
         },
         agentCreate: [],
         bootTimeoutMs: 30_000,
@@ -99,46 +135,142 @@ export class Destination {
       };
       writeLaunch(dir, launch);
       keeper = spawnKeeper(dir, false, 'pipe');
-      const entry: Incoming = { keeper, pending: [] };
+      const entry: Incoming = { keeper, network, pending: [] };
       this.incoming.set(id, entry);
       this.wireOutput(entry);
       const reply = await keeperReadiness(keeper);
       if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
-      log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
-      return endpoints;
+      log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${network ? `, NIC in ${network.netnsPath}` : ''}`);
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: network?.netnsPath ?? '' };
     } catch (err) {
       this.incoming.delete(id);
       await abandon(this.store, id, keeper);
+      if (network) teardownNetwork(network);
       throw err;
     }
   }
 
-  async finish(id: string): Promise<number> {
-    const entry = this.incoming.get(id);
-    if (!entry) throw new RunxError('ENOTFOUND', `no incoming migration of "${id}" here`);
-    const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
-    if (!reply.ok) throw new RunxError('ESTATE', `destination could not run ${id}: ${reply.error}`);
-    return entry.keeper.pid!;
+  /**
+   * True when the id is held here by the stand-in this host's keeper became when the
+   * same container left: the container is coming back. Another holder of the id is
+   * refused, as create would.
+   */
+  private standInFor(req: PrepareRequest): boolean {
+    validateId(req.containerId);
+    if (!fs.existsSync(this.store.dir(req.containerId))) return false;
+    let live: ReturnType<StateStore['readLive']> | undefined;
+    try {
+      live = this.store.readLive(req.containerId);
+    } catch { /* a half-made directory: taken all the same */ }
+    const ours = live?.keeperAlive === true && live.rec.annotations?.[MIGRATED_TO] !== undefined
+      && req.instance !== '' && readInstance(this.store, req.containerId) === req.instance;
+    if (!ours) throw new RunxError('EEXIST', `container with id exists: ${req.containerId}`);
+    return true;
   }
 
-  async abort(id: string, reason: string): Promise<void> {
+  /**
+   * The container comes back: its stand-in here (the pid its supervisor knows, with
+   * its stdio) boots the incoming VM itself and, at Finish, runs it again. Its NIC
+   * goes back into the namespace it had here unless --netns names another; the tap
+   * the stand-in kept there is taken over as it is.
+   */
+  private async prepareReturn(req: PrepareRequest): Promise<PrepareReply> {
+    const id = req.containerId;
+    const keeperSock = this.store.file(id, KEEPER_SOCKET);
+    const previous = (JSON.parse(fs.readFileSync(this.store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
+    const config = this.store.config(id);
+    const entry: Return = { keeperPid: this.store.read(id).keeperPid, previous };
+    this.returns.set(id, entry);
+    let network: GuestNetwork | undefined;
+    try {
+      if (req.nic) {
+        network = this.setupNic(req.nic, req.netnsPath || netnsPathOf(config.linux?.namespaces) || req.nic.netnsPath);
+        if (network.netnsPath !== previous?.netnsPath) entry.network = network;
+      }
+      entry.netnsPath = network?.netnsPath;
+      // The disk it left here is stale: the mirror rewrites all of it, from empty.
+      const disk = this.store.file(id, ROOT_DISK);
+      fs.truncateSync(disk, 0);
+      fs.truncateSync(disk, Number(req.diskBytes));
+      const endpoints = await this.endpoints(network);
+      const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
+      if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
+      log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: true, netnsPath: network?.netnsPath ?? '' };
+    } catch (err) {
+      await this.abort(id, messageOf(err));
+      throw err;
+    }
+  }
+
+  private setupNic(nic: GuestNic, netnsPath: string): GuestNetwork {
+    return setupMigratedNetwork(netnsPath, { mac: nic.mac, cidr: nic.cidr || undefined, gateway: nic.gateway || undefined, mtu: nic.mtu });
+  }
+
+  private async endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> {
+    // QEMU runs in the container's namespace when the VM has a NIC: its keeper relays.
+    return { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host), relay: network !== undefined };
+  }
+
+  async finish(id: string): Promise<number> {
+    const back = this.returns.get(id);
     const entry = this.incoming.get(id);
-    if (!entry) return;
+    if (!back && (!entry || entry.finished)) throw new RunxError('ENOTFOUND', `no incoming migration of "${id}" here`);
+    const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
+    if (!reply.ok) throw new RunxError('ESTATE', `destination could not run ${id}: ${reply.error}`);
+    if (entry && !back) {
+      entry.finished = true;
+      return entry.keeper.pid ?? 0;
+    }
+    // Back with its stand-in, it is that keeper's again; a namespace it had here
+    // before and did not come back to is let go.
+    this.returns.delete(id);
+    if (back!.previous && back!.previous.netnsPath !== back!.netnsPath) teardownNetwork(back!.previous);
+    if (back!.netnsPath) {
+      const configPath = this.store.file(id, 'config.json');
+      fs.writeFileSync(configPath, withNetns(fs.readFileSync(configPath, 'utf8'), back!.netnsPath));
+    }
+    return back!.keeperPid;
+  }
+
+  /** Before switch-over only: a VM already running here is never aborted. */
+  async abort(id: string, reason: string): Promise<void> {
+    const back = this.returns.get(id);
+    if (back) {
+      log().warn(`aborting the return of ${id}: ${reason}`);
+      this.returns.delete(id);
+      const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'abort-incoming', network: back.previous })
+        .catch((err: Error) => ({ ok: false as const, error: err.message }));
+      if (!reply.ok) log().warn(`abort of ${id}'s return: ${reply.error}`);
+      if (back.network) teardownNetwork(back.network);
+      return;
+    }
+    const entry = this.incoming.get(id);
+    if (!entry || entry.finished) return;
     log().warn(`aborting incoming migration of ${id}: ${reason}`);
     this.incoming.delete(id);
     await abandon(this.store, id, entry.keeper);
+    if (entry.network) teardownNetwork(entry.network);
   }
 
   /** Links the source's stand-in to the container's stdio here. */
   attach(id: string, sinks: { output(m: { stdout?: Buffer; stderr?: Buffer }): void; exit(status: number): void }): { stdin(b: Buffer): void; signal(n: number): Promise<void> } {
     const entry = this.incoming.get(id);
     if (!entry) throw new RunxError('ENOTFOUND', `no migrated container "${id}" here`);
+    const keeper = entry.keeper;
     for (const m of entry.pending.splice(0)) sinks.output(m);
     entry.onOutput = sinks.output;
-    if (entry.exitStatus !== undefined) sinks.exit(entry.exitStatus);
-    else entry.onExit = sinks.exit;
+    if (entry.exitStatus !== undefined) {
+      sinks.exit(entry.exitStatus);
+      this.forget(id, entry);
+    } else {
+      entry.onExit = (status) => {
+        sinks.exit(status);
+        this.forget(id, entry);
+      };
+    }
     return {
-      stdin: (b) => (b.length ? entry.keeper.stdin?.write(b) : entry.keeper.stdin?.end()),
+      stdin: (b) => (b.length ? keeper.stdin?.write(b) : keeper.stdin?.end()),
       signal: async (n) => {
         const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'kill', signal: n, all: false });
         if (!reply.ok) throw new RunxError('ESTATE', reply.error);
@@ -146,11 +278,17 @@ export class Destination {
     };
   }
 
+  /** Its keeper has ended and the stand-in has its exit status: nothing more to relay. */
+  private forget(id: string, entry: Incoming): void {
+    if (this.incoming.get(id) === entry) this.incoming.delete(id);
+  }
+
   private wireOutput(entry: Incoming): void {
+    const keeper = entry.keeper;
     const emit = (m: { stdout?: Buffer; stderr?: Buffer }) => (entry.onOutput ? entry.onOutput(m) : entry.pending.push(m));
-    entry.keeper.stdout?.on('data', (b: Buffer) => emit({ stdout: b }));
-    entry.keeper.stderr?.on('data', (b: Buffer) => emit({ stderr: b }));
-    entry.keeper.stdin?.on('error', () => undefined);
+    keeper.stdout?.on('data', (b: Buffer) => emit({ stdout: b }));
+    keeper.stderr?.on('data', (b: Buffer) => emit({ stderr: b }));
+    keeper.stdin?.on('error', () => undefined);
     // The exit status goes out only after both output pipes have ended, so no output
     // can follow it. (ChildProcess 'close' would also wait for our end of stdin.)
     let open = 2;
@@ -160,7 +298,7 @@ export class Destination {
       entry.exitStatus = code;
       entry.onExit?.(code);
     };
-    for (const s of [entry.keeper.stdout, entry.keeper.stderr]) s?.once('close', () => { open--; done(); });
-    entry.keeper.once('exit', (c) => { code = c ?? 255; done(); });
+    for (const s of [keeper.stdout, keeper.stderr]) s?.once('close', () => { open--; done(); });
+    keeper.once('exit', (c) => { code = c ?? 255; done(); });
   }
 }

@@ -1,17 +1,24 @@
 // `runx migrate`: moves a running container's VM to another host's `runx serve` and
 // leaves this host's keeper as its stand-in. Until switch-over (the destination's
-// Finish), any failure aborts the destination and the VM here runs on untouched.
+// Finish), any failure aborts the destination and the VM here runs on untouched. A VM
+// with a NIC takes its identity along: the destination recreates the NIC in its own
+// namespace for the container (--netns) with the same MAC and address.
 import fs from 'node:fs';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import { askKeeper } from '../xcontainer/keeper-client';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper-launch';
+import type { ContainerRecord } from '../xcontainer/container-record';
+import { teardownNetwork } from '../xcontainer/devices/net/config';
+import { waitForExit } from '../xcontainer/host';
+import { removeHostCgroup } from '../xcontainer/host-cgroup';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperRequest } from '../xcontainer/keeper-launch';
 import { qemuBuild } from '../xcontainer/qemu-build';
 import { ROOT_DISK } from '../xcontainer/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/runtime-options';
 import { StateStore } from '../xcontainer/state-store';
 import { EXPORT_NAME, type MigrationProgress, type MigrationStats } from '../xcontainer/vm-migration';
 import { type AuthOptions, clientCredentials } from './auth';
+import { instanceOf } from './instance';
 import { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
 
 export interface MigrateOptions extends AuthOptions {
@@ -21,6 +28,8 @@ export interface MigrateOptions extends AuthOptions {
   postcopy: boolean;
   autoConverge: boolean;
   dryRun: boolean;
+  /** The destination host's network namespace for the container (its NIC goes there). */
+  netnsPath?: string;
 }
 
 export interface MigrationReport {
@@ -31,6 +40,10 @@ export interface MigrationReport {
   /** From the source VM's last instant to the destination running, measured by runx. */
   switchoverMs?: number;
   qemu?: MigrationStats;
+  /** The container went back to the destination's stand-in: nothing of it is left here. */
+  returned?: boolean;
+  /** The destination's network namespace the NIC went into. */
+  netnsPath?: string;
 }
 
 function call<T>(fn: (cb: (err: Error | null, res?: T) => void) => void): Promise<T> {
@@ -57,7 +70,8 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       if (launch.qemu.shares.length) {
         throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${launch.qemu.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
       }
-      if (launch.qemu.network) throw new RunxError('ECONFIG', `cannot migrate container ${id}: moving its network identity is not supported yet`);
+      const net = launch.qemu.network;
+      if (opts.netnsPath && !net) throw new RunxError('EUSAGE', `--netns: container ${id} has no NIC (its config names no network namespace path)`);
       const { Client } = migrationPackage();
       const { creds, metadata } = clientCredentials(opts);
       const client: MigrationClient = new Client(opts.to, creds, CHANNEL_OPTIONS);
@@ -77,6 +91,9 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           initramfs: fs.readFileSync(launch.qemu.initramfs),
           sharePaths: [],
           bundle: rec.bundle,
+          nic: net ? { mac: net.mac, cidr: net.cidr ?? '', gateway: net.gateway ?? '', mtu: net.mtu, netnsPath: net.netnsPath } : null,
+          netnsPath: opts.netnsPath ?? '',
+          instance: instanceOf(store, id),
         }, metadata, deadline(), cb));
         const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason }, metadata, deadline(), cb))
           .catch((err) => log().warn(`abort at ${opts.to}: ${messageOf(err)}`));
@@ -86,7 +103,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         }
         if (opts.dryRun) {
           await abort('dry run');
-          return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started };
+          return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started, netnsPath: ep.netnsPath || undefined };
         }
         const keeperSock = store.file(id, KEEPER_SOCKET);
         onCancel = () => {
@@ -100,6 +117,8 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
             migrateUri: `tcp:${ep.host}:${ep.migratePort}`,
             downtimeLimitMs: opts.downtimeLimitMs, bandwidthMiBps: opts.bandwidthMiBps,
             autoConverge: opts.autoConverge, postcopy: opts.postcopy,
+            // QEMU sits in the container's namespace, which cannot reach the other host.
+            relay: net !== undefined,
           },
         }, 3_600_000, (p) => onProgress(p as MigrationProgress));
         // From here on the VM is at the destination: a late Ctrl-C no longer cancels.
@@ -117,9 +136,17 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
         }
         const switchoverMs = Date.now() - switchStart;
-        const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth: { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa } });
-        if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
-        return { id, to: opts.to, dryRun: false, totalMs: Date.now() - started, switchoverMs, qemu: sent.result as MigrationStats };
+        const auth = { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa };
+        const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result as MigrationStats, netnsPath: ep.netnsPath || undefined };
+        if (ep.returning) {
+          await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
+          report.returned = true;
+        } else {
+          const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth });
+          if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
+        }
+        report.totalMs = Date.now() - started;
+        return report;
       } finally {
         client.close();
       }
@@ -128,6 +155,31 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
     process.off('SIGINT', cancel);
     process.off('SIGTERM', cancel);
   }
+}
+
+/**
+ * The container went back to its stand-in at the destination, whose link brought its
+ * output and signals through this host: the keeper here ends once its last output is
+ * out (its exit is the end of that link), and the id is free here again.
+ */
+async function leaveForGood(store: StateStore, rec: ContainerRecord, req: KeeperRequest): Promise<void> {
+  const { id, keeperPid, keeperStartTime } = rec;
+  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), req).catch((err: Error) => ({ ok: false as const, error: err.message }));
+  if (!reply.ok && !/closed the connection/.test(reply.error)) log().warn(`migration of ${id}: ending the keeper here: ${reply.error}`);
+  if (!await waitForExit(keeperPid, keeperStartTime, 10_000)) {
+    log().warn(`migration of ${id}: keeper ${keeperPid} did not end; killing it`);
+    try {
+      process.kill(keeperPid, 'SIGKILL');
+    } catch { /* gone meanwhile */ }
+    await waitForExit(keeperPid, keeperStartTime, 5_000);
+  }
+  // What a keeper that did not get as far as ending by itself left: its NIC, its cgroup.
+  try {
+    const network = (JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
+    if (network) teardownNetwork(network);
+  } catch { /* no launch.json: nothing was set up */ }
+  if (rec.cgroup) await removeHostCgroup(rec.cgroup, [keeperPid]);
+  store.remove(id);
 }
 
 /** `runx migrate --cancel ID`: stops a migration in progress before switch-over. */

@@ -22,8 +22,12 @@ export interface PrepareRequest {
   initramfs: Buffer;
   sharePaths: string[];
   bundle: string;
+  nic?: GuestNic | null;
+  netnsPath: string;
+  instance: string;
 }
-export interface PrepareReply { host: string; nbdPort: number; migratePort: number }
+export interface GuestNic { mac: string; cidr: string; gateway: string; mtu: number; netnsPath: string }
+export interface PrepareReply { host: string; nbdPort: number; migratePort: number; returning: boolean; netnsPath: string }
 export interface FinishRequest { containerId: string }
 export interface FinishReply { keeperPid: number }
 export interface AbortRequest { containerId: string; reason: string }

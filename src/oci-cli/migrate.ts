@@ -1,5 +1,5 @@
 // `runx migrate --to HOST:PORT [auth flags] [--bandwidth MiB/s] [--downtime-limit ms]
-// [--postcopy] [--auto-converge] [--dry-run] [--format text|json] ID`
+// [--postcopy] [--auto-converge] [--dry-run] [--netns PATH] [--format text|json] ID`
 import type { Command } from 'commander';
 import { RunxError } from '../errors';
 import { runtimeOptions } from './globals';
@@ -21,8 +21,9 @@ export function register(program: Command): void {
     .option('--postcopy', 'enable post-copy of memory', false)
     .option('--auto-converge', 'slow the guest down if it dirties memory faster than it moves', false)
     .option('--dry-run', 'check compatibility with the destination, move nothing', false)
+    .option('--netns <path>', 'the destination host\'s network namespace for the container (default: the one it had there, if it comes back, else the same path as here)')
     .option('--format <format>', 'text or json (the final report)', 'text')
-    .action(async (id: string, o: { to?: string; cancel: boolean; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; bandwidth?: string; downtimeLimit?: string; postcopy: boolean; autoConverge: boolean; dryRun: boolean; format: string }) => {
+    .action(async (id: string, o: { to?: string; cancel: boolean; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; bandwidth?: string; downtimeLimit?: string; postcopy: boolean; autoConverge: boolean; dryRun: boolean; netns?: string; format: string }) => {
       const { cancelMigration, migrateContainer } = await import('../migrate/migrate-container');
       if (o.cancel) {
         await cancelMigration(id, runtimeOptions(program));
@@ -34,7 +35,7 @@ export function register(program: Command): void {
         to: o.to, tokenFile: o.tokenFile, tlsCert: o.tlsCert, tlsKey: o.tlsKey, tlsCa: o.tlsCa,
         bandwidthMiBps: o.bandwidth ? Number(o.bandwidth) : undefined,
         downtimeLimitMs: o.downtimeLimit ? Number(o.downtimeLimit) : undefined,
-        postcopy: o.postcopy, autoConverge: o.autoConverge, dryRun: o.dryRun,
+        postcopy: o.postcopy, autoConverge: o.autoConverge, dryRun: o.dryRun, netnsPath: o.netns,
       }, runtimeOptions(program), (p) => {
         if (!tty) return;
         const rate = p.mbps ? ` ${p.mbps.toFixed(0)} Mbit/s` : '';
@@ -49,7 +50,8 @@ export function register(program: Command): void {
         process.stdout.write(`${id}: ${o.to} can take this container (dry run, nothing moved)\n`);
       } else {
         const q = report.qemu;
-        process.stdout.write(`${id} now runs at ${o.to}: ${report.totalMs} ms in all, switch-over ${report.switchoverMs} ms, downtime ${q?.downtimeMs ?? '?'} ms (QEMU), ${((q?.ramBytes ?? 0) / MiB).toFixed(1)} MiB of memory, ${((q?.diskBytes ?? 0) / MiB).toFixed(1)} MiB of disk\n`);
+        const home = report.returned ? ' (back with its stand-in there; nothing of it is left here)' : '';
+        process.stdout.write(`${id} now runs at ${o.to}${home}: ${report.totalMs} ms in all, switch-over ${report.switchoverMs} ms, downtime ${q?.downtimeMs ?? '?'} ms (QEMU), ${((q?.ramBytes ?? 0) / MiB).toFixed(1)} MiB of memory, ${((q?.diskBytes ?? 0) / MiB).toFixed(1)} MiB of disk\n`);
       }
     });
 }

@@ -6,6 +6,7 @@ import type { QemuLaunch } from './qemu-argv';
 import type { LogOptions } from '../log';
 import type { AuthOptions } from '../migrate/auth';
 import type { IncomingEndpoints, SendOptions } from './vm-migration';
+import type { GuestNetwork } from './devices/net/config';
 
 export const LAUNCH_FILE = 'launch.json';
 export const KEEPER_SOCKET = 'keeper.sock';
@@ -46,12 +47,23 @@ export type KeeperRequest =
   | { op: 'migrate'; send: SendOptions }
   | { op: 'abort-migration' }
   | { op: 'cancel-migration' }
-  | { op: 'handover'; to: string; auth: AuthOptions }
+  /** standIn false: the destination's stand-in took the container back; this keeper ends. */
+  | { op: 'handover'; to: string; auth: AuthOptions; standIn?: boolean }
   | { op: 'finish-incoming' }
+  /** A stand-in: the container comes back here; boot its VM waiting for the incoming state. */
+  | { op: 'take-back'; incoming: IncomingEndpoints; network?: GuestNetwork }
+  /** A stand-in whose take-back will not happen: end that VM and stand in as before (with the NIC it kept). */
+  | { op: 'abort-incoming'; network?: GuestNetwork }
   /** The container terminal's window size changed (run in the foreground). */
   | { op: 'resize'; rows: number; cols: number }
   /** Start a process in the container; the connection then carries its stdio (docs/protocol/keeper.md). */
-  | { op: 'exec'; fields: Array<[string, FieldValue]> };
+  | { op: 'exec'; fields: Array<[string, FieldValue]> }
+  /** The guest's process table (agent `ps`): one "PID:PPID:UID:STATE:CMDLINE" per process. */
+  | { op: 'ps' }
+  /** The container's usage counters from the guest: the agent's `usage` fields, as a record. */
+  | { op: 'stats' }
+  /** Change resource limits live: the agent's res.* fields (docs/protocol/agent.md). */
+  | { op: 'update'; fields: Array<[string, FieldValue]> };
 
 export type KeeperReply = { ok: true; result?: unknown } | { ok: false; error: string };
 

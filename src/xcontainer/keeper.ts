@@ -18,9 +18,10 @@ import { joinHostCgroup } from './host-cgroup';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
 import { CONSOLE_LOG, ROOT_DISK } from './qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from './vm-snapshot';
-import { finishIncoming, sendVm } from './vm-migration';
+import { abandonIncoming, finishIncoming, sendVm } from './vm-migration';
 import { type BootMode, bootVm, consoleTail } from './vm-boot';
-import { StandIn } from './keeper-standin';
+import { StandIn, releaseNic } from './keeper-standin';
+import { writeLaunch } from './keeper-spawn';
 import { ExecSessions } from './keeper-exec';
 import { HostTerminal } from './keeper-terminal';
 import type { AuthOptions } from '../migrate/auth';
@@ -57,6 +58,9 @@ class Keeper {
   private handingOver = false;
   private migrationCancelled = false;
   private standIn?: StandIn;
+  /** Output of a VM a stand-in takes back, held until the old link has brought the rest. */
+  private heldOutput?: Array<() => void>;
+  private linkRetired?: Promise<void>;
   private stderrOpen = true;
   private execs?: ExecSessions;
   private terminal?: HostTerminal;
@@ -114,11 +118,11 @@ class Keeper {
     const agent = this.agent!;
     agent.on('stdout', (buf) => {
       this.lastOutputAt = Date.now();
-      this.writeStdout(buf);
+      this.afterLink(() => this.writeStdout(buf));
     });
     agent.on('stderr', (buf) => {
       this.lastOutputAt = Date.now();
-      this.writeStderr(buf);
+      this.afterLink(() => this.writeStderr(buf));
     });
     agent.on('exit', (exit) => void this.onContainerExit(exit));
     agent.on('protocolError', (why) => log().warn(`agent protocol: ${why}`));
@@ -155,7 +159,7 @@ class Keeper {
     const stdin = this.terminal?.input() ?? process.stdin;
     const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent?.sendStdin(chunk));
     stdin.on('data', (chunk: Buffer) => send(chunk));
-    stdin.on('end', () => send(Buffer.alloc(0)));
+    stdin.on('end', () => (this.launch.incoming && !this.started ? void this.orphaned() : send(Buffer.alloc(0))));
     stdin.on('error', () => send(Buffer.alloc(0)));
   }
 
@@ -228,13 +232,39 @@ class Keeper {
           if (!this.paused) await this.qmp!.execute('cont', {});
           return { ok: true };
         case 'handover':
-          await this.becomeStandIn(req.to, req.auth);
+          await this.becomeStandIn(req.to, req.auth, req.standIn !== false);
           return { ok: true };
         case 'finish-incoming':
           await finishIncoming(this.qmp!);
           await this.agent!.request('ping', {});
           this.started = true;
+          if (this.standIn) this.takeBack();
           this.updateRecord({ status: 'running' });
+          return { ok: true };
+        case 'take-back':
+          // The container comes back to the host this keeper stands in on: the pid its
+          // supervisor knows runs it again, from a VM waiting for the incoming state.
+          if (!this.standIn) return { ok: false, error: 'this keeper is not a stand-in' };
+          this.launch.incoming = req.incoming;
+          this.launch.qemu.network = req.network;
+          // How it first started no longer matters: its state comes from the other host.
+          this.launch.template = undefined;
+          this.launch.restore = undefined;
+          writeLaunch(this.dir, this.launch);
+          await this.boot();
+          return { ok: true };
+        case 'abort-incoming':
+          // The return will not happen: end that VM and go on standing in.
+          if (!this.standIn) return { ok: false, error: 'this keeper is not a stand-in' };
+          abandonIncoming();
+          this.agent?.removeAllListeners('exit');
+          await this.stopQemu(0);
+          this.exiting = false;
+          this.heldOutput = undefined;
+          this.launch.incoming = undefined;
+          this.launch.qemu.network = req.network;
+          writeLaunch(this.dir, this.launch);
+          this.updateRecord({ qemuPid: undefined, qemuStartTime: undefined });
           return { ok: true };
         case 'pause':
           if (this.paused) return { ok: true };
@@ -254,8 +284,26 @@ class Keeper {
         case 'resize':
           await this.agent!.request('resize', { rows: req.rows, cols: req.cols });
           return { ok: true };
+        case 'stats':
+        case 'update': {
+          // A stopped VM would not answer; a migrated one is not ours to ask.
+          if (this.standIn || this.handingOver) return { ok: false, error: 'the container is not running here (it was migrated)' };
+          if (this.exiting) return { ok: false, error: 'the container is not running' };
+          if (this.paused) return { ok: false, error: `cannot ${req.op === 'stats' ? 'read the stats of' : 'update'} a paused container: its VM is stopped` };
+          if (req.op === 'update') {
+            await this.agent!.request('update', req.fields);
+            return { ok: true };
+          }
+          const usage = await this.agent!.request('stats', {});
+          return { ok: true, result: Object.fromEntries(usage.fields) };
+        }
         case 'exec':
           return { ok: false, error: 'exec is served on its own connection' };
+        case 'ps': {
+          if (this.standIn) return { ok: false, error: 'the container is not running here (it was migrated)' };
+          const reply = await this.agent!.request('ps', {});
+          return { ok: true, result: reply.fields.filter(([k]) => k === 'proc').map(([, v]) => v) };
+        }
         default:
           return { ok: false, error: `unknown keeper request ${(req as { op: string }).op}` };
       }
@@ -295,12 +343,21 @@ class Keeper {
   }
 
   /** After switch-over: end the (stopped) local VM and relay to the destination. */
-  private async becomeStandIn(to: string, auth: AuthOptions): Promise<void> {
+  private async becomeStandIn(to: string, auth: AuthOptions, standIn: boolean): Promise<void> {
     if (!this.handingOver) throw new RunxError('ESTATE', 'no completed migration to hand over');
     await this.outputQuiet();
     this.agent?.removeAllListeners('exit');
     await this.stopQemu(0);
     this.exiting = false;
+    if (!standIn) {
+      // Back with the stand-in on its first host, whose link ran through us: our exit,
+      // after the output above, ends that link (once the reply is out), and nothing of
+      // the container stays here.
+      releaseNic(this.dir, this.launch);
+      this.updateRecord({ status: 'stopped', annotations: { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to }, qemuPid: undefined, qemuStartTime: undefined });
+      setTimeout(() => this.finish(0), 50);
+      return;
+    }
     this.standIn = new StandIn(this.launch.id, to, auth, {
       stdout: (b) => this.writeStdout(b),
       stderr: (b) => this.writeStderr(b),
@@ -312,6 +369,44 @@ class Keeper {
     });
     const annotations = { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to };
     this.updateRecord({ annotations, qemuPid: undefined, qemuStartTime: undefined });
+  }
+
+  /**
+   * A migration's destination keeper has its serve's pipe for stdin: its end before
+   * Finish means that serve is gone and nobody will run this VM, nor remove it.
+   */
+  private async orphaned(): Promise<void> {
+    abandonIncoming();
+    await this.stopQemu(0);
+    this.store.remove(this.launch.id);
+    try {
+      log().warn(`incoming migration of ${this.launch.id}: the migration service went away before switch-over; removed it`);
+    } catch { /* without --log, stderr was that service's pipe */ }
+    this.finish(255);
+  }
+
+  /** The container runs here again: the stand-in's link retires once the other host's last output is in. */
+  private takeBack(): void {
+    const link = this.standIn!;
+    this.standIn = undefined;
+    this.handingOver = false;
+    this.launch.incoming = undefined;
+    writeLaunch(this.dir, this.launch);
+    this.heldOutput ??= [];
+    this.linkRetired = link.retire().then(() => {
+      const held = this.heldOutput ?? [];
+      this.heldOutput = undefined;
+      for (const write of held) write();
+    });
+    const annotations = { ...(this.record.annotations ?? {}) };
+    delete annotations['io.runx.migrated-to'];
+    this.updateRecord({ annotations });
+  }
+
+  /** Output of a VM taken back (it runs from the switch-over) comes after what the old link still brings. */
+  private afterLink(write: () => void): void {
+    if (this.standIn || this.heldOutput) (this.heldOutput ??= []).push(write);
+    else write();
   }
 
   /** Waits until no output has arrived for a moment (the VM is stopped; this drains the socket). */
@@ -344,6 +439,7 @@ class Keeper {
     this.agent?.notify('shutdown');
     await this.stopQemu();
     log().debug('VM ended');
+    await this.linkRetired;
     this.finish(status);
   }
 

@@ -19,7 +19,7 @@ export interface QmpCommands {
   'migrate-incoming': { args: { uri: string }; result: Record<string, never> };
   'migrate-set-capabilities': { args: { capabilities: Array<{ capability: string; state: boolean }> }; result: Record<string, never> };
   'migrate-set-parameters': { args: { 'downtime-limit'?: number; 'max-bandwidth'?: number }; result: Record<string, never> };
-  'nbd-server-start': { args: { addr: { type: 'inet'; data: { host: string; port: string } } }; result: Record<string, never> };
+  'nbd-server-start': { args: { addr: { type: 'inet'; data: { host: string; port: string } } | { type: 'unix'; data: { path: string } } }; result: Record<string, never> };
   'nbd-server-add': { args: { device: string; name?: string; writable: boolean }; result: Record<string, never> };
   'nbd-server-stop': { args: Record<string, never>; result: Record<string, never> };
   'drive-mirror': { args: { 'job-id': string; device: string; target: string; format: string; sync: 'full'; mode: 'existing' }; result: Record<string, never> };
@@ -27,6 +27,7 @@ export interface QmpCommands {
   block_resize: { args: { device: string; size: number }; result: Record<string, never> };
   'block-job-cancel': { args: { device: string; force?: boolean }; result: Record<string, never> };
   'query-migrate': { args: Record<string, never>; result: MigrateInfo };
+  'announce-self': { args: { initial: number; max: number; rounds: number; step: number }; result: Record<string, never> };
 }
 
 export interface MigrateInfo {

@@ -17,6 +17,7 @@ setup() {
 
 teardown() {
   [ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
+  [ -n "${HOME_SERVE_PID:-}" ] && kill "$HOME_SERVE_PID" 2>/dev/null && wait "$HOME_SERVE_PID" 2>/dev/null || true
   for r in "$ROOT" "$DEST"; do
     for id in $("$RUNX_BIN" --root "$r" list -q 2>/dev/null); do "$RUNX_BIN" --root "$r" delete --force "$id" >/dev/null 2>&1 || true; done
   done
@@ -158,5 +159,99 @@ consecutive() {
   n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
   sleep 0.7
   [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  consecutive "$BATS_TEST_TMPDIR/out"
+}
+
+# dest_qemu ID: the destination VM's QEMU pid, once its keeper has started it (at most 20 s)
+dest_qemu() {
+  local q
+  for _ in $(seq 200); do
+    q="$(node -e 'try { console.log(require(process.argv[1]).qemuPid ?? "") } catch { console.log("") }' "$DEST/$1/state.json" 2>/dev/null)"
+    [ -n "$q" ] && echo "$q" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# dest_clean ID: until the destination holds nothing of it (at most 20 s)
+dest_clean() {
+  for _ in $(seq 200); do [ ! -e "$DEST/$1" ] && return 0; sleep 0.1; done
+  ls -la "$DEST/$1" >&2
+  return 1
+}
+
+@test "the destination dying during the transfer (its QEMU, then its serve) leaves the source running and the destination clean" {
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  make_bundle -- sh -c "$COUNTER"
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  # 1 MiB/s makes the memory phase last ~20 s: the destination dies in it
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --bandwidth 1 c1 >"$BATS_TEST_TMPDIR/m1" 2>&1 &
+  m=$!
+  q="$(dest_qemu c1)"
+  sleep 1
+  kill -9 "$q"
+  st=0; wait "$m" || st=$?
+  [ "$st" -eq 1 ]
+  grep -q "failed before switch-over (the container runs on here)" "$BATS_TEST_TMPDIR/m1"
+  [ "$(state_field c1 status)" = running ]
+  dest_clean c1
+
+  # the whole service goes: its keeper, whose stdin is the service's pipe, ends the
+  # VM it waited with and removes its state
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --bandwidth 1 c1 >"$BATS_TEST_TMPDIR/m2" 2>&1 &
+  m=$!
+  q="$(dest_qemu c1)"
+  sleep 1
+  kill -9 "$SERVE_PID"
+  wait "$SERVE_PID" 2>/dev/null || true
+  SERVE_PID=
+  st=0; wait "$m" || st=$?
+  [ "$st" -eq 1 ]
+  grep -q "failed before switch-over (the container runs on here)" "$BATS_TEST_TMPDIR/m2"
+  [ "$(state_field c1 status)" = running ]
+  dest_clean c1
+  wait_gone "$q"
+  [ -z "$(state_field c1 annotations)" ] || [[ "$(state_field c1 annotations)" != *migrated-to* ]]
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 0.7
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  consecutive "$BATS_TEST_TMPDIR/out"
+}
+
+@test "a container comes back to the host whose stand-in holds its id: the stand-in runs it again" {
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  # the source host serves too, from the same --root as its containers
+  home="$(free_port)"
+  "$RUNX_BIN" --root "$ROOT" serve --listen "127.0.0.1:$home" --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/home.err" &
+  HOME_SERVE_PID=$!
+  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/home.err" 2>/dev/null && break; sleep 0.1; done
+  make_bundle -- sh -c "$COUNTER"
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  sleep 1
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  sleep 1
+  run "$RUNX_BIN" --root "$DEST" migrate --to "127.0.0.1:$home" --token-file "$BATS_TEST_TMPDIR/token" --format json c1
+  echo "$output"
+  [ "$status" -eq 0 ]
+  node -e 'if (!JSON.parse(process.argv[1]).returned) process.exit(1)' "$output"
+  [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
+  [ "$(state_field c1 status)" = running ]
+  [[ "$(state_field c1 annotations)" != *migrated-to* ]]
+  [ "$(record_field c1 keeperPid)" = "$(cat "$BATS_TEST_TMPDIR/pid")" ]
+  kill -0 "$(record_field c1 qemuPid)"
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 1
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  # it can leave again, and signals reach it directly
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$("$RUNX_BIN" --root "$DEST" state c1 | grep -c '"status": "running"')" -eq 1 ]
+  sleep 0.5
+  runx kill c1 KILL
+  wait_status c1 stopped
+  [ "$(record_field c1 exitStatus)" = 137 ]
   consecutive "$BATS_TEST_TMPDIR/out"
 }

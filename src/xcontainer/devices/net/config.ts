@@ -46,6 +46,38 @@ export function netnsPathOf(namespaces: ReadonlyArray<{ type: string; path?: str
 
 /** Reads the namespace's interface and sets up the tap and redirects. Undone by teardownNetwork. */
 export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
+  const found = inspectNetwork(netnsPath);
+  if (!found) return undefined;
+  plugTap(found.net, found.held);
+  return found.net;
+}
+
+/** The identity a VM's NIC carries from host to host (the guest keeps it: it is in its memory). */
+export type GuestIdentity = Pick<GuestNetwork, 'mac' | 'cidr' | 'gateway' | 'mtu'>;
+
+/**
+ * A migrating VM's NIC on the destination: the tap and redirects go into this host's
+ * namespace for the container, and the VM keeps the identity it had (its MAC above
+ * all: the guest has it, and L2 peers learn its new port from the announcement after
+ * switch-over). The namespace's interface must carry the container's address and
+ * an MTU as large, or the identity would not work here; nothing is set up then.
+ */
+export function setupMigratedNetwork(netnsPath: string, guest: GuestIdentity): GuestNetwork {
+  if (!fs.existsSync(netnsPath)) throw new RunxError('ECONFIG', `network namespace ${netnsPath} does not exist on this host (runx migrate --netns names the one to use)`);
+  const found = inspectNetwork(netnsPath);
+  if (!found) throw new RunxError('ECONFIG', `network namespace ${netnsPath} has no interface for the container (an Ethernet link that is up)`);
+  const local = found.net;
+  if (guest.cidr && local.cidr !== guest.cidr) {
+    throw new RunxError('ECONFIG', `network namespace ${netnsPath}: its interface ${local.hostIf} has ${local.cidr ?? 'no IPv4 address'}, the container has ${guest.cidr}; its address cannot move there`);
+  }
+  if (local.mtu < guest.mtu) throw new RunxError('ECONFIG', `network namespace ${netnsPath}: its interface ${local.hostIf} has MTU ${local.mtu}, the container uses ${guest.mtu}`);
+  const net: GuestNetwork = { ...local, mac: guest.mac, cidr: guest.cidr, gateway: guest.gateway, mtu: guest.mtu };
+  plugTap(net, found.held);
+  return net;
+}
+
+/** Checks the namespace and finds the interface the VM takes over; changes nothing. */
+function inspectNetwork(netnsPath: string): { net: GuestNetwork; held: boolean } | undefined {
   if (!fs.existsSync(netnsPath)) throw new RunxError('ECONFIG', `config.json: linux.namespaces: network namespace path ${netnsPath} does not exist`);
   // The VM takes over the namespace's interface with tc redirects: never the host's own.
   const ns = fs.statSync(netnsPath);
@@ -75,25 +107,28 @@ export function setupNetwork(netnsPath: string): GuestNetwork | undefined {
     netnsPath, hostIf: nic.ifname, tap: TAP_NAME, mac: nic.address, mtu: nic.mtu,
     cidr: v4 ? `${v4.local}/${v4.prefixlen}` : undefined, gateway,
   };
+  return { net, held };
+}
+
+function plugTap(net: GuestNetwork, held: boolean): void {
   // A tap left held by a checkpointed container (see teardownNetwork) is taken over
   // as it is, redirects and all.
-  if (held) return net;
-  inNetns(netnsPath, ['ip', '-batch', '-'], [
+  if (held) return;
+  inNetns(net.netnsPath, ['ip', '-batch', '-'], [
     `tuntap add dev ${TAP_NAME} mode tap`,
-    `link set dev ${TAP_NAME} mtu ${nic.mtu} up`,
+    `link set dev ${TAP_NAME} mtu ${net.mtu} up`,
   ].join('\n'));
   try {
-    inNetns(netnsPath, ['tc', '-batch', '-'], [
-      `qdisc add dev ${nic.ifname} handle ffff: ingress`,
-      `filter add dev ${nic.ifname} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${TAP_NAME}`,
+    inNetns(net.netnsPath, ['tc', '-batch', '-'], [
+      `qdisc add dev ${net.hostIf} handle ffff: ingress`,
+      `filter add dev ${net.hostIf} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${TAP_NAME}`,
       `qdisc add dev ${TAP_NAME} handle ffff: ingress`,
-      `filter add dev ${TAP_NAME} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${nic.ifname}`,
+      `filter add dev ${TAP_NAME} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${net.hostIf}`,
     ].join('\n'));
   } catch (err) {
     teardownNetwork(net);
     throw err;
   }
-  return net;
 }
 
 /**
