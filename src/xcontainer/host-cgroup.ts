@@ -55,22 +55,18 @@ export function readCgroupHost(root = CGROUP_ROOT): CgroupHost {
 }
 
 /**
- * Resolves and creates the container's cgroup. Without `linux.cgroupsPath`, runc still
- * makes one: "<our cgroup>/<id>", or system.slice/runc-<id>.scope with --systemd-cgroup,
- * and so does runx; but where that default cannot be made (cgroupfs read-only, say)
- * the container goes on without it, as runc's rootless containers do: the VM needs
- * no host cgroup to be contained, only a path the config asks for must hold.
+ * Resolves and creates the container's cgroup, when the config names one
+ * (`linux.cgroupsPath`, which containerd and Docker always send). Without it runc makes
+ * a default "<our cgroup>/<id>"; runx makes none, and the keeper and QEMU stay in the
+ * caller's cgroup: ids are unique only within one --root, so a default named by the id
+ * alone would be shared by same-named containers of different roots, and the VM
+ * needs no host cgroup to be contained.
  */
 export function makeHostCgroup(linux: SpecLinux | undefined, id: string, systemd: boolean, host: CgroupHost = readCgroupHost()): HostCgroup | undefined {
-  try {
-    const cg = resolveHostCgroup(linux?.cgroupsPath, id, systemd, host);
-    createHostCgroup(cg, linux?.resources);
-    return cg;
-  } catch (err) {
-    if (linux?.cgroupsPath || err instanceof ConfigError) throw err;
-    log().info(`container ${id} has no host cgroup: ${messageOf(err)}`);
-    return undefined;
-  }
+  if (!linux?.cgroupsPath) return undefined;
+  const cg = resolveHostCgroup(linux.cgroupsPath, id, systemd, host);
+  createHostCgroup(cg, linux.resources);
+  return cg;
 }
 
 /** Where the container's cgroup goes in every hierarchy mounted at `host.root`. */

@@ -240,10 +240,10 @@ describe('host cgroup: making, joining and removing', () => {
     expect(fs.readFileSync(path.join(host.root, 'pids', 'blocker'), 'utf8')).toBe('a file');
   });
 
-  it('goes on without a default cgroup it cannot make, but not without one the config names', () => {
+  it('makes no cgroup the config does not name, and fails on one it names but cannot make', () => {
     const none = { root: path.join(tmpRoot(), 'missing'), selfCgroup: '', mountinfo: '' };
-    expect(makeHostCgroup(undefined, 'c1', false, none)).toBeUndefined();
-    expect(makeHostCgroup({ resources: { cpu: { quota: 1000 } } }, 'c1', false, none)).toBeUndefined();
+    expect(makeHostCgroup(undefined, 'c1', false, v1Host())).toBeUndefined();
+    expect(makeHostCgroup({ resources: { cpu: { quota: 1000 } } }, 'c1', false, v1Host())).toBeUndefined();
     expect(() => makeHostCgroup({ cgroupsPath: '/c1' }, 'c1', false, none)).toThrow(RunxError);
     // A bad systemd form is the config's fault, default or not.
     expect(() => makeHostCgroup({ cgroupsPath: 'nope' }, 'c1', true, v1Host())).toThrow(ConfigError);
