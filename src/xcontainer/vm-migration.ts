@@ -56,6 +56,10 @@ export interface MigrationStats {
   downtimeMs: number;
   ramBytes: number;
   diskBytes: number;
+  /** The highest guest CPU throttle auto-converge applied (QEMU's cpu-throttle-percentage), 0 if none. */
+  cpuThrottlePercent: number;
+  /** How many times QEMU synced the dirty bitmap: the pre-copy rounds. */
+  dirtySyncCount: number;
 }
 
 /**
@@ -213,8 +217,11 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
     if (Object.keys(params).length) await qmp.execute('migrate-set-parameters', params);
     await qmp.execute('migrate', { uri: migrateUri });
     let info: MigrateInfo;
+    let throttle = 0;
     for (;;) {
       info = await qmp.execute('query-migrate', {});
+      // Reported only while auto-converge throttles (not once completed): keep the highest.
+      throttle = Math.max(throttle, (info as { 'cpu-throttle-percentage'?: number })['cpu-throttle-percentage'] ?? 0);
       if (info.status === 'completed') break;
       if (info.status === 'failed' || info.status === 'cancelled') {
         throw new RunxError('EQMP', `memory migration ${info.status}: ${info['error-desc'] ?? 'destination went away?'}`);
@@ -228,7 +235,8 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
     }
     await endMirror(qmp);
     relay?.close(false);
-    return { totalTimeMs: info['total-time'] ?? 0, downtimeMs: info.downtime ?? 0, ramBytes: info.ram?.transferred ?? 0, diskBytes };
+    const dirtySyncCount = (info.ram as { 'dirty-sync-count'?: number } | undefined)?.['dirty-sync-count'] ?? 0;
+    return { totalTimeMs: info['total-time'] ?? 0, downtimeMs: info.downtime ?? 0, ramBytes: info.ram?.transferred ?? 0, diskBytes, cpuThrottlePercent: throttle, dirtySyncCount };
   } catch (err) {
     relay?.close(true);
     await qmp.execute('migrate_cancel', {}).catch(() => undefined);

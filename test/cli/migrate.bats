@@ -255,3 +255,36 @@ dest_clean() {
   [ "$(record_field c1 exitStatus)" = 137 ]
   consecutive "$BATS_TEST_TMPDIR/out"
 }
+
+# Rewrites 32 MiB of non-zero memory (dd's buffer, from a page-cached file) over and
+# over: faster than 8 MiB/s sends it (zeros would not do: QEMU sends zero pages as
+# markers), while a counter shows the container's progress.
+DIRTIER='yes abcdefghijklmnop | head -c 33554432 >/tmp/src; while :; do dd if=/tmp/src of=/dev/null bs=32M 2>/dev/null; done & i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done'
+
+@test "migration under memory-dirtying load converges (auto-converge throttles the guest)" {
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  make_bundle -- sh -c "$DIRTIER"
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  # the counter starts once the file is written and the dirtier runs (at most 60 s)
+  for _ in $(seq 600); do [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.1; done
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 5 ]
+  # bounded: SIGINT cancels the migration (and the container runs on here)
+  run timeout -s INT 300 "$RUNX_BIN" --root "$ROOT" migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" \
+    --bandwidth 8 --downtime-limit 300 --auto-converge --format json c1
+  echo "$output"
+  [ "$status" -eq 0 ]
+  # QEMU had to slow the guest down, over several pre-copy rounds
+  node -e 'const q=JSON.parse(process.argv[1]).qemu; if (!(q.cpuThrottlePercent>0)||!(q.dirtySyncCount>1)||!(q.ramBytes>0)) process.exit(1)' "$output"
+  [ "$("$RUNX_BIN" --root "$DEST" state c1 | grep -c '"status": "running"')" -eq 1 ]
+  [ "$(state_field c1 status)" = running ]
+  [[ "$(state_field c1 annotations)" == *"\"io.runx.migrated-to\":\"127.0.0.1:$port\""* ]]
+  # unthrottled at the destination: the output goes on
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 1.5
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  runx kill c1 KILL
+  wait_status c1 stopped
+  consecutive "$BATS_TEST_TMPDIR/out"
+}
