@@ -1,7 +1,9 @@
-// `start`: tell the keeper to have the agent exec the prepared process.
+// `start`: run the startContainer hooks in the guest, then tell the keeper to have the
+// agent exec the prepared process.
 import { RunxError } from '../errors';
 import { toOciState } from './container-record';
-import { runHooks, runHooksWarnOnly } from './hooks';
+import { runStartContainerHooks } from './guest-hooks';
+import { runHooksWarnOnly } from './hooks';
 import { askKeeper } from './keeper-client';
 import { KEEPER_SOCKET } from './keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
@@ -14,8 +16,9 @@ export async function startContainer(id: string, runtime: RuntimeOptions): Promi
     if (status === 'running') throw new RunxError('ESTATE', 'cannot start an already running container');
     if (status === 'stopped') throw new RunxError('ESTATE', 'cannot start a container that has stopped');
     if (status !== 'created') throw new RunxError('ESTATE', `cannot start a container in the ${status} state`);
-    const { hooks } = store.config(id);
-    await runHooks('startContainer', hooks, toOciState(rec, 'created'));
+    const config = store.config(id);
+    const { hooks } = config;
+    await runStartContainerHooks(config, toOciState(rec, 'created'), store.file(id, KEEPER_SOCKET));
     const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'start' });
     if (!reply.ok) throw new RunxError('ESTATE', reply.error);
     await runHooksWarnOnly('poststart', hooks, toOciState(rec, 'running'));

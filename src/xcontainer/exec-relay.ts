@@ -181,7 +181,7 @@ function openConsole(consoleSocket: string): number {
   return pty.slave;
 }
 
-function requestExec(keeperSocket: string, fields: Array<[string, FieldValue]>): Promise<{ sock: net.Socket; pid: number; rest: Buffer }> {
+export function requestExec(keeperSocket: string, fields: Array<[string, FieldValue]>): Promise<{ sock: net.Socket; pid: number; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath(keeperSocket));
     let head = Buffer.alloc(0);

@@ -1,4 +1,5 @@
-// Runs runtime-spec hooks on the host (config.md "POSIX-platform Hooks"): each hook's
+// Runs runtime-spec hooks on the host (config.md "POSIX-platform Hooks"; startContainer
+// hooks run in the guest instead, guest-hooks.ts): each hook's
 // path with its args (args[0] is argv[0]) and env, the container state JSON on stdin,
 // killed after its timeout. A failing prestart/createRuntime hook fails `create`; a
 // failing poststart/poststop hook is only logged, as the spec says.
