@@ -5,7 +5,8 @@
 // containers, evacuate, drain, plan) is gRPC on a unix socket (docs/protocol/
 // daemon.proto, src/spot/control-server.ts). On loopback HTTP it serves Prometheus text
 // metrics (GET /metrics) and the same operations as JSON (GET /status, /containers,
-// /plan; POST /evacuate and /drain need the token from `tokenFile` as a Bearer token),
+// /plan, and /peers: the peers the planner sees now, from the config or etcd; POST
+// /evacuate and /drain need the token from `tokenFile` as a Bearer token),
 // which scripts such as bench/evacuate use. On `listen` it serves the migration service
 // (src/migrate), as `runx serve` does.
 import fs from 'node:fs';
@@ -305,6 +306,7 @@ export class SpotDaemon {
       if (req.method === 'GET' && p === '/metrics') { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics.text()); return; }
       if (req.method === 'GET' && p === '/status') { json(200, this.status()); return; }
       if (req.method === 'GET' && p === '/containers') { json(200, await this.containers()); return; }
+      if (req.method === 'GET' && p === '/peers') { json(200, await this.peerViews()); return; }
       if (req.method === 'GET' && p === '/plan') { json(200, await this.operatorPlan(deadline, ids)); return; }
       if (req.method === 'POST' && (p === '/evacuate' || p === '/drain')) {
         if (!this.authorised(req)) { json(401, { error: 'missing or wrong bearer token' }); return; }

@@ -146,6 +146,37 @@ describe('spot daemon', () => {
     expect(r.outcomes.find((o) => o.path === 'checkpoint-to-peer')!.errors[0]).toMatch(/deadline moved earlier/);
   });
 
+  it('does not move a container twice when a notice arrives while a migration is running', async () => {
+    const fake = new FakeAws();
+    await fake.listen();
+    cleanups.push(() => fake.close());
+    const watcher = new AwsWatcher({ endpoint: fake.url, intervalMs: 10, requestTimeoutMs: 300, maxPolls: 2000, logger: quiet });
+    const m = new RecordingMigrator();
+    m.delayMs = 30;
+    const { d } = await daemonWith(config({ metrics: {} }), m, watcher);
+    let first = true;
+    m.onCall = () => {
+      if (!first) return;
+      first = false;
+      // The reclaim notice shows up while the operator's evacuation is moving its first container.
+      fake.instanceAction = { action: 'terminate', time: new Date(Date.now() + 120_000).toISOString() };
+    };
+    const operatorDeadline = Date.now() + 600_000;
+    const r = await d.evacuate('operator evacuate', operatorDeadline);
+    // The notice reached the running evacuation: its earlier deadline became the run's.
+    expect(Date.parse(r.deadline)).toBeLessThan(operatorDeadline - 400_000);
+    await until(() => d.metrics.get('runx_spot_notices_total', { provider: 'aws', kind: 'terminate' }) === 1);
+    // Give the watcher time to poll the same notice again: it must not start another evacuation.
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.outcomes).toHaveLength(8);
+    expect(r.outcomes.every((o) => o.path === 'live' && o.withinDeadline)).toBe(true);
+    const ids = m.calls.map((c) => c.id);
+    expect(ids).toHaveLength(8);
+    expect(new Set(ids).size).toBe(8);
+    expect(d.reports).toHaveLength(1);
+    expect(d.status()).toMatchObject({ evacuations: 1, evacuating: false });
+  });
+
   it('acknowledges an Azure Preempt event after evacuating', async () => {
     const fake = new FakeAzure();
     await fake.listen();
