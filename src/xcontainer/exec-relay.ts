@@ -3,7 +3,6 @@
 // terminal. It lives exactly as long as the exec'd process, forwards the signals it
 // gets to it, and exits with its status — which is what `exec --pid-file` promises
 // containerd's shim, which supervises and signals this pid.
-import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import tty from 'node:tty';
@@ -13,6 +12,7 @@ import { FrameReader, FrameType, encodeFrame } from './agent-frames';
 import type { FieldValue } from './agent-messages';
 import { controlFrame, parseControl } from './exec-stream';
 import type { KeeperReply } from './keeper-launch';
+import { openConsole } from './console-socket';
 import { type WindowSize, native } from './native';
 import { socketPath } from './socket-path';
 import { writeAllSync } from './write-all';
@@ -157,28 +157,6 @@ function safeWrite(fd: number, buf: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-/** A host pty whose master goes to the console socket; we keep the slave, raw, as our controlling terminal. */
-function openConsole(consoleSocket: string): number {
-  const n = native();
-  const pty = n.openpty();
-  try {
-    n.sendFd(consoleSocket, pty.master, pty.path);
-  } catch (err) {
-    fs.closeSync(pty.master);
-    fs.closeSync(pty.slave);
-    throw new RunxError('EUSAGE', `cannot send the terminal to the console socket ${consoleSocket}: ${messageOf(err).replace(/^connect: /, '')}`);
-  }
-  fs.closeSync(pty.master);
-  n.setRaw(pty.slave);
-  try {
-    // So the kernel sends us SIGWINCH when the holder of the master resizes it.
-    n.makeControllingTty(pty.slave);
-  } catch (err) {
-    log().warn(`the console will not follow window size changes: ${messageOf(err)}`);
-  }
-  return pty.slave;
 }
 
 export function requestExec(keeperSocket: string, fields: Array<[string, FieldValue]>): Promise<{ sock: net.Socket; pid: number; rest: Buffer }> {

@@ -6,10 +6,10 @@
 // keeper (SIGWINCH) when the other end resizes it, and that becomes a `resize` for the
 // guest. Without a console socket (`runx run` in the foreground), the caller's own
 // terminal is the keeper's stdio, and the caller reports its resizes (op `resize`).
-import fs from 'node:fs';
 import tty from 'node:tty';
-import { RunxError, messageOf } from '../errors';
+import { messageOf } from '../errors';
 import { log } from '../log';
+import { openConsole } from './console-socket';
 import { type WindowSize, native } from './native';
 import { writeAllSync } from './write-all';
 
@@ -20,21 +20,7 @@ export class HostTerminal {
   private constructor(readonly consoleFd?: number) {}
 
   static open(consoleSocket?: string): HostTerminal {
-    if (!consoleSocket) return new HostTerminal();
-    const n = native();
-    const pty = n.openpty();
-    try {
-      n.sendFd(consoleSocket, pty.master, pty.path);
-    } catch (err) {
-      fs.closeSync(pty.master);
-      fs.closeSync(pty.slave);
-      throw new RunxError('EUSAGE', `cannot send the terminal to the console socket ${consoleSocket}: ${messageOf(err).replace(/^connect: /, '')}`);
-    }
-    // Ours no more: the holder of the socket's other end owns the master now.
-    fs.closeSync(pty.master);
-    n.setRaw(pty.slave);
-    n.makeControllingTty(pty.slave);
-    return new HostTerminal(pty.slave);
+    return new HostTerminal(consoleSocket ? openConsole(consoleSocket) : undefined);
   }
 
   /** The size to start the guest's terminal with, if there is one to copy. */
