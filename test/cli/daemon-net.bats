@@ -14,6 +14,7 @@
 # Only test-made namespaces and 10.233.0.0/24.
 
 load helpers
+load netns-hosts
 
 NET=10.233.0
 # Reads lines from the one connection; each reply carries the count so far: the
@@ -57,16 +58,6 @@ teardown() {
   rm -rf "$RA" "$RB"
 }
 
-# plug NS ADDR: a namespace (made unless it exists) whose eth0 (ADDR/24) is a port of the bridge
-plug() {
-  [ -e "/run/netns/$1" ] || ip netns add "$1"
-  ip link add "p$1" netns "$L" type veth peer name eth0 netns "$1"
-  ip -n "$L" link set "p$1" master br0 up
-  ip -n "$1" addr add "$2/24" dev eth0
-  ip -n "$1" link set eth0 up
-  ip -n "$1" link set lo up
-}
-
 # wait_log FILE PATTERN [tries of 0.1 s]
 wait_log() {
   for _ in $(seq "${3:-300}"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
@@ -88,26 +79,6 @@ EOF
 # in_a PATH: GET http://127.0.0.1:7790/PATH from inside A (A's daemon's metrics port)
 in_a() {
   ip netns exec "$HA" node -e 'fetch(process.argv[1]).then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1) }, (e) => { console.error(String(e)); process.exit(1) })' "http://127.0.0.1:7790/$1"
-}
-
-replies() {
-  local n
-  n="$(grep -c '^[0-9]* [0-9]*$' "$BATS_TEST_TMPDIR/client.log" 2>/dev/null)"
-  echo "${n:-0}"
-}
-
-# wait_replies N: until the client has N replies (at most 60 s)
-wait_replies() {
-  for _ in $(seq 300); do [ "$(replies)" -ge "$1" ] && return 0; grep -q CLOSED "$BATS_TEST_TMPDIR/client.log" 2>/dev/null && break; sleep 0.2; done
-  echo "client has $(replies) replies, wanted $1; last lines:" >&2
-  tail -n 5 "$BATS_TEST_TMPDIR/client.log" >&2
-  return 1
-}
-
-has_tap() { ip -n "$1" -br link show | grep -c tap0_runx || true; }
-
-in_netns_of() { # pid netns-name
-  [ "$(readlink "/proc/$1/ns/net")" = "$(ip netns exec "$2" readlink /proc/self/ns/net)" ]
 }
 
 running_on_b() { "$RUNX_BIN" --root "$RB" state c1 2>/dev/null | grep -q '"status": "running"'; }

@@ -7,6 +7,7 @@
 # in order, with the count intact. Only test-made namespaces and 10.232.0.0/24.
 
 load helpers
+load netns-hosts
 
 NET=10.232.0
 # Reads lines from the one connection; each reply carries the count so far: the
@@ -42,16 +43,6 @@ teardown() {
   rm -rf "$RA" "$RB"
 }
 
-# plug NS ADDR: a namespace whose eth0 (ADDR/24) is a port of the bridge
-plug() {
-  ip netns add "$1"
-  ip link add "p$1" netns "$L" type veth peer name eth0 netns "$1"
-  ip -n "$L" link set "p$1" master br0 up
-  ip -n "$1" addr add "$2/24" dev eth0
-  ip -n "$1" link set eth0 up
-  ip -n "$1" link set lo up
-}
-
 # serve NS ROOT ADDR: runx serve inside a host namespace
 serve() {
   local log="$BATS_TEST_TMPDIR/serve-$1.err"
@@ -60,26 +51,6 @@ serve() {
   for _ in $(seq 100); do grep -q listening "$log" 2>/dev/null && return 0; sleep 0.1; done
   cat "$log" >&2
   return 1
-}
-
-replies() {
-  local n
-  n="$(grep -c '^[0-9]* [0-9]*$' "$BATS_TEST_TMPDIR/client.log" 2>/dev/null)"
-  echo "${n:-0}"
-}
-
-# wait_replies N: until the client has N replies (at most 60 s)
-wait_replies() {
-  for _ in $(seq 300); do [ "$(replies)" -ge "$1" ] && return 0; grep -q CLOSED "$BATS_TEST_TMPDIR/client.log" 2>/dev/null && break; sleep 0.2; done
-  echo "client has $(replies) replies, wanted $1; last lines:" >&2
-  tail -n 5 "$BATS_TEST_TMPDIR/client.log" >&2
-  return 1
-}
-
-has_tap() { ip -n "$1" -br link show | grep -c tap0_runx || true; }
-
-in_netns_of() { # pid netns-name
-  [ "$(readlink "/proc/$1/ns/net")" = "$(ip netns exec "$2" readlink /proc/self/ns/net)" ]
 }
 
 @test "a TCP server keeps its one connection and its state across A -> B -> A" {
