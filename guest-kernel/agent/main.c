@@ -188,19 +188,19 @@ static void handle_exec(struct agent *a, const struct ctl_msg *m, const char *id
 		reply_error(a, id, err);
 		return;
 	}
+	const char *refused = p.exec == 0 ? "exec: missing exec number" : NULL;
 	struct exec_proc *slot = NULL;
-	for (size_t i = 0; i < EXEC_MAX; i++) {
-		if (a->execs[i].num == p.exec) {
-			plan_free(&p);
-			reply_error(a, id, "exec: that exec number is in use");
-			return;
-		}
-		if (!slot && a->execs[i].num == 0)
+	for (size_t i = 0; i < EXEC_MAX && !refused; i++) {
+		if (a->execs[i].num == p.exec)
+			refused = "exec: that exec number is in use";
+		else if (!slot && a->execs[i].num == 0)
 			slot = &a->execs[i];
 	}
-	if (p.exec == 0 || !slot) {
+	if (!refused && !slot)
+		refused = "exec: too many exec'd processes";
+	if (refused) {
 		plan_free(&p);
-		reply_error(a, id, p.exec == 0 ? "exec: missing exec number" : "exec: too many exec'd processes");
+		reply_error(a, id, refused);
 		return;
 	}
 	int r = exec_start(&p, a->c.pid, slot, err, sizeof err);
