@@ -14,6 +14,7 @@
  * differently (shares -> cpu.weight, memory+swap -> memory.swap.max) is converted here,
  * where the current values are at hand. */
 #include "cgroup.h"
+#include "sysctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,26 +45,6 @@ struct res {
 	int has_mem, has_low, has_swap, has_pids, has_quota, has_period, has_shares;
 	uint64_t mem, low, swap, pids, quota, period, shares;
 };
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	size_t len = strlen(val);
-	ssize_t n = write(fd, val, len);
-	int saved = errno;
-	close(fd);
-	if (n < 0) {
-		errno = saved;
-		return -1;
-	}
-	if ((size_t)n != len) {
-		errno = EIO;
-		return -1;
-	}
-	return 0;
-}
 
 /* The whole of a (small) file of the container's cgroup, NUL-terminated. */
 static int read_cg(const char *name, char *buf, size_t len)
@@ -141,7 +122,7 @@ static int set(const char *name, const char *val, char *err, size_t errlen)
 {
 	char path[128];
 	snprintf(path, sizeof path, CGROUP_DIR "/%s", name);
-	if (write_file(path, val) == 0)
+	if (knob_write(path, val) == 0)
 		return 0;
 	snprintf(err, errlen, "cgroup: set %s to %s: %s", name, val, strerror(errno));
 	return -1;
@@ -288,7 +269,7 @@ static int mount_hierarchy(char *err, size_t errlen)
 	 * a cgroup with controllers for its children holds no processes. */
 	static const char *const controllers[] = { "+cpu", "+memory", "+pids" };
 	for (size_t i = 0; i < sizeof controllers / sizeof controllers[0]; i++)
-		if (write_file(CGROUP_MOUNT "/cgroup.subtree_control", controllers[i]) < 0)
+		if (knob_write(CGROUP_MOUNT "/cgroup.subtree_control", controllers[i]) < 0)
 			FAIL("cgroup: enable the %s controller: %s", controllers[i] + 1, strerror(errno));
 	return 0;
 }
@@ -315,7 +296,7 @@ int cgroup_update(const struct ctl_msg *m, char *err, size_t errlen)
 
 int cgroup_enter(int new_ns)
 {
-	if (write_file(CGROUP_DIR "/cgroup.procs", "0") < 0)
+	if (knob_write(CGROUP_DIR "/cgroup.procs", "0") < 0)
 		return -1;
 	/* After the move, so the namespace's root is the container's cgroup, as runc does
 	 * it: the container sees its own limits at the root of its cgroup mount. */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_file(const char *path, const char *val)
+int knob_write(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -43,12 +43,12 @@ int sysctl_write(const char *kv)
 	for (char *s = path + strlen("/proc/sys/"); *s; s++)
 		if (*s == '.')
 			*s = '/';
-	return write_file(path, eq + 1);
+	return knob_write(path, eq + 1);
 }
 
 int oom_score_adj_write(int value)
 {
 	char buf[16];
 	snprintf(buf, sizeof buf, "%d", value);
-	return write_file("/proc/self/oom_score_adj", buf);
+	return knob_write("/proc/self/oom_score_adj", buf);
 }

@@ -9,6 +9,9 @@
  * namespaces: net.*, kernel.shm*, kernel.hostname... resolve to the caller's namespace.
  * 0, or -1 with errno. */
 int sysctl_write(const char *kv);
+/* Writes val to a kernel file (a /proc or cgroup knob) in one write(2). 0, or -1 with
+ * errno (EIO for a short write). */
+int knob_write(const char *path, const char *val);
 /* Writes /proc/self/oom_score_adj. 0, or -1 with errno. */
 int oom_score_adj_write(int value);
 
