@@ -17,28 +17,11 @@ load helpers
 load netns-hosts
 
 NET=10.233.0
-# Reads lines from the one connection; each reply carries the count so far: the
-# state the VM keeps in memory, in the shell's variable.
-SERVER='nc -l -p 7000 -e sh -c '\''i=0; while read l; do i=$((i+1)); echo "$i $l"; echo "$i $l" >&2; done'\'''
 
 setup() {
-  RA="$(mktemp -d /tmp/runx-bats-rootA.XXXXXX)"
-  RB="$(mktemp -d /tmp/runx-bats-rootB.XXXXXX)"
-  ROOT="$RA"
-  BUNDLE="$BATS_TEST_TMPDIR/bundle"
-  mkdir -p "$BUNDLE"
-  echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
-  P="rxd$$"
-  L="${P}L"; HA="${P}A"; HB="${P}B"; CL="${P}C"; CA="${P}CA"; CB="${P}CB"
-  PIDS=()
+  hosts_vars rxd
   DAEMON_B=
-  ip netns add "$L"
-  ip -n "$L" link add br0 type bridge
-  ip -n "$L" link set br0 up
-  plug "$HA" "$NET.1"
-  plug "$HB" "$NET.2"
-  plug "$CL" "$NET.50"
-  plug "$CA" "$NET.100"
+  hosts_bridge
   # B's namespace for the container exists from the start (B's daemon's mount
   # namespace binds it); its interface joins the bridge only just before the notice.
   ip netns add "$CB"
@@ -49,13 +32,7 @@ teardown() {
   if [ -n "$DAEMON_B" ] && [ -e "/proc/$DAEMON_B/ns/mnt" ]; then
     for id in $("$RUNX_BIN" --root "$RB" list -q 2>/dev/null); do nsenter --mount="/proc/$DAEMON_B/ns/mnt" "$RUNX_BIN" --root "$RB" delete --force "$id" >/dev/null 2>&1 || true; done
   fi
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for r in "$RB" "$RA"; do
-    for id in $("$RUNX_BIN" --root "$r" list -q 2>/dev/null); do "$RUNX_BIN" --root "$r" delete --force "$id" >/dev/null 2>&1 || true; done
-  done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for ns in "$CA" "$CB" "$CL" "$HA" "$HB" "$L"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$RA" "$RB"
+  hosts_down
 }
 
 # wait_log FILE PATTERN [tries of 0.1 s]

@@ -32,3 +32,50 @@ has_tap() { ip -n "$1" -br link show | grep -c tap0_runx || true; }
 in_netns_of() { # pid netns-name
   [ "$(readlink "/proc/$1/ns/net")" = "$(ip netns exec "$2" readlink /proc/self/ns/net)" ]
 }
+
+# Reads lines from the one connection; each reply carries the count so far: the
+# state the VM keeps in memory, in the shell's variable.
+SERVER='nc -l -p 7000 -e sh -c '\''i=0; while read l; do i=$((i+1)); echo "$i $l"; echo "$i $l" >&2; done'\'''
+
+# hosts_vars PREFIX: roots RA and RB (ROOT=RA), the bundle dir, the token file, and the
+# namespace names L (bridge), HA, HB (hosts), CL (client), CA, CB (the container's on
+# A and B), all starting with PREFIX and our pid.
+hosts_vars() {
+  RA="$(mktemp -d /tmp/runx-bats-rootA.XXXXXX)"
+  RB="$(mktemp -d /tmp/runx-bats-rootB.XXXXXX)"
+  ROOT="$RA"
+  BUNDLE="$BATS_TEST_TMPDIR/bundle"
+  mkdir -p "$BUNDLE"
+  echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
+  P="$1$$"
+  L="${P}L"; HA="${P}A"; HB="${P}B"; CL="${P}C"; CA="${P}CA"; CB="${P}CB"
+  PIDS=()
+}
+
+# hosts_bridge: the bridge, and HA (.1), HB (.2), CL (.50) and CA (.100) of $NET on it.
+hosts_bridge() {
+  ip netns add "$L"
+  ip -n "$L" link add br0 type bridge
+  ip -n "$L" link set br0 up
+  plug "$HA" "$NET.1"
+  plug "$HB" "$NET.2"
+  plug "$CL" "$NET.50"
+  plug "$CA" "$NET.100"
+}
+
+hosts_up() { # PREFIX
+  hosts_vars "$1"
+  hosts_bridge
+}
+
+# hosts_down [NS...]: ends what the test started (PIDS), deletes both roots' containers,
+# and removes the namespaces (with their veths and the bridge), NS... too, and the roots.
+hosts_down() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for r in "$RA" "$RB"; do
+    for id in $("$RUNX_BIN" --root "$r" list -q 2>/dev/null); do "$RUNX_BIN" --root "$r" delete --force "$id" >/dev/null 2>&1 || true; done
+  done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for ns in "$CA" "$CB" "$@" "$CL" "$HA" "$HB" "$L"; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$RA" "$RB"
+}
