@@ -1,12 +1,11 @@
 // Loads docs/protocol/migration.proto (the one definition of the migration protocol)
 // and types its messages for TypeScript. Field names are the proto's, camelCased by
 // proto-loader.
-import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { packageRoot } from '../package-root';
+import { loadPackageProto } from '../proto-file';
 
 export const MIGRATION_PROTOCOL_VERSION = 1;
-export const PROTO_PATH = path.join(packageRoot, 'docs', 'protocol', 'migration.proto');
+export const PROTO_FILE = 'docs/protocol/migration.proto';
 
 export interface PrepareRequest {
   protocolVersion: number;
@@ -54,9 +53,7 @@ export function migrationPackage(): MigrationPackage {
   if (loaded) return loaded;
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const grpcJs = require('@grpc/grpc-js') as typeof grpc;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
-  const def = protoLoader.loadSync(PROTO_PATH, { keepCase: false, longs: Number, defaults: true, oneofs: true });
+  const def = loadPackageProto(PROTO_FILE, { keepCase: false, longs: Number, defaults: true, oneofs: true });
   const pkg = grpcJs.loadPackageDefinition(def) as unknown as { runx: { migrate: { v1: { Migration: grpc.ServiceClientConstructor } } } };
   const ctor = pkg.runx.migrate.v1.Migration;
   loaded = { grpc: grpcJs, service: ctor.service, Client: ctor as unknown as MigrationPackage['Client'] };

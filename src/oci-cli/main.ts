@@ -7,7 +7,39 @@ import { messageOf } from '../errors';
 import { normaliseArgv, verbOf, wantsVersion } from './argv';
 import { defineGlobals, runtimeOptions } from './globals';
 
-const VERBS = ['create', 'start', 'state', 'kill', 'delete', 'run', 'list', 'spec', 'checkpoint', 'restore', 'simulate', 'daemon', 'pause', 'ps', 'serve', 'migrate', 'features', 'exec', 'events', 'update'] as const;
+interface VerbModule {
+  register(p: Command): void;
+}
+
+/**
+ * Each verb's module, loaded only when called. Written out, not computed from the
+ * name, so the one-file binary's bundler (scripts/build-sea.js) sees every module.
+ */
+/* eslint-disable @typescript-eslint/no-var-requires */
+const VERB_MODULES: Record<string, () => VerbModule> = {
+  create: () => require('./create'),
+  start: () => require('./start'),
+  state: () => require('./state'),
+  kill: () => require('./kill'),
+  delete: () => require('./delete'),
+  run: () => require('./run'),
+  list: () => require('./list'),
+  spec: () => require('./spec'),
+  checkpoint: () => require('./checkpoint'),
+  restore: () => require('./restore'),
+  simulate: () => require('./simulate'),
+  daemon: () => require('./daemon'),
+  pause: () => require('./pause'),
+  ps: () => require('./ps'),
+  serve: () => require('./serve'),
+  migrate: () => require('./migrate'),
+  features: () => require('./features'),
+  exec: () => require('./exec'),
+  events: () => require('./events'),
+  update: () => require('./update'),
+};
+/* eslint-enable @typescript-eslint/no-var-requires */
+const VERBS = Object.keys(VERB_MODULES);
 
 /** Modules that register more than their own name. */
 const MODULE_OF: Record<string, string> = { resume: 'pause' };
@@ -22,11 +54,8 @@ function buildProgram(verb: string | undefined): Command {
   defineGlobals(program);
   const module = verb && (MODULE_OF[verb] ?? verb);
   // Only the named verb's module, when there is one: the others are not needed.
-  const modules = module && (VERBS as readonly string[]).includes(module) ? [module] : VERBS;
-  for (const m of modules) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require(`./${m}`) as { register(p: Command): void }).register(program);
-  }
+  const modules = module && VERBS.includes(module) ? [module] : VERBS;
+  for (const m of modules) VERB_MODULES[m]!().register(program);
   return program;
 }
 

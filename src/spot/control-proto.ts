@@ -2,11 +2,10 @@
 // API) for both the server (control-server.ts) and the client (control-client.ts),
 // and types its messages as proto-loader hands them over: field names camelCased,
 // enums as their names, 64-bit integers as numbers, Timestamps as {seconds, nanos}.
-import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { packageRoot } from '../package-root';
+import { loadPackageProto } from '../proto-file';
 
-export const CONTROL_PROTO_PATH = path.join(packageRoot, 'docs', 'protocol', 'daemon.proto');
+export const CONTROL_PROTO_FILE = 'docs/protocol/daemon.proto';
 
 export type WireProvider = 'PROVIDER_UNSPECIFIED' | 'PROVIDER_NONE' | 'PROVIDER_AWS' | 'PROVIDER_GCP' | 'PROVIDER_AZURE';
 export type WireMarket = 'MARKET_UNSPECIFIED' | 'MARKET_SPOT' | 'MARKET_ON_DEMAND';
@@ -94,9 +93,7 @@ export function controlPackage(): ControlPackage {
   if (loaded) return loaded;
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const grpcJs = require('@grpc/grpc-js') as typeof grpc;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const protoLoader = require('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
-  const def = protoLoader.loadSync(CONTROL_PROTO_PATH, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
+  const def = loadPackageProto(CONTROL_PROTO_FILE, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
   const pkg = grpcJs.loadPackageDefinition(def) as unknown as { runx: { spot: { v1: { SpotDaemon: grpc.ServiceClientConstructor } } } };
   const ctor = pkg.runx.spot.v1.SpotDaemon;
   loaded = { grpc: grpcJs, service: ctor.service, Client: ctor as unknown as ControlPackage['Client'] };

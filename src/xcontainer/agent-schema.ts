@@ -1,9 +1,7 @@
 // Checks control messages against docs/protocol/agent.json, the one definition of the
 // agent protocol. The keeper checks every message it sends and receives; the unit
 // tests check the codec's constants against the same file.
-import fs from 'node:fs';
-import path from 'node:path';
-import { packageRoot } from '../package-root';
+import { readPackageFile } from '../package-root';
 import type { ControlMessage } from './agent-messages';
 
 type FieldType = 'uint' | 'string' | 'bool' | 'uint[]' | 'string[]';
@@ -17,11 +15,11 @@ export interface AgentProtocolSpec {
   messages: Record<string, { from: 'host' | 'agent'; reply?: string[]; fields: Record<string, FieldType>; required: string[] }>;
 }
 
-export const AGENT_PROTOCOL_PATH = path.join(packageRoot, 'docs', 'protocol', 'agent.json');
+export const AGENT_PROTOCOL_FILE = 'docs/protocol/agent.json';
 
 let spec: AgentProtocolSpec | undefined;
 export function agentProtocolSpec(): AgentProtocolSpec {
-  spec ??= JSON.parse(fs.readFileSync(AGENT_PROTOCOL_PATH, 'utf8')) as AgentProtocolSpec;
+  spec ??= JSON.parse(readPackageFile(AGENT_PROTOCOL_FILE)) as AgentProtocolSpec;
   return spec;
 }
 

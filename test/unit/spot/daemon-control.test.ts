@@ -10,9 +10,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readPackageFile } from '../../../src/package-root';
 import { validateDaemonConfig, type DaemonConfig } from '../../../src/spot/config';
 import { DaemonControlClient, DaemonControlError } from '../../../src/spot/control-client';
-import { CONTROL_PROTO_PATH, controlPackage } from '../../../src/spot/control-proto';
+import { CONTROL_PROTO_FILE, controlPackage } from '../../../src/spot/control-proto';
 import { controlHandlers, type ControlTarget } from '../../../src/spot/control-server';
 import { SpotDaemon, defaultControlSocket } from '../../../src/spot/daemon';
 import type { MigrationReport, Migrator } from '../../../src/spot/migrator';
@@ -83,7 +84,7 @@ describe('control API', () => {
     };
     const handlers = controlHandlers(target, quiet);
     // The rpc names as written in the .proto text, not only as proto-loader read them.
-    const text = fs.readFileSync(CONTROL_PROTO_PATH, 'utf8');
+    const text = readPackageFile(CONTROL_PROTO_FILE);
     const inProto = [...text.matchAll(/^\s*rpc\s+(\w+)\s*\(/gm)].map((m) => m[1]).sort();
     expect(inProto).toEqual(['Drain', 'Evacuate', 'ListContainers', 'Plan', 'Status']);
     expect(Object.keys(service).sort()).toEqual(inProto);
