@@ -28,10 +28,11 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 say "npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 
-say "build (tsc)"
-npm run --silent build
+say "build (tsc, then the one-file binary dist/runx)"
 commit="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+mkdir -p dist
 printf '{"commit":"%s"}\n' "$commit" > dist/build-info.json
+npm run --silent build
 
 say "guest kernel (cached; a fresh build takes ~5-7 min)"
 kernel="$(guest-kernel/build-kernel.sh)"
@@ -42,5 +43,12 @@ assets=/usr/local/lib/runx
 $SUDO mkdir -p "$assets"
 $SUDO install -m 0644 "$kernel" "$assets/bzImage"
 $SUDO install -m 0644 "$initramfs" "$assets/initramfs.cpio"
-$SUDO ln -sfn "$repo/bin/runx" /usr/local/bin/runx
+if [ -x dist/runx ]; then
+  # A rename, not a copy over the old file: running keepers execute it, and the old
+  # /usr/local/bin/runx may be a link into a checkout.
+  $SUDO install -m 0755 dist/runx /usr/local/bin/.runx.new
+  $SUDO mv -f /usr/local/bin/.runx.new /usr/local/bin/runx
+else
+  $SUDO ln -sfn "$repo/bin/runx" /usr/local/bin/runx
+fi
 say "ready: $(runx --version | head -1) (kernel $kernel, initramfs $initramfs)"

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { RunxError, messageOf } from '../errors';
 import { guestExecFields } from '../bundle/guest-plan';
 import { ExecRelay, type ExecRelayRequest } from './exec-relay';
+import { internalCommand } from './internal-command';
 import { type ExecProcessOptions, execProcess } from './exec-process';
 import { KEEPER_SOCKET } from './keeper-launch';
 import { writePidFile } from './container-create';
@@ -59,7 +60,8 @@ function startDetachedRelay(req: ExecRelayRequest): Promise<number> {
   // With a console the process's stdio is the pty: the relay must not hold ours,
   // which the caller (go-runc) reads to EOF before exec counts as done.
   const stdio = req.consoleSocket ? 'ignore' : 'inherit';
-  const child = spawn(process.execPath, [path.join(__dirname, 'exec-relay-main.js')], {
+  const relay = internalCommand('exec-relay');
+  const child = spawn(relay.file, relay.args, {
     detached: true,
     stdio: [stdio, stdio, stdio, 'pipe'],
   });

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { messageOf } from '../errors';
 import { waitForExit } from './host';
+import { internalCommand } from './internal-command';
 import { LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
 import { type StateStore, writeFileAtomic } from './state-store';
 
@@ -14,7 +15,8 @@ export function writeLaunch(dir: string, launch: KeeperLaunch): void {
 export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit'): ChildProcess {
   // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
   // runc's container process inherits runc's. fd 3 tells us when it is ready.
-  const child = spawn(process.execPath, [path.join(__dirname, 'keeper-main.js'), dir], {
+  const keeper = internalCommand('keeper', [dir]);
+  const child = spawn(keeper.file, keeper.args, {
     detached: true,
     stdio: [stdio, stdio, stdio, 'pipe'],
   });

@@ -2,7 +2,7 @@
 bats_require_minimum_version 1.5.0
 # teardown force-deletes whatever the test left, so no keeper or QEMU outlives it.
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-RUNX_BIN="$REPO/bin/runx"
+source "$REPO/test/runx-bin.bash"
 
 setup() {
   ROOT="$(mktemp -d /tmp/runx-bats-root.XXXXXX)"

@@ -5,7 +5,7 @@
 
 bats_require_minimum_version 1.5.0
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-RUNX_BIN="$REPO/bin/runx"
+source "$REPO/test/runx-bin.bash"
 IMAGE=docker.io/library/runx-busybox:latest
 
 setup_file() {

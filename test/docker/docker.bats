@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Real Docker (Debian's docker.io, dockerd 20.10) with runx as an extra runtime
-# (`--add-runtime runx=bin/runx`: dockerd's containerd runs it through the runc shim,
+# (`--add-runtime runx=<runx>`: dockerd's containerd runs it through the runc shim,
 # io.containerd.runc.v2, with BinaryName = runx). The dockerd is private: its own
 # --data-root, --exec-root, socket and pidfile, no iptables, no bridge, and it starts
 # its own containerd. The image is the busybox image of make-oci-image.mjs in
@@ -8,7 +8,7 @@
 
 bats_require_minimum_version 1.5.0
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-RUNX_BIN="$REPO/bin/runx"
+source "$REPO/test/runx-bin.bash"
 IMAGE=runx-busybox:latest
 
 setup_file() {

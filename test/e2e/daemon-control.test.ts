@@ -15,9 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonControlClient, DaemonControlError } from '../../src/spot/control-client';
 import { controlPackage } from '../../src/spot/control-proto';
 import type { EvacuationReport } from '../../src/spot/control-proto';
+import { runxBin } from '../helpers/runx-bin';
 
 const repo = path.resolve(__dirname, '../..');
-const runx = path.join(repo, 'bin', 'runx');
+const runx = runxBin(repo);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-ctl-'));
 const root = { A: path.join(tmp, 'A'), B: path.join(tmp, 'B'), C: path.join(tmp, 'C') };
 const token = path.join(tmp, 'token');

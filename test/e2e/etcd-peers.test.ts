@@ -12,9 +12,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runxBin } from '../helpers/runx-bin';
 
 const repo = path.resolve(__dirname, '../..');
-const runx = path.join(repo, 'bin', 'runx');
+const runx = runxBin(repo);
 const prefix = '/runx/peers/';
 
 function etcdBinary(): string | undefined {

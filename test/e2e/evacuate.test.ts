@@ -8,9 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAws } from '../unit/spot/fake-metadata';
+import { runxBin } from '../helpers/runx-bin';
 
 const repo = path.resolve(__dirname, '../..');
-const runx = path.join(repo, 'bin', 'runx');
+const runx = runxBin(repo);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-evac-'));
 const rootA = path.join(tmp, 'A');
 const rootB = path.join(tmp, 'B');

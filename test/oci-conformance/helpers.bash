@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 RUNTIME="${RUNTIME:-runx}"
-if [ "$RUNTIME" = runx ]; then RT_BIN="$REPO/bin/runx"; else RT_BIN="$(command -v "$RUNTIME")"; fi
+if [ "$RUNTIME" = runx ]; then source "$REPO/test/runx-bin.bash"; RT_BIN="$RUNX_BIN"; else RT_BIN="$(command -v "$RUNTIME")"; fi
 CHECKER_CACHE="${RUNX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/runx}/oci-checker"
 
 setup() {
