@@ -23,6 +23,13 @@ export interface QemuLaunch {
   shape: VmShape;
   shares: HostShare[];
   network?: GuestNetwork;
+  /**
+   * Guest RAM in this file instead of anonymous memory (a VM template's, template.ts):
+   * share true writes the guest's memory into it (the template's own boot); false maps
+   * it copy-on-write, so the pages no VM has written stay one copy in the host's page
+   * cache, shared by every VM started from the template.
+   */
+  ramFile?: { path: string; share: boolean };
 }
 
 // reboot=t + -no-reboot: a guest reboot (the agent's way to end the VM) ends QEMU;
@@ -32,15 +39,45 @@ export const MACHINE = 'microvm,acpi=off,rtc=on';
 
 export const KERNEL_CMDLINE = 'console=ttyS0 reboot=t panic=-1 quiet';
 
+/** Guest RAM's name in QEMU's migration stream: microvm's own, whatever backs it. */
+const RAM_ID = 'microvm.ram';
+
+/**
+ * TCG's translation buffer, MiB. QEMU 7.2's default reserves min(1 GiB, host RAM / 8)
+ * and keeps every page it has written: a VM started from its template has written
+ * ~18 MiB of it once its container runs, a cold boot ~30 MiB, and a busy guest (a JIT,
+ * code that changes) grows it towards the full 1 GiB. With a cap, a full buffer is
+ * flushed and the code the guest runs is translated again: 64 bounds a busy VM and
+ * costs no start anything. Below what a start writes it does: 16 saves 2 MiB per
+ * idle container but flushes during start (+80-180 ms per `run true`), 8 makes exec
+ * 1.5-2x slower (README, Performance). RUNX_TCG_TB_MIB overrides it (0: QEMU's default).
+ */
+export const TCG_TB_MIB = 64;
+
+function tcgAccel(): string {
+  const env = process.env.RUNX_TCG_TB_MIB;
+  const mib = env !== undefined && /^\d+$/.test(env) ? Number(env) : TCG_TB_MIB;
+  return mib > 0 ? `tcg,tb-size=${mib}` : 'tcg';
+}
+
+/** QEMU option values double their commas. */
+function optionValue(s: string): string {
+  return s.replace(/,/g, ',,');
+}
+
 export function qemuArgv(l: QemuLaunch): string[] {
   const argv = [
     // rtc=on: without it the kernel spends ~1 s failing to read the RTC at boot.
     // acpi=off: the guest kernel has no ACPI; QEMU then lists the virtio-mmio devices
     // on the kernel command line (virtio_mmio.device=...) instead of in ACPI tables.
     '-M', MACHINE,
-    '-accel', l.accel,
+    '-accel', l.accel === 'tcg' ? tcgAccel() : l.accel,
     '-cpu', l.accel === 'kvm' ? 'host' : 'max',
     '-m', `${l.shape.memoryMiB}M`,
+    // A file-backed RAM keeps microvm's RAM name, so its migration stream (checkpoint,
+    // migrate) is that of an anonymous-RAM VM of the same shape.
+    ...(l.ramFile ? ['-object', `memory-backend-file,id=${RAM_ID},size=${l.shape.memoryMiB}M,mem-path=${optionValue(l.ramFile.path)},share=${l.ramFile.share ? 'on' : 'off'}`,
+      '-machine', `memory-backend=${RAM_ID}`] : []),
     '-smp', String(l.shape.vcpus),
     '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',
     '-kernel', l.kernel,

@@ -4,6 +4,10 @@
 // kernel, then hands the agent everything per-container (disk, config, clock, a fresh
 // random seed). Templates live in the runx cache, are checked before use and rebuilt
 // when an input changes; a missing or broken one means a cold boot with a warning.
+// The guest's RAM is not in vm.state but in vm.ram beside it: the template's VM had
+// its RAM in that file, and each VM started from it maps the file copy-on-write, so
+// what the guest has not written since (its kernel, most of what it booted with) is
+// one copy in the host's page cache for all of them.
 // The check is on every create's path, so the digests it needs come from sidecar
 // records (digest-record.ts) and files are read only when they have changed.
 import { createHash } from 'node:crypto';
@@ -18,9 +22,10 @@ import type { Accel } from './accel';
 import { KERNEL_CMDLINE, MACHINE, ROOT_DISK, type VmShape } from './qemu-argv';
 import { qemuBuild } from './qemu-build';
 import { bootVm } from './vm-boot';
-import { saveVmState, VM_STATE_FILE } from './vm-snapshot';
+import { saveVmState, setIgnoreShared, VM_RAM_FILE, VM_STATE_FILE } from './vm-snapshot';
 
-const TEMPLATE_FORMAT = 1;
+/** 2: guest RAM in vm.ram, left out of vm.state. */
+const TEMPLATE_FORMAT = 2;
 const MANIFEST = 'template.json';
 /** Next to the manifest: the digest of vm.state as last verified, with its identity. */
 export const VERIFIED_RECORD = 'verified.json';
@@ -49,6 +54,8 @@ interface TemplateManifest {
   created: string;
   stateSha256: string;
   stateSize: number;
+  ramSha256: string;
+  ramSize: number;
 }
 
 function templatesDir(): string {
@@ -75,13 +82,18 @@ export function verifyTemplate(dir: string, key: string, build: string): string 
     return undefined;
   }
   const state = path.join(dir, VM_STATE_FILE);
+  const ram = path.join(dir, VM_RAM_FILE);
   if (m.format !== TEMPLATE_FORMAT || m.key !== key || m.qemuBuild !== build) throw new Error('its manifest does not match');
-  const broken = new Error('vm.state does not match its checksum');
-  if (fs.statSync(state).size !== m.stateSize) throw broken;
+  const brokenState = new Error('vm.state does not match its checksum');
+  const brokenRam = new Error('vm.ram does not match its checksum');
+  if (fs.statSync(state).size !== m.stateSize) throw brokenState;
+  if (fs.statSync(ram).size !== m.ramSize) throw brokenRam;
   const started = Date.now();
-  const [d] = recordedSha256([state], path.join(dir, VERIFIED_RECORD));
-  if (d.size !== m.stateSize || d.sha256 !== m.stateSha256) throw broken;
-  log().debug(`VM template ${key} verified (${d.hashed ? 'vm.state hashed' : 'unchanged since recorded'}) in ${Date.now() - started} ms`);
+  const [d, r] = recordedSha256([state, ram], path.join(dir, VERIFIED_RECORD));
+  if (d.size !== m.stateSize || d.sha256 !== m.stateSha256) throw brokenState;
+  if (r.size !== m.ramSize || r.sha256 !== m.ramSha256) throw brokenRam;
+  const hashed = [d.hashed && 'vm.state', r.hashed && 'vm.ram'].filter(Boolean).join(' and ');
+  log().debug(`VM template ${key} verified (${hashed ? `${hashed} hashed` : 'unchanged since recorded'}) in ${Date.now() - started} ms`);
   return state;
 }
 
@@ -93,9 +105,13 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
   try {
     fs.closeSync(fs.openSync(path.join(tmp, ROOT_DISK), 'w'));
     fs.truncateSync(path.join(tmp, ROOT_DISK), PLACEHOLDER_DISK_BYTES);
-    const vm = await bootVm(tmp, i.qemuBinary, { accel: i.accel, kernel: i.kernel, initramfs: i.initramfs, shape: i.shape, shares: [] }, { kind: 'cold' }, 30_000);
+    const ram = path.join(tmp, VM_RAM_FILE);
+    const vm = await bootVm(tmp, i.qemuBinary, { accel: i.accel, kernel: i.kernel, initramfs: i.initramfs, shape: i.shape, shares: [],
+      ramFile: { path: ram, share: true } }, { kind: 'cold' }, 30_000);
     try {
       await vm.qmp.execute('stop', {});
+      // The RAM is in vm.ram already (QEMU wrote the guest's memory there): leave it out.
+      await setIgnoreShared(vm.qmp, true);
       await saveVmState(vm.qmp, path.join(tmp, VM_STATE_FILE));
     } finally {
       vm.child.kill('SIGKILL');
@@ -106,14 +122,23 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
     const manifest: TemplateManifest = {
       format: TEMPLATE_FORMAT, key, qemuBuild: qemuBuildStr, created: new Date().toISOString(),
       stateSha256: sha256File(state), stateSize: fs.statSync(state).size,
+      ramSha256: sha256File(ram), ramSize: fs.statSync(ram).size,
     };
     fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2));
-    for (const f of fs.readdirSync(tmp)) if (f !== MANIFEST && f !== VM_STATE_FILE) fs.rmSync(path.join(tmp, f), { force: true });
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const f of fs.readdirSync(tmp)) if (f !== MANIFEST && f !== VM_STATE_FILE && f !== VM_RAM_FILE) fs.rmSync(path.join(tmp, f), { force: true });
+    // A sound template that another create published meanwhile stays where it is: VMs
+    // may be starting from it, and each needs its vm.state and vm.ram to be one pair.
+    let published = false;
     try {
-      fs.renameSync(tmp, dir);
-    } catch { /* another runx published the same template first */ }
-    log().info(`built VM template ${key} in ${Date.now() - started} ms`);
+      published = verifyTemplate(dir, key, qemuBuildStr) !== undefined;
+    } catch { /* broken: replaced */ }
+    if (!published) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        fs.renameSync(tmp, dir);
+      } catch { /* another runx published the same template first */ }
+    }
+    log().info(`built VM template ${key} in ${Date.now() - started} ms${published ? ' (another create published it first: that one is used)' : ''}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

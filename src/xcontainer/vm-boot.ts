@@ -14,7 +14,7 @@ import { sleep } from './host';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
 import { QmpClient } from './qmp-client';
 import { type IncomingEndpoints, prepareIncoming } from './vm-migration';
-import { incomingArgs } from './vm-snapshot';
+import { incomingArgs, ramFileBeside, setIgnoreShared, shellQuote } from './vm-snapshot';
 import { socketPath } from './socket-path';
 
 export type BootMode =
@@ -67,8 +67,12 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   const qmpL = listenOnce(path.join(dir, QMP_SOCKET));
   const consoleLog = path.join(dir, CONSOLE_LOG);
   fs.writeFileSync(consoleLog, '');
-  const argv = [...qemuArgv(qemu),
-    ...(mode.kind === 'from-file' ? incomingArgs(mode.stateFile) : []),
+  // A template's state comes without its RAM, which stays in a file beside it: mapped
+  // copy-on-write, its pages are shared by every VM started from the template until
+  // written. Loading such a state needs x-ignore-shared set first, so QEMU waits for it.
+  const ramFile = mode.kind === 'from-file' ? ramFileBeside(mode.stateFile) : undefined;
+  const argv = [...qemuArgv(ramFile ? { ...qemu, ramFile: { path: ramFile, share: false } } : qemu),
+    ...(mode.kind === 'from-file' ? (ramFile ? ['-incoming', 'defer'] : incomingArgs(mode.stateFile)) : []),
     // A migration's destination waits paused until the source has sent everything.
     ...(mode.kind === 'incoming' ? ['-S', '-incoming', 'defer'] : [])];
   // With a NIC, QEMU runs inside the container's network namespace, where its tap is.
@@ -109,7 +113,13 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
       await prepareIncoming(qmp, mode.endpoints);
       log().debug('waiting for the incoming VM');
     } else if (mode.kind === 'from-file') {
+      if (ramFile) {
+        await setIgnoreShared(qmp, true);
+        await qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(mode.stateFile)}` });
+      }
       await resumeLoaded(qmp, agent);
+      // Off again: this VM's RAM is its own, and its checkpoints and migrations carry it.
+      if (ramFile) await setIgnoreShared(qmp, false);
       log().debug('loaded VM running, agent answered');
     } else {
       const a = agent;

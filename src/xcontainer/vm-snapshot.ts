@@ -2,11 +2,34 @@
 // a file (QEMU 7.2 has no file: URI; exec:cat is its documented way), and the command
 // line fragment that loads such a file back (-incoming).
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { RunxError } from '../errors';
 import { sleep } from './host';
 import type { QmpClient } from './qmp-client';
 
 export const VM_STATE_FILE = 'vm.state';
+/**
+ * Beside a VM template's vm.state: the guest's RAM, which that state leaves out. The
+ * template's VM kept its RAM in this file (QEMU share=on) and saved with x-ignore-shared;
+ * a VM started from it maps the file copy-on-write (template.ts, vm-boot.ts).
+ */
+export const VM_RAM_FILE = 'vm.ram';
+
+/** The RAM file saved beside `stateFile`, if there is one (a template's; never a checkpoint's). */
+export function ramFileBeside(stateFile: string): string | undefined {
+  const f = path.join(path.dirname(stateFile), VM_RAM_FILE);
+  return fs.existsSync(f) ? f : undefined;
+}
+
+/**
+ * QEMU's x-ignore-shared: while on, a migration leaves out RAM that is shared with a
+ * file (share=on) and its stream says so; the loading side must have it on too. Only
+ * a template's save and load use it: a checkpoint or migration must have it off.
+ */
+export async function setIgnoreShared(qmp: QmpClient, on: boolean): Promise<void> {
+  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: on }] });
+}
 
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseAccel } from '../../../src/xcontainer/accel';
-import { countCpuset, qemuArgv, shapeFromResources } from '../../../src/xcontainer/qemu-argv';
+import { countCpuset, qemuArgv, shapeFromResources, TCG_TB_MIB } from '../../../src/xcontainer/qemu-argv';
 import { parseSignal } from '../../../src/xcontainer/signals';
 import { validateId } from '../../../src/xcontainer/state-store';
 import { exitStatusOf } from '../../../src/xcontainer/keeper';
@@ -28,8 +28,16 @@ describe('VM shape', () => {
   });
   it('puts the QEMU command together for the accelerator', () => {
     const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, shares: [] });
-    expect(argv.join(' ')).toContain('-M microvm,acpi=off,rtc=on -accel tcg -cpu max -m 128M -smp 2');
+    expect(argv.join(' ')).toContain(`-M microvm,acpi=off,rtc=on -accel tcg,tb-size=${TCG_TB_MIB} -cpu max -m 128M -smp 2`);
     expect(argv).toContain('-no-reboot');
+    expect(argv.join(' ')).not.toContain('memory-backend');
+    const kvm = qemuArgv({ accel: 'kvm', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, shares: [] });
+    expect(kvm.join(' ')).toContain('-accel kvm -cpu host');
+  });
+  it('backs guest RAM with a file when asked, under microvm\'s own RAM name', () => {
+    const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares: [],
+      ramFile: { path: '/cache/a,b/vm.ram', share: false } }).join(' ');
+    expect(argv).toContain('-m 128M -object memory-backend-file,id=microvm.ram,size=128M,mem-path=/cache/a,,b/vm.ram,share=off -machine memory-backend=microvm.ram');
   });
 });
 

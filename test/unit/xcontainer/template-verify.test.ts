@@ -27,16 +27,18 @@ function corruptInPlace(file: string): void {
   fs.utimesSync(file, st.atime, st.mtime);
 }
 
-function makeTemplate(dir: string, key: string, build: string, state: Buffer): void {
+function makeTemplate(dir: string, key: string, build: string, state: Buffer, ram = randomBytes(128 * 1024)): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'vm.state'), state);
+  fs.writeFileSync(path.join(dir, 'vm.ram'), ram);
   fs.writeFileSync(path.join(dir, 'template.json'), JSON.stringify({
-    format: 1, key, qemuBuild: build, created: new Date().toISOString(), stateSha256: sha256(state), stateSize: state.length,
+    format: 2, key, qemuBuild: build, created: new Date().toISOString(), stateSha256: sha256(state), stateSize: state.length,
+    ramSha256: sha256(ram), ramSize: ram.length,
   }));
 }
 
 const files = {
-  plain: '', touched: '', corrupted: '', replaced: '', template: '', corruptTemplate: '', kernel: '', initramfs: '',
+  plain: '', touched: '', corrupted: '', replaced: '', template: '', corruptTemplate: '', corruptRam: '', kernel: '', initramfs: '',
 };
 const content = randomBytes(64 * 1024);
 
@@ -51,6 +53,8 @@ beforeAll(async () => {
   makeTemplate(files.template, 'k1', 'qemu 7.2', randomBytes(256 * 1024));
   files.corruptTemplate = path.join(work, 'tpl-corrupt');
   makeTemplate(files.corruptTemplate, 'k2', 'qemu 7.2', randomBytes(256 * 1024));
+  files.corruptRam = path.join(work, 'tpl-corrupt-ram');
+  makeTemplate(files.corruptRam, 'k3', 'qemu 7.2', randomBytes(256 * 1024));
   await sleep(SETTLE_MS);
 });
 
@@ -139,6 +143,15 @@ describe('template verification', () => {
     expect(() => verifyTemplate(files.corruptTemplate, 'k2', 'qemu 7.2')).toThrow('vm.state does not match its checksum');
     fs.truncateSync(state, 1000);
     expect(() => verifyTemplate(files.corruptTemplate, 'k2', 'qemu 7.2')).toThrow('vm.state does not match its checksum');
+  });
+
+  it('refuses a recorded vm.ram corrupted in place afterwards, or missing', () => {
+    const ram = path.join(files.corruptRam, 'vm.ram');
+    expect(verifyTemplate(files.corruptRam, 'k3', 'qemu 7.2')).toBe(path.join(files.corruptRam, 'vm.state'));
+    corruptInPlace(ram);
+    expect(() => verifyTemplate(files.corruptRam, 'k3', 'qemu 7.2')).toThrow('vm.ram does not match its checksum');
+    fs.rmSync(ram);
+    expect(() => verifyTemplate(files.corruptRam, 'k3', 'qemu 7.2')).toThrow(/ENOENT/);
   });
 
   it('refuses a manifest for other inputs, and finds no template where there is none', () => {
