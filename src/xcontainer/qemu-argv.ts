@@ -65,7 +65,26 @@ function optionValue(s: string): string {
   return s.replace(/,/g, ',,');
 }
 
+/**
+ * KiB beyond the shape's memory that a TCG guest gets, so its RAM is not a whole number
+ * of 64-page (256 KiB) words of QEMU's dirty bitmap. QEMU before 9.0 (Debian 12 has
+ * 7.2) syncs such a block's migration bitmap on a fast path that clears the dirty bits
+ * without resetting TCG's TLB entries, so a page the guest keeps writing through an
+ * entry it already holds is never marked dirty again and never resent: live-migrated
+ * guests came up with corrupt page tables ("BUG: Bad page map", "Fatal exception in
+ * interrupt"). Upstream fixed it in 03bfc2188f061 ("physmem: Fix migration dirty bitmap
+ * coherency with TCG memory access"). A block off that grid takes the per-page path,
+ * which resets the TLB for every page it finds dirty. KVM tracks dirty pages itself.
+ */
+export const TCG_RAM_PAD_KIB = 8;
+
+/** Guest RAM as QEMU gets it, in KiB (a template's vm.ram has this size too). */
+export function guestRamKiB(shape: VmShape, accel: Accel): number {
+  return shape.memoryMiB * 1024 + (accel === 'tcg' ? TCG_RAM_PAD_KIB : 0);
+}
+
 export function qemuArgv(l: QemuLaunch): string[] {
+  const ram = `${guestRamKiB(l.shape, l.accel)}K`;
   const argv = [
     // rtc=on: without it the kernel spends ~1 s failing to read the RTC at boot.
     // acpi=off: the guest kernel has no ACPI; QEMU then lists the virtio-mmio devices
@@ -73,10 +92,10 @@ export function qemuArgv(l: QemuLaunch): string[] {
     '-M', MACHINE,
     '-accel', l.accel === 'tcg' ? tcgAccel() : l.accel,
     '-cpu', l.accel === 'kvm' ? 'host' : 'max',
-    '-m', `${l.shape.memoryMiB}M`,
+    '-m', ram,
     // A file-backed RAM keeps microvm's RAM name, so its migration stream (checkpoint,
     // migrate) is that of an anonymous-RAM VM of the same shape.
-    ...(l.ramFile ? ['-object', `memory-backend-file,id=${RAM_ID},size=${l.shape.memoryMiB}M,mem-path=${optionValue(l.ramFile.path)},share=${l.ramFile.share ? 'on' : 'off'}`,
+    ...(l.ramFile ? ['-object', `memory-backend-file,id=${RAM_ID},size=${ram},mem-path=${optionValue(l.ramFile.path)},share=${l.ramFile.share ? 'on' : 'off'}`,
       '-machine', `memory-backend=${RAM_ID}`] : []),
     '-smp', String(l.shape.vcpus),
     '-nodefaults', '-no-user-config', '-nographic', '-no-reboot',

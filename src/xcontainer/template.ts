@@ -19,7 +19,7 @@ import { PROTOCOL_VERSION } from './agent-frames';
 import { cacheDir } from './cache-dir';
 import { recordedSha256, sha256File } from './digest-record';
 import type { Accel } from './accel';
-import { KERNEL_CMDLINE, MACHINE, ROOT_DISK, type VmShape } from './qemu-argv';
+import { guestRamKiB, KERNEL_CMDLINE, MACHINE, ROOT_DISK, type VmShape } from './qemu-argv';
 import { qemuBuild } from './qemu-build';
 import { bootVm } from './vm-boot';
 import { saveVmState, setIgnoreShared, VM_RAM_FILE, VM_STATE_FILE } from './vm-snapshot';
@@ -66,7 +66,7 @@ export function templateKey(i: TemplateInputs, build: string): string {
   const [kernel, initramfs] = recordedSha256([i.kernel, i.initramfs], path.join(templatesDir(), INPUTS_RECORD));
   const h = createHash('sha256');
   for (const part of [String(TEMPLATE_FORMAT), kernel.sha256, initramfs.sha256, build, i.accel,
-    `${i.shape.memoryMiB}M`, `${i.shape.vcpus}cpu`, MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
+    `${guestRamKiB(i.shape, i.accel)}K`, `${i.shape.vcpus}cpu`, MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
   return h.digest('hex').slice(0, 20);
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseAccel } from '../../../src/xcontainer/accel';
-import { countCpuset, qemuArgv, shapeFromResources, TCG_TB_MIB } from '../../../src/xcontainer/qemu-argv';
+import { countCpuset, guestRamKiB, qemuArgv, shapeFromResources, TCG_TB_MIB } from '../../../src/xcontainer/qemu-argv';
 import { parseSignal } from '../../../src/xcontainer/signals';
 import { validateId } from '../../../src/xcontainer/state-store';
 import { exitStatusOf } from '../../../src/xcontainer/keeper';
@@ -28,16 +28,22 @@ describe('VM shape', () => {
   });
   it('puts the QEMU command together for the accelerator', () => {
     const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, shares: [] });
-    expect(argv.join(' ')).toContain(`-M microvm,acpi=off,rtc=on -accel tcg,tb-size=${TCG_TB_MIB} -cpu max -m 128M -smp 2`);
+    expect(argv.join(' ')).toContain(`-M microvm,acpi=off,rtc=on -accel tcg,tb-size=${TCG_TB_MIB} -cpu max -m 131080K -smp 2`);
     expect(argv).toContain('-no-reboot');
     expect(argv.join(' ')).not.toContain('memory-backend');
     const kvm = qemuArgv({ accel: 'kvm', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, shares: [] });
-    expect(kvm.join(' ')).toContain('-accel kvm -cpu host');
+    expect(kvm.join(' ')).toContain('-accel kvm -cpu host -m 131072K');
+  });
+  it('keeps a TCG guest\'s RAM off the 64-page grid where QEMU 7.2 loses dirty pages in a migration', () => {
+    for (const memoryMiB of [96, 128, 256, 560, 4096]) {
+      expect((guestRamKiB({ memoryMiB, vcpus: 1 }, 'tcg') * 1024) % (64 * 4096)).not.toBe(0);
+      expect(guestRamKiB({ memoryMiB, vcpus: 1 }, 'kvm')).toBe(memoryMiB * 1024);
+    }
   });
   it('backs guest RAM with a file when asked, under microvm\'s own RAM name', () => {
     const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares: [],
       ramFile: { path: '/cache/a,b/vm.ram', share: false } }).join(' ');
-    expect(argv).toContain('-m 128M -object memory-backend-file,id=microvm.ram,size=128M,mem-path=/cache/a,,b/vm.ram,share=off -machine memory-backend=microvm.ram');
+    expect(argv).toContain('-m 131080K -object memory-backend-file,id=microvm.ram,size=131080K,mem-path=/cache/a,,b/vm.ram,share=off -machine memory-backend=microvm.ram');
   });
 });
 
