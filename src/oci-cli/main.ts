@@ -37,6 +37,7 @@ const VERB_MODULES: Record<string, () => VerbModule> = {
   exec: () => require('./exec'),
   events: () => require('./events'),
   update: () => require('./update'),
+  template: () => require('./template'),
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 const VERBS = Object.keys(VERB_MODULES);

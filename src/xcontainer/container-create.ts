@@ -21,6 +21,7 @@ import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwor
 import { templateState } from './template';
 import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
 import { ROOT_DISK, shapeFromResources } from './qemu-argv';
+import { qemuBinary } from './qemu-build';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore, validateId, writeFileAtomic } from './state-store';
 
@@ -81,7 +82,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const launch: KeeperLaunch = {
       id: opts.id,
       root: path.resolve(opts.runtime.root),
-      qemuBinary: process.env.RUNX_QEMU ?? 'qemu-system-x86_64',
+      qemuBinary: qemuBinary(),
       qemu: {
         accel: accel.accel,
         kernel: assets.kernel,

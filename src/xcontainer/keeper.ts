@@ -19,7 +19,7 @@ import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type K
 import { CONSOLE_LOG, ROOT_DISK } from './qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from './vm-snapshot';
 import { abandonIncoming, finishIncoming, sendVm } from './vm-migration';
-import { type BootMode, bootVm, consoleTail } from './vm-boot';
+import { type BootMode, type BootedVm, bootVm, consoleTail } from './vm-boot';
 import { StandIn, releaseNic } from './keeper-standin';
 import { writeLaunch } from './keeper-spawn';
 import { ExecSessions } from './keeper-exec';
@@ -99,7 +99,19 @@ class Keeper {
     const stateFile = restore?.stateFile ?? template?.stateFile;
     const mode: BootMode = incoming ? { kind: 'incoming', endpoints: incoming }
       : stateFile ? { kind: 'from-file', stateFile } : { kind: 'cold' };
-    const vm = await bootVm(this.dir, this.launch.qemuBinary, qemu, mode, this.launch.bootTimeoutMs);
+    let vm: BootedVm;
+    try {
+      vm = await bootVm(this.dir, this.launch.qemuBinary, qemu, mode, this.launch.bootTimeoutMs);
+    } catch (err) {
+      // The template was pruned (or rebuilt with `runx template build --force`) after
+      // create checked it and before QEMU had its files open: as with no template at
+      // all, boot cold.
+      if (!template || fs.existsSync(template.stateFile)) throw err;
+      log().warn(`VM template removed while this VM started from it (${messageOf(err)}); booting cold`);
+      this.launch.template = undefined;
+      writeLaunch(this.dir, this.launch);
+      return this.boot();
+    }
     // The template booted with a placeholder disk; the guest learns this disk's size
     // from the config-change interrupt block_resize raises.
     if (template) await vm.qmp.execute('block_resize', { device: 'root', size: template.diskBytes });

@@ -9,6 +9,11 @@ import path from 'node:path';
 import { RunxError } from '../errors';
 import { cacheDir } from './cache-dir';
 
+/** The QEMU every VM runs: RUNX_QEMU, else qemu-system-x86_64 from PATH. */
+export function qemuBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return env.RUNX_QEMU ?? 'qemu-system-x86_64';
+}
+
 function resolveBinary(binary: string): string | undefined {
   if (binary.includes('/')) return path.resolve(binary);
   for (const dir of (process.env.PATH ?? '').split(':')) {

@@ -10,23 +10,25 @@
 // one copy in the host's page cache for all of them.
 // The check is on every create's path, so the digests it needs come from sidecar
 // records (digest-record.ts) and files are read only when they have changed.
+// `runx template build` builds one ahead of time (buildTemplate); listing and pruning
+// the cache, and the "last used" mark, are template-cache.ts's.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { messageOf } from '../errors';
+import { messageOf, RunxError } from '../errors';
 import { log } from '../log';
+import { loadBundle } from '../bundle/load-bundle';
 import { PROTOCOL_VERSION } from './agent-frames';
-import { cacheDir } from './cache-dir';
 import { recordedSha256, sha256File } from './digest-record';
-import type { Accel } from './accel';
-import { guestRamKiB, KERNEL_CMDLINE, MACHINE, ROOT_DISK, type VmShape } from './qemu-argv';
-import { qemuBuild } from './qemu-build';
+import { type Accel, type AccelMode, chooseAccel } from './accel';
+import { findGuestAssets } from './guest-assets';
+import { DEFAULT_SHAPE, guestRamKiB, KERNEL_CMDLINE, MACHINE, ROOT_DISK, shapeFromResources, type VmShape } from './qemu-argv';
+import { qemuBinary, qemuBuild } from './qemu-build';
+import { MANIFEST, markTemplateUsed, pruneTemplates, removeTemplateDir, TEMPLATE_FORMAT, type TemplateManifest, templatesDir } from './template-cache';
 import { bootVm } from './vm-boot';
 import { saveVmState, setIgnoreShared, VM_RAM_FILE, VM_STATE_FILE } from './vm-snapshot';
 
-/** 2: guest RAM in vm.ram, left out of vm.state. */
-const TEMPLATE_FORMAT = 2;
-const MANIFEST = 'template.json';
 /** Next to the manifest: the digest of vm.state as last verified, with its identity. */
 export const VERIFIED_RECORD = 'verified.json';
 /**
@@ -45,21 +47,6 @@ export interface TemplateInputs {
   qemuBinary: string;
   accel: Accel;
   shape: VmShape;
-}
-
-interface TemplateManifest {
-  format: number;
-  key: string;
-  qemuBuild: string;
-  created: string;
-  stateSha256: string;
-  stateSize: number;
-  ramSha256: string;
-  ramSize: number;
-}
-
-function templatesDir(): string {
-  return path.join(cacheDir(), 'templates');
 }
 
 export function templateKey(i: TemplateInputs, build: string): string {
@@ -123,6 +110,7 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
       format: TEMPLATE_FORMAT, key, qemuBuild: qemuBuildStr, created: new Date().toISOString(),
       stateSha256: sha256File(state), stateSize: fs.statSync(state).size,
       ramSha256: sha256File(ram), ramSize: fs.statSync(ram).size,
+      accel: i.accel, shape: i.shape,
     };
     fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2));
     for (const f of fs.readdirSync(tmp)) if (f !== MANIFEST && f !== VM_STATE_FILE && f !== VM_RAM_FILE) fs.rmSync(path.join(tmp, f), { force: true });
@@ -133,7 +121,7 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
       published = verifyTemplate(dir, key, qemuBuildStr) !== undefined;
     } catch { /* broken: replaced */ }
     if (!published) {
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeTemplateDir(dir);
       try {
         fs.renameSync(tmp, dir);
       } catch { /* another runx published the same template first */ }
@@ -142,6 +130,44 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+  // A new template usually means its inputs changed: the old ones go now.
+  try {
+    const removed = pruneTemplates({ keep: [key, templateKey({ ...i, shape: DEFAULT_SHAPE }, qemuBuildStr)] });
+    if (removed.length) log().info(`removed ${removed.length} stale VM template(s): ${removed.map((e) => e.name).join(', ')}`);
+  } catch (err) {
+    log().debug(`pruning VM templates: ${messageOf(err)}`);
+  }
+}
+
+interface ReadyTemplate {
+  key: string;
+  dir: string;
+  stateFile: string;
+  /** false: a sound one was there already. */
+  built: boolean;
+}
+
+/** The template for these inputs, built if there is none, it is broken, or `force`; throws why not. */
+async function ensureTemplate(i: TemplateInputs, force: boolean): Promise<ReadyTemplate> {
+  const qemuBuildStr = qemuBuild(i.qemuBinary);
+  const key = templateKey(i, qemuBuildStr);
+  const dir = path.join(templatesDir(), key);
+  if (force) {
+    // Away first, not replaced in place: a VM starting from it must not get the old
+    // vm.ram with the new vm.state.
+    removeTemplateDir(dir);
+  } else {
+    try {
+      const stateFile = verifyTemplate(dir, key, qemuBuildStr);
+      if (stateFile) return { key, dir, stateFile, built: false };
+    } catch (err) {
+      log().warn(`VM template ${key} is broken (${messageOf(err)}); rebuilding it`);
+    }
+  }
+  await build(dir, key, qemuBuildStr, i);
+  const stateFile = verifyTemplate(dir, key, qemuBuildStr);
+  if (!stateFile) throw new Error(`VM template ${key} was removed as soon as it was built`);
+  return { key, dir, stateFile, built: true };
 }
 
 /**
@@ -150,19 +176,62 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
  */
 export async function templateState(i: TemplateInputs): Promise<string | undefined> {
   try {
-    const qemuBuildStr = qemuBuild(i.qemuBinary);
-    const key = templateKey(i, qemuBuildStr);
-    const dir = path.join(templatesDir(), key);
-    try {
-      const state = verifyTemplate(dir, key, qemuBuildStr);
-      if (state) return state;
-    } catch (err) {
-      log().warn(`VM template ${key} is broken (${messageOf(err)}); rebuilding it`);
-    }
-    await build(dir, key, qemuBuildStr, i);
-    return verifyTemplate(dir, key, qemuBuildStr);
+    const t = await ensureTemplate(i, false);
+    markTemplateUsed(t.dir);
+    return t.stateFile;
   } catch (err) {
     log().warn(`no VM template (${messageOf(err)}); booting cold`);
     return undefined;
+  }
+}
+
+type Resources = Parameters<typeof shapeFromResources>[0];
+
+/** What `create` starts a VM of these resources from: the same QEMU, accelerator, guest and shape. */
+function inputsFor(resources: Resources, accel: AccelMode): TemplateInputs {
+  const assets = findGuestAssets();
+  return {
+    kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: qemuBinary(), accel: chooseAccel(accel).accel,
+    shape: shapeFromResources(resources, os.cpus().length),
+  };
+}
+
+export interface TemplateBuild {
+  key: string;
+  dir: string;
+  /** false: a sound template was there already (only checked). */
+  built: boolean;
+  accel: Accel;
+  shape: VmShape;
+}
+
+/**
+ * `runx template build`: the template for the VM shape of a bundle's
+ * linux.resources (without a bundle, the default shape), built unless a sound one is
+ * there; `force` rebuilds it anyway. Unlike create's, a failure is an error.
+ */
+export async function buildTemplate(o: { bundle?: string; force?: boolean; accel: AccelMode }): Promise<TemplateBuild> {
+  const resources = o.bundle === undefined ? undefined : loadBundle(o.bundle).config.linux?.resources;
+  const i = inputsFor(resources, o.accel);
+  let t: ReadyTemplate;
+  try {
+    t = await ensureTemplate(i, o.force === true);
+  } catch (err) {
+    throw new RunxError('EBOOT', `cannot build the VM template (${i.shape.memoryMiB} MiB, ${i.shape.vcpus} vCPU, ${i.accel}): ${messageOf(err)}`, { cause: err });
+  }
+  return { key: t.key, dir: t.dir, built: t.built, accel: i.accel, shape: i.shape };
+}
+
+/**
+ * The templates prune must keep: the current inputs' for the default shape. None where
+ * those inputs cannot be had (no guest kernel, no QEMU): no create could use one then.
+ */
+export function keptTemplates(accel: AccelMode): string[] {
+  try {
+    const i = inputsFor(undefined, accel);
+    return [templateKey({ ...i, shape: DEFAULT_SHAPE }, qemuBuild(i.qemuBinary))];
+  } catch (err) {
+    log().debug(`no current default template to keep: ${messageOf(err)}`);
+    return [];
   }
 }

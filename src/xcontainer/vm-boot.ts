@@ -131,7 +131,13 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
     await Promise.race([ready, qemuExited, timeout]);
   } catch (err) {
     settled = true;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      // Gone before this returns: a caller that boots again (keeper.ts, without the
+      // template) must not find the root disk still locked by this QEMU.
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
     throw err;
   } finally {
     clearTimeout(timer);
