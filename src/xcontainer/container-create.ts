@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RunxError } from '../errors';
+import { ConfigError, RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import { planMounts } from '../bundle/mount-plan';
@@ -18,7 +18,7 @@ import { findGuestAssets } from './guest-assets';
 import { type HostCgroup, makeHostCgroup, removeHostCgroup } from './host-cgroup';
 import type { KeeperLaunch } from './keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from './devices/net/config';
-import { templateState } from './template';
+import { type BootPolicy, templateState } from './template';
 import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
 import { ROOT_DISK, shapeFromResources } from './qemu-argv';
 import { qemuBinary } from './qemu-build';
@@ -50,6 +50,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   const config = bundle.config;
   const terminal = terminalPlan(config.process!.terminal === true, opts.consoleSocket, opts.detachKeeper);
   const plan = planMounts(config.mounts ?? [], bundle.dir);
+  const boot = bootPolicyOf(config.annotations, opts.runtime.boot);
   const accel = chooseAccel(opts.runtime.accel);
   log().info(`accelerator: ${accel.accel} (${accel.reason})`);
   const assets = findGuestAssets();
@@ -97,7 +98,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       cgroup,
       terminal,
     };
-    if (opts.runtime.boot === 'snapshot' && plan.shares.length === 0 && !network) {
+    if (boot === 'snapshot' && plan.shares.length === 0 && !network) {
       const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel, shape: launch.qemu.shape });
       if (stateFile) launch.template = { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size };
     }
@@ -120,6 +121,16 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     if (cgroup) await removeHostCgroup(cgroup);
     throw err;
   }
+}
+
+/** The container's own choice, annotation io.runx.boot, else --boot (or RUNX_BOOT): a shim passes no flags of ours. */
+export const BOOT_ANNOTATION = 'io.runx.boot';
+
+export function bootPolicyOf(annotations: Record<string, string> | undefined, fallback: BootPolicy): BootPolicy {
+  const v = annotations?.[BOOT_ANNOTATION];
+  if (v === undefined) return fallback;
+  if (v !== 'snapshot' && v !== 'cold') throw new ConfigError(`annotations.${BOOT_ANNOTATION}`, `config.json: annotations.${BOOT_ANNOTATION} must be "snapshot" or "cold", not ${JSON.stringify(v)}`);
+  return v;
 }
 
 /**

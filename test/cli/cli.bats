@@ -106,6 +106,25 @@ load helpers
   grep -q "booting VM for c3" "$BATS_TEST_TMPDIR/log3"
 }
 
+@test "annotation io.runx.boot picks the boot per container over --boot; a bad value fails create in one line" {
+  export RUNX_CACHE_DIR="$BATS_TEST_TMPDIR/cache"
+  make_bundle --set 'annotations={"io.runx.boot":"cold"}' -- sh -c 'echo booted'
+  run runx --log "$BATS_TEST_TMPDIR/log" run --bundle "$BUNDLE" c1
+  [ "$output" = booted ]
+  grep -q "booting VM for c1" "$BATS_TEST_TMPDIR/log"
+  ! grep -q "template" "$BATS_TEST_TMPDIR/log"
+  make_bundle --set 'annotations={"io.runx.boot":"snapshot"}' -- sh -c 'echo booted'
+  run runx --boot cold --log "$BATS_TEST_TMPDIR/log2" run --bundle "$BUNDLE" c2
+  [ "$output" = booted ]
+  grep -q "starting VM from its template for c2" "$BATS_TEST_TMPDIR/log2"
+  make_bundle --set 'annotations={"io.runx.boot":"warm"}' -- sh -c 'echo booted'
+  run runx create --bundle "$BUNDLE" c3
+  [ "$status" -eq 1 ]
+  [ "$output" = 'runx: config.json: annotations.io.runx.boot must be "snapshot" or "cold", not "warm"' ]
+  [ -z "$(runx list -q)" ]
+  [ ! -e "$ROOT/c3" ]
+}
+
 @test "containers started from one template do not share random state or a stale clock" {
   make_bundle -- sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; date +%s'
   runx run --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/a"
