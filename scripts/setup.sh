@@ -29,9 +29,6 @@ say "npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 
 say "build (tsc, then the one-file binary dist/runx)"
-commit="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
-mkdir -p dist
-printf '{"commit":"%s"}\n' "$commit" > dist/build-info.json
 npm run --silent build
 
 say "guest kernel (cached; a fresh build takes ~5-7 min)"
