@@ -66,8 +66,8 @@ function build() {
   const assets = {};
   for (const name of ASSETS) {
     const file = path.join(repo, name);
-    if (fs.existsSync(file)) assets[name] = file;
-    else if (name !== 'dist/build-info.json') throw new Error(`${name} is missing: run "npm ci" and "npm run build" first`);
+    if (!fs.existsSync(file)) throw new Error(`${name} is missing: run "npm ci" and "npm run build" first`);
+    assets[name] = file;
   }
   const blob = path.join(out, 'runx.blob');
   const config = path.join(out, 'sea-config.json');
