@@ -2,7 +2,7 @@
 // and types its messages for TypeScript. Field names are the proto's, camelCased by
 // proto-loader.
 import type * as grpc from '@grpc/grpc-js';
-import { loadPackageProto } from '../proto-file';
+import { type GrpcService, loadGrpcService } from '../proto-file';
 
 export const MIGRATION_PROTOCOL_VERSION = 1;
 export const PROTO_FILE = 'docs/protocol/migration.proto';
@@ -40,23 +40,13 @@ export interface MigrationClient extends grpc.Client {
   Attach(md: grpc.Metadata): grpc.ClientDuplexStream<AttachIn, AttachOut>;
 }
 
-export interface MigrationPackage {
-  grpc: typeof grpc;
-  service: grpc.ServiceDefinition;
-  Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => MigrationClient;
-}
+export type MigrationPackage = GrpcService<MigrationClient>;
 
 let loaded: MigrationPackage | undefined;
 
 /** Loads grpc-js and the proto on first use (only migration needs them). */
 export function migrationPackage(): MigrationPackage {
-  if (loaded) return loaded;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const grpcJs = require('@grpc/grpc-js') as typeof grpc;
-  const def = loadPackageProto(PROTO_FILE, { keepCase: false, longs: Number, defaults: true, oneofs: true });
-  const pkg = grpcJs.loadPackageDefinition(def) as unknown as { runx: { migrate: { v1: { Migration: grpc.ServiceClientConstructor } } } };
-  const ctor = pkg.runx.migrate.v1.Migration;
-  loaded = { grpc: grpcJs, service: ctor.service, Client: ctor as unknown as MigrationPackage['Client'] };
+  loaded ??= loadGrpcService<MigrationClient>(PROTO_FILE, { keepCase: false, longs: Number, defaults: true, oneofs: true }, ['runx', 'migrate', 'v1', 'Migration']);
   return loaded;
 }
 

@@ -3,7 +3,7 @@
 // and types its messages as proto-loader hands them over: field names camelCased,
 // enums as their names, 64-bit integers as numbers, Timestamps as {seconds, nanos}.
 import type * as grpc from '@grpc/grpc-js';
-import { loadPackageProto } from '../proto-file';
+import { type GrpcService, loadGrpcService } from '../proto-file';
 
 export const CONTROL_PROTO_FILE = 'docs/protocol/daemon.proto';
 
@@ -80,23 +80,13 @@ export type RpcName = keyof ControlRpcs;
 type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
 export type SpotDaemonClient = grpc.Client & { [K in RpcName]: UnaryMethod<ControlRpcs[K][0], ControlRpcs[K][1]> };
 
-export interface ControlPackage {
-  grpc: typeof grpc;
-  service: grpc.ServiceDefinition;
-  Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => SpotDaemonClient;
-}
+export type ControlPackage = GrpcService<SpotDaemonClient>;
 
 let loaded: ControlPackage | undefined;
 
 /** Loads grpc-js and the proto on first use (the daemon's other paths do not need them). */
 export function controlPackage(): ControlPackage {
-  if (loaded) return loaded;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const grpcJs = require('@grpc/grpc-js') as typeof grpc;
-  const def = loadPackageProto(CONTROL_PROTO_FILE, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
-  const pkg = grpcJs.loadPackageDefinition(def) as unknown as { runx: { spot: { v1: { SpotDaemon: grpc.ServiceClientConstructor } } } };
-  const ctor = pkg.runx.spot.v1.SpotDaemon;
-  loaded = { grpc: grpcJs, service: ctor.service, Client: ctor as unknown as ControlPackage['Client'] };
+  loaded ??= loadGrpcService<SpotDaemonClient>(CONTROL_PROTO_FILE, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true }, ['runx', 'spot', 'v1', 'SpotDaemon']);
   return loaded;
 }
 
