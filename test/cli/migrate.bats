@@ -39,16 +39,24 @@ start_serve() {
   return 1
 }
 
+# serve_and_run SCRIPT [create flags...]: a destination serve on a free loopback port
+# ($port), and c1 created with the flags and started here running `sh -c SCRIPT`, its
+# output in $BATS_TEST_TMPDIR/out
+serve_and_run() {
+  local script="$1"; shift
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  make_bundle -- sh -c "$script"
+  runx create --bundle "$BUNDLE" "$@" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+}
+
 consecutive() {
   awk 'NR != $0 { print "line " NR " is \"" $0 "\""; bad = 1; exit } END { if (NR < 5) { print "only " NR " lines"; bad = 1 } exit bad }' "$1"
 }
 
 @test "migrate on loopback: the container runs on, output continues, the source stands in" {
-  port="$(free_port)"
-  start_serve "127.0.0.1:$port"
-  make_bundle -- sh -c "$COUNTER"
-  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
-  runx start c1
+  serve_and_run "$COUNTER" --pid-file "$BATS_TEST_TMPDIR/pid"
   sleep 1
   run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --format json c1
   [ "$status" -eq 0 ]
@@ -70,11 +78,7 @@ consecutive() {
 }
 
 @test "a migration that cannot happen leaves the container running untouched" {
-  port="$(free_port)"
-  start_serve "127.0.0.1:$port"
-  make_bundle -- sh -c "$COUNTER"
-  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
-  runx start c1
+  serve_and_run "$COUNTER"
   echo wrong >"$BATS_TEST_TMPDIR/wrong"
   run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/wrong" c1
   [ "$status" -eq 1 ]
@@ -131,11 +135,7 @@ consecutive() {
 }
 
 @test "a migration cancelled before switch-over (--cancel, or SIGINT) changes nothing" {
-  port="$(free_port)"
-  start_serve "127.0.0.1:$port"
-  make_bundle -- sh -c "$COUNTER"
-  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
-  runx start c1
+  serve_and_run "$COUNTER"
   # 1 MiB/s makes the memory phase last ~20 s: time to cancel it
   runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --bandwidth 1 c1 >"$BATS_TEST_TMPDIR/m1" 2>&1 &
   m=$!
@@ -181,11 +181,7 @@ dest_clean() {
 }
 
 @test "the destination dying during the transfer (its QEMU, then its serve) leaves the source running and the destination clean" {
-  port="$(free_port)"
-  start_serve "127.0.0.1:$port"
-  make_bundle -- sh -c "$COUNTER"
-  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
-  runx start c1
+  serve_and_run "$COUNTER"
   # 1 MiB/s makes the memory phase last ~20 s: the destination dies in it
   runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" --bandwidth 1 c1 >"$BATS_TEST_TMPDIR/m1" 2>&1 &
   m=$!
@@ -262,11 +258,7 @@ dest_clean() {
 DIRTIER='yes abcdefghijklmnop | head -c 33554432 >/tmp/src; while :; do dd if=/tmp/src of=/dev/null bs=32M 2>/dev/null; done & i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done'
 
 @test "migration under memory-dirtying load converges (auto-converge throttles the guest)" {
-  port="$(free_port)"
-  start_serve "127.0.0.1:$port"
-  make_bundle -- sh -c "$DIRTIER"
-  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
-  runx start c1
+  serve_and_run "$DIRTIER"
   # the counter starts once the file is written and the dirtier runs (at most 60 s)
   for _ in $(seq 600); do [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.1; done
   [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -ge 5 ]
