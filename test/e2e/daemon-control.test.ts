@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonControlClient, DaemonControlError } from '../../src/spot/control-client';
 import { controlPackage } from '../../src/spot/control-proto';
 import type { EvacuationReport } from '../../src/spot/control-proto';
+import { freePort } from '../helpers/free-port';
 import { runxBin } from '../helpers/runx-bin';
 
 const repo = path.resolve(__dirname, '../..');
@@ -27,15 +28,6 @@ const id = 'k1';
 const serves: Partial<Record<'B' | 'C', ChildProcess>> = {};
 let daemon: ChildProcess;
 let client: DaemonControlClient;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function state(r: string): { status: string; annotations?: Record<string, string> } | undefined {
   try {

@@ -8,10 +8,10 @@
 // keeps running.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port';
 import { runxBin } from '../helpers/runx-bin';
 
 const repo = path.resolve(__dirname, '../..');
@@ -30,15 +30,6 @@ let daemon: ChildProcess | undefined;
 let etcdUrl = '';
 let metricsUrl = '';
 let daemonLog = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function until<T>(what: string, get: () => Promise<T | undefined>, ms: number): Promise<T> {
   const end = Date.now() + ms;

@@ -3,11 +3,11 @@
 // manages to peer B (`runx serve`), where they keep running; A's keepers stand in.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAws } from '../unit/spot/fake-metadata';
+import { freePort } from '../helpers/free-port';
 import { runxBin } from '../helpers/runx-bin';
 
 const repo = path.resolve(__dirname, '../..');
@@ -18,15 +18,6 @@ const rootB = path.join(tmp, 'B');
 const token = path.join(tmp, 'token');
 const children: ChildProcess[] = [];
 let aws: FakeAws;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function state(root: string, id: string): { status: string; annotations?: Record<string, string> } | undefined {
   try {
