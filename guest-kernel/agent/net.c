@@ -1,12 +1,15 @@
 /* net.c — owns the guest's network configuration (net.h): loopback up, and eth0 given
- * the address, MTU and default route of the container's network namespace on the
- * host, whose identity (MAC included) the VM's NIC takes over. The host reads them
- * from the namespace; see src/xcontainer/devices/net/config.ts. */
+ * the MAC, address, MTU and default route of the container's network namespace on the
+ * host, whose identity the VM's NIC takes over. The host reads them from the
+ * namespace; see src/xcontainer/devices/net/config.ts. The MAC matters for a VM
+ * started from a template, whose NIC still has the template's: virtio-net hands a new
+ * one to QEMU (VIRTIO_NET_CTRL_MAC_ADDR_SET), which filters and announces with it. */
 #include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -38,6 +41,18 @@ static void set_sin(struct sockaddr *sa, in_addr_t addr)
 	memcpy(sa, &sin, sizeof sin);
 }
 
+/* "aa:bb:cc:dd:ee:ff" into 6 bytes; -1 if it is not one. */
+static int parse_mac(const char *text, unsigned char out[6])
+{
+	unsigned int b[6];
+	char end;
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		out[i] = (unsigned char)b[i];
+	return 0;
+}
+
 static int fail(int s, char *err, size_t errlen, const char *what)
 {
 	int saved = errno;
@@ -64,6 +79,17 @@ int net_configure(const struct net_plan *n, char *err, size_t errlen)
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof ifr);
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", GUEST_NIC);
+	if (n->mac[0]) {
+		unsigned char mac[6];
+		if (parse_mac(n->mac, mac) < 0) {
+			errno = EINVAL;
+			return fail(s, err, errlen, "bad MAC address");
+		}
+		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr.ifr_hwaddr.sa_data, mac, sizeof mac);
+		if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0)
+			return fail(s, err, errlen, "set " GUEST_NIC " MAC address");
+	}
 	if (n->mtu > 0) {
 		ifr.ifr_mtu = n->mtu;
 		if (ioctl(s, SIOCSIFMTU, &ifr) < 0)

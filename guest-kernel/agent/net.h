@@ -6,6 +6,7 @@
 
 struct net_plan {
 	int present;   /* the host gave the VM a NIC (any net.* field was sent) */
+	char mac[32];  /* aa:bb:cc:dd:ee:ff, or empty: keep the NIC's */
 	char addr[64]; /* IPv4 address/prefix, or empty */
 	char gw[64];   /* default gateway, or empty */
 	int mtu;       /* 0: leave as is */

@@ -123,8 +123,11 @@ int vm_setup(const struct ctl_msg *m, char *err, size_t errlen)
 		return -1;
 	struct net_plan n;
 	memset(&n, 0, sizeof n);
-	const char *addr = ctl_get(m, KEY_NET_ADDR), *gw = ctl_get(m, KEY_NET_GW), *mtu = ctl_get(m, KEY_NET_MTU);
-	n.present = addr || gw || mtu;
+	const char *mac = ctl_get(m, KEY_NET_MAC), *addr = ctl_get(m, KEY_NET_ADDR), *gw = ctl_get(m, KEY_NET_GW),
+		   *mtu = ctl_get(m, KEY_NET_MTU);
+	n.present = mac || addr || gw || mtu;
+	if (mac)
+		snprintf(n.mac, sizeof n.mac, "%s", mac);
 	if (addr)
 		snprintf(n.addr, sizeof n.addr, "%s", addr);
 	if (gw)

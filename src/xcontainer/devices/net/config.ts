@@ -165,9 +165,14 @@ export function netArgs(net: GuestNetwork): string[] {
   ];
 }
 
-/** The agent's `create` fields for the guest's eth0. */
+/**
+ * The agent's `create` fields for the guest's eth0. The MAC too, though QEMU gives the
+ * NIC the same one: a VM started from a template has the template's until the agent
+ * sets it (the virtio-net driver passes that on to QEMU, whose NIC then filters and
+ * migrates with it).
+ */
 export function netFields(net: GuestNetwork): Array<[string, string | number]> {
-  const f: Array<[string, string | number]> = [['net.mtu', net.mtu]];
+  const f: Array<[string, string | number]> = [['net.mac', net.mac], ['net.mtu', net.mtu]];
   if (net.cidr) f.push(['net.addr', net.cidr]);
   if (net.gateway) f.push(['net.gw', net.gateway]);
   return f;
