@@ -41,8 +41,16 @@ export function knownMountOptions(): string[] {
   return [...Object.keys(FLAG_OPTIONS), ...PROPAGATION].sort();
 }
 
-/** Most virtio-mmio slots a microvm has (8) minus console, disk, rng and a future NIC. */
+/** Most virtio-mmio slots a microvm has (8) minus console, disk, rng and a NIC. */
 export const MAX_SHARES = 4;
+
+/**
+ * The mount tag of a VM's i-th share. By position, not by host path: a VM template
+ * with n shares has the tags of every container with n shares (template.ts).
+ */
+export function shareTag(i: number): string {
+  return `runx${i}`;
+}
 
 export interface GuestMount {
   dest: string;
@@ -110,7 +118,7 @@ export function planMounts(mounts: readonly SpecMount[], bundleDir: string): Mou
       if (shareByDir.size >= MAX_SHARES) {
         throw new ConfigError(`mounts[${i}]`, `config.json: mounts[${i}]: more than ${MAX_SHARES} distinct host directories are bind-mounted; runx shares at most ${MAX_SHARES} with a VM`);
       }
-      share = { tag: `runx${shareByDir.size}`, hostPath: dir, readonly: false };
+      share = { tag: shareTag(shareByDir.size), hostPath: dir, readonly: false };
       shareByDir.set(dir, share);
     }
     const inside = st.isDirectory() ? '' : `/${path.basename(hostPath)}`;

@@ -20,7 +20,7 @@ import type { KeeperLaunch } from './keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from './devices/net/config';
 import { type BootPolicy, templateState } from './template';
 import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
-import { ROOT_DISK, shapeFromResources } from './qemu-argv';
+import { ROOT_DISK, shapeFromResources, vmDevicesOf } from './qemu-argv';
 import { qemuBinary } from './qemu-build';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore, validateId, writeFileAtomic } from './state-store';
@@ -98,8 +98,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       cgroup,
       terminal,
     };
-    if (boot === 'snapshot' && plan.shares.length === 0 && !network) {
-      const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel, shape: launch.qemu.shape });
+    if (boot === 'snapshot') {
+      const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel,
+        shape: launch.qemu.shape, devices: vmDevicesOf(launch.qemu) });
       if (stateFile) launch.template = { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size };
     }
     writeLaunch(dir, launch);

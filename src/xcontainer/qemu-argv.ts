@@ -1,5 +1,5 @@
 // Builds the QEMU command line for a container's VM: `-M microvm` with only the
-// devices runx uses (virtio-mmio has 8 slots: console port, root disk, rng, shares).
+// devices runx uses (virtio-mmio has 8 slots: console port, root disk, rng, NIC, shares).
 // Socket and file names are relative: QEMU runs in the container's state directory,
 // which keeps unix socket paths short whatever --root is.
 import type { Accel } from './accel';
@@ -14,6 +14,27 @@ export const ROOT_DISK = 'rootfs.ext4';
 export interface VmShape {
   memoryMiB: number;
   vcpus: number;
+}
+
+/**
+ * The devices a VM has beyond the fixed ones (console port, disk, rng): a VM started
+ * from a template must have the template's, in the same virtio-mmio slots.
+ */
+export interface VmDevices {
+  nic: boolean;
+  /** virtio-9p shares, tags shareTag(0..shares-1). */
+  shares: number;
+}
+
+export const NO_DEVICES: VmDevices = { nic: false, shares: 0 };
+
+export function vmDevicesOf(l: Pick<QemuLaunch, 'network' | 'shares'>): VmDevices {
+  return { nic: l.network !== undefined, shares: l.shares.length };
+}
+
+/** For keys and listings: "none", "nic", "9p×2", "nic+9p×2". */
+export function describeDevices(d: VmDevices): string {
+  return [d.nic && 'nic', d.shares > 0 && `9p×${d.shares}`].filter(Boolean).join('+') || 'none';
 }
 
 export interface QemuLaunch {

@@ -21,10 +21,10 @@ import { messageOf } from '../errors';
 import { log } from '../log';
 import type { Accel } from './accel';
 import { cacheDir } from './cache-dir';
-import type { VmShape } from './qemu-argv';
+import type { VmDevices, VmShape } from './qemu-argv';
 
-/** 2: guest RAM in vm.ram, left out of vm.state. */
-export const TEMPLATE_FORMAT = 2;
+/** 2: guest RAM in vm.ram, left out of vm.state. 3: a template per device set (NIC, 9p shares). */
+export const TEMPLATE_FORMAT = 3;
 export const MANIFEST = 'template.json';
 /** A template not used for longer than this is stale. */
 export const MAX_UNUSED_MS = 7 * 24 * 3600 * 1000;
@@ -44,6 +44,8 @@ export interface TemplateManifest {
   /** Recorded since runx could list templates; older manifests lack them. */
   accel?: Accel;
   shape?: VmShape;
+  /** Since format 3. */
+  devices?: VmDevices;
 }
 
 export function templatesDir(): string {
@@ -91,6 +93,7 @@ export interface TemplateEntry {
   format?: number;
   accel?: Accel;
   shape?: VmShape;
+  devices?: VmDevices;
   created?: string;
   /** The directory's mtime (markTemplateUsed), ISO 8601. */
   lastUsed: string;
@@ -158,7 +161,7 @@ function entryOf(name: string, dir: string, st: fs.Stats, o: TemplateCacheOption
   const m = readManifest(dir);
   const entry: TemplateEntry = {
     ...base, key: typeof m?.key === 'string' ? m.key : undefined, format: typeof m?.format === 'number' ? m.format : undefined,
-    accel: m?.accel, shape: m?.shape, created: typeof m?.created === 'string' ? m.created : undefined, status: 'ready',
+    accel: m?.accel, shape: m?.shape, devices: m?.devices, created: typeof m?.created === 'string' ? m.created : undefined, status: 'ready',
   };
   const stale = !m ? `${MANIFEST} is missing or unreadable`
     : entry.format !== TEMPLATE_FORMAT ? `format ${entry.format ?? 'unknown'}, not ${TEMPLATE_FORMAT}`

@@ -1,8 +1,13 @@
-// Snapshot boot: a template per (kernel, initramfs, QEMU build, accelerator, VM shape)
-// is a guest booted once to "agent ready" and saved stopped (QMP migrate to a file).
-// `create` starts the container's QEMU from it (-incoming) instead of booting a
+// Snapshot boot: a template per (kernel, initramfs, QEMU build, accelerator, VM shape,
+// devices) is a guest booted once to "agent ready" and saved stopped (QMP migrate to a
+// file). `create` starts the container's QEMU from it (-incoming) instead of booting a
 // kernel, then hands the agent everything per-container (disk, config, clock, a fresh
-// random seed). Templates live in the runx cache, are checked before use and rebuilt
+// random seed, the NIC's MAC and address).
+// A VM loads a saved state only into the same devices in the same slots, so a
+// container with a NIC or bind mounts (every Docker and Kubernetes one: /etc/hosts and
+// its friends are binds) needs a template with a NIC and as many 9p shares, built
+// with placeholders: a tap in a namespace of its own, empty directories. The guest
+// only probed them there; what it mounts and the address it uses come at create. Templates live in the runx cache, are checked before use and rebuilt
 // when an input changes; a missing or broken one means a cold boot with a warning.
 // The guest's RAM is not in vm.state but in vm.ram beside it: the template's VM had
 // its RAM in that file, and each VM started from it maps the file copy-on-write, so
@@ -23,7 +28,9 @@ import { PROTOCOL_VERSION } from './agent-frames';
 import { recordedSha256, sha256File } from './digest-record';
 import { type Accel, type AccelMode, chooseAccel } from './accel';
 import { findGuestAssets } from './guest-assets';
-import { DEFAULT_SHAPE, guestRamKiB, KERNEL_CMDLINE, MACHINE, ROOT_DISK, shapeFromResources, type VmShape } from './qemu-argv';
+import { DEFAULT_SHAPE, describeDevices, guestRamKiB, KERNEL_CMDLINE, MACHINE, NO_DEVICES, ROOT_DISK, shapeFromResources, type VmDevices, type VmShape } from './qemu-argv';
+import { netnsPathOf, templateNetwork } from './devices/net/config';
+import { type HostShare, planMounts, shareTag } from '../bundle/mount-plan';
 import { qemuBinary, qemuBuild } from './qemu-build';
 import { MANIFEST, markTemplateUsed, pruneTemplates, removeTemplateDir, TEMPLATE_FORMAT, type TemplateManifest, templatesDir } from './template-cache';
 import { bootVm } from './vm-boot';
@@ -47,13 +54,14 @@ export interface TemplateInputs {
   qemuBinary: string;
   accel: Accel;
   shape: VmShape;
+  devices: VmDevices;
 }
 
 export function templateKey(i: TemplateInputs, build: string): string {
   const [kernel, initramfs] = recordedSha256([i.kernel, i.initramfs], path.join(templatesDir(), INPUTS_RECORD));
   const h = createHash('sha256');
   for (const part of [String(TEMPLATE_FORMAT), kernel.sha256, initramfs.sha256, build, i.accel,
-    `${guestRamKiB(i.shape, i.accel)}K`, `${i.shape.vcpus}cpu`, MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
+    `${guestRamKiB(i.shape, i.accel)}K`, `${i.shape.vcpus}cpu`, describeDevices(i.devices), MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
   return h.digest('hex').slice(0, 20);
 }
 
@@ -93,8 +101,14 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
     fs.closeSync(fs.openSync(path.join(tmp, ROOT_DISK), 'w'));
     fs.truncateSync(path.join(tmp, ROOT_DISK), PLACEHOLDER_DISK_BYTES);
     const ram = path.join(tmp, VM_RAM_FILE);
-    const vm = await bootVm(tmp, i.qemuBinary, { accel: i.accel, kernel: i.kernel, initramfs: i.initramfs, shape: i.shape, shares: [],
-      ramFile: { path: ram, share: true } }, { kind: 'cold' }, 30_000);
+    const shares: HostShare[] = [];
+    for (let n = 0; n < i.devices.shares; n++) {
+      const hostPath = path.join(tmp, `share-${n}`);
+      fs.mkdirSync(hostPath);
+      shares.push({ tag: shareTag(n), hostPath, readonly: false });
+    }
+    const vm = await bootVm(tmp, i.qemuBinary, { accel: i.accel, kernel: i.kernel, initramfs: i.initramfs, shape: i.shape, shares,
+      network: i.devices.nic ? templateNetwork() : undefined, ramFile: { path: ram, share: true } }, { kind: 'cold' }, 30_000);
     try {
       await vm.qmp.execute('stop', {});
       // The RAM is in vm.ram already (QEMU wrote the guest's memory there): leave it out.
@@ -110,10 +124,10 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
       format: TEMPLATE_FORMAT, key, qemuBuild: qemuBuildStr, created: new Date().toISOString(),
       stateSha256: sha256File(state), stateSize: fs.statSync(state).size,
       ramSha256: sha256File(ram), ramSize: fs.statSync(ram).size,
-      accel: i.accel, shape: i.shape,
+      accel: i.accel, shape: i.shape, devices: i.devices,
     };
     fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2));
-    for (const f of fs.readdirSync(tmp)) if (f !== MANIFEST && f !== VM_STATE_FILE && f !== VM_RAM_FILE) fs.rmSync(path.join(tmp, f), { force: true });
+    for (const f of fs.readdirSync(tmp)) if (f !== MANIFEST && f !== VM_STATE_FILE && f !== VM_RAM_FILE) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
     // A sound template that another create published meanwhile stays where it is: VMs
     // may be starting from it, and each needs its vm.state and vm.ram to be one pair.
     let published = false;
@@ -132,7 +146,7 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
   }
   // A new template usually means its inputs changed: the old ones go now.
   try {
-    const removed = pruneTemplates({ keep: [key, templateKey({ ...i, shape: DEFAULT_SHAPE }, qemuBuildStr)] });
+    const removed = pruneTemplates({ keep: [key, templateKey({ ...i, shape: DEFAULT_SHAPE, devices: NO_DEVICES }, qemuBuildStr)] });
     if (removed.length) log().info(`removed ${removed.length} stale VM template(s): ${removed.map((e) => e.name).join(', ')}`);
   } catch (err) {
     log().debug(`pruning VM templates: ${messageOf(err)}`);
@@ -187,12 +201,12 @@ export async function templateState(i: TemplateInputs): Promise<string | undefin
 
 type Resources = Parameters<typeof shapeFromResources>[0];
 
-/** What `create` starts a VM of these resources from: the same QEMU, accelerator, guest and shape. */
-function inputsFor(resources: Resources, accel: AccelMode): TemplateInputs {
+/** What `create` starts a VM of these resources and devices from: the same QEMU, accelerator, guest, shape and devices. */
+function inputsFor(resources: Resources, devices: VmDevices, accel: AccelMode): TemplateInputs {
   const assets = findGuestAssets();
   return {
     kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: qemuBinary(), accel: chooseAccel(accel).accel,
-    shape: shapeFromResources(resources, os.cpus().length),
+    shape: shapeFromResources(resources, os.cpus().length), devices,
   };
 }
 
@@ -203,32 +217,48 @@ export interface TemplateBuild {
   built: boolean;
   accel: Accel;
   shape: VmShape;
+  devices: VmDevices;
 }
 
 /**
- * `runx template build`: the template for the VM shape of a bundle's
- * linux.resources (without a bundle, the default shape), built unless a sound one is
- * there; `force` rebuilds it anyway. Unlike create's, a failure is an error.
+ * The devices a bundle's containers get: a NIC when its config names a network
+ * namespace (create gives none if that namespace turns out to have no interface),
+ * and a share per bind-mounted host directory.
  */
-export async function buildTemplate(o: { bundle?: string; force?: boolean; accel: AccelMode }): Promise<TemplateBuild> {
-  const resources = o.bundle === undefined ? undefined : loadBundle(o.bundle).config.linux?.resources;
-  const i = inputsFor(resources, o.accel);
+function bundleDevices(dir: string): { resources: Resources; devices: VmDevices } {
+  const { config, dir: bundleDir } = loadBundle(dir);
+  return {
+    resources: config.linux?.resources,
+    devices: { nic: netnsPathOf(config.linux?.namespaces) !== undefined, shares: planMounts(config.mounts ?? [], bundleDir).shares.length },
+  };
+}
+
+/**
+ * `runx template build`: the template for the VM shape and devices of a bundle's
+ * containers (without a bundle, the default shape with `devices`, none by default),
+ * built unless a sound one is there; `force` rebuilds it anyway. Unlike create's, a
+ * failure is an error.
+ */
+export async function buildTemplate(o: { bundle?: string; devices?: VmDevices; force?: boolean; accel: AccelMode }): Promise<TemplateBuild> {
+  const { resources, devices } = o.bundle === undefined ? { resources: undefined, devices: o.devices ?? NO_DEVICES } : bundleDevices(o.bundle);
+  const i = inputsFor(resources, devices, o.accel);
   let t: ReadyTemplate;
   try {
     t = await ensureTemplate(i, o.force === true);
   } catch (err) {
-    throw new RunxError('EBOOT', `cannot build the VM template (${i.shape.memoryMiB} MiB, ${i.shape.vcpus} vCPU, ${i.accel}): ${messageOf(err)}`, { cause: err });
+    throw new RunxError('EBOOT', `cannot build the VM template (${i.shape.memoryMiB} MiB, ${i.shape.vcpus} vCPU, ${i.accel}, devices ${describeDevices(devices)}): ${messageOf(err)}`, { cause: err });
   }
-  return { key: t.key, dir: t.dir, built: t.built, accel: i.accel, shape: i.shape };
+  return { key: t.key, dir: t.dir, built: t.built, accel: i.accel, shape: i.shape, devices };
 }
 
 /**
- * The templates prune must keep: the current inputs' for the default shape. None where
+ * The templates prune must keep: the current inputs' for the default shape without
+ * devices. None where
  * those inputs cannot be had (no guest kernel, no QEMU): no create could use one then.
  */
 export function keptTemplates(accel: AccelMode): string[] {
   try {
-    const i = inputsFor(undefined, accel);
+    const i = inputsFor(undefined, NO_DEVICES, accel);
     return [templateKey({ ...i, shape: DEFAULT_SHAPE }, qemuBuild(i.qemuBinary))];
   } catch (err) {
     log().debug(`no current default template to keep: ${messageOf(err)}`);

@@ -11,6 +11,7 @@ import { RunxError } from '../errors';
 import { log } from '../log';
 import { AgentConnection } from './agent-connection';
 import { sleep } from './host';
+import { netnsCommand } from './devices/net/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
 import { QmpClient } from './qmp-client';
 import { type IncomingEndpoints, prepareIncoming } from './vm-migration';
@@ -75,10 +76,10 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
     ...(mode.kind === 'from-file' ? (ramFile ? ['-incoming', 'defer'] : incomingArgs(mode.stateFile)) : []),
     // A migration's destination waits paused until the source has sent everything.
     ...(mode.kind === 'incoming' ? ['-S', '-incoming', 'defer'] : [])];
-  // With a NIC, QEMU runs inside the container's network namespace, where its tap is.
-  // setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
+  // With a NIC, QEMU runs inside the container's network namespace, where its tap is
+  // (a template's: in one of its own). setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
   // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
-  const netns = qemu.network ? ['nsenter', `--net=${qemu.network.netnsPath}`, '--'] : [];
+  const netns = qemu.network ? netnsCommand(qemu.network) : [];
   const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', qemuBinary, ...argv];
   // Its own session: when the keeper holds a container's host terminal as its
   // controlling tty, the terminal's SIGHUP (console closed) and SIGWINCH are the

@@ -36,10 +36,11 @@ built_key() { # the key in build's output line
   [ "$status" -eq 0 ]
   [ "$output" = "already there: VM template $key (256 MiB, 1 vCPU, $(template_field "$key" accel)) in $RUNX_CACHE_DIR/templates/$key" ]
   [ "$(template_field "$key" status)" = ready ]
-  [ "$(template_field "$key" format)" = 2 ]
+  [ "$(template_field "$key" format)" = 3 ]
+  [ "$(template_field "$key" devices)" = '{"nic":false,"shares":0}' ]
   [ "$(template_field "$key" shape)" = '{"memoryMiB":256,"vcpus":1}' ]
   [ "$(template_field "$key" sizeBytes)" -gt 1000000 ]
-  runx template list | grep -q "^$key  *2  *256M/1cpu/"
+  runx template list | grep -q "^$key  *3  *256M/1cpu/[a-z]*  *none  "
   # a container of the default shape starts from it, and marks it used
   touch -d '3 days ago' "$RUNX_CACHE_DIR/templates/$key"
   make_bundle -- sh -c 'echo booted'
@@ -77,6 +78,49 @@ built_key() { # the key in build's output line
   [ "$(template_field "$big" created)" != "$created" ]
 }
 
+@test "template build --nic --shares 2; bad values for them are one line" {
+  run timeout 120 "$RUNX_BIN" template build --nic --shares 2
+  [ "$status" -eq 0 ]
+  [[ "$output" == "built VM template "*" (256 MiB, 1 vCPU, "*", nic+9p×2) in "* ]]
+  key="$(built_key "$output")"
+  [ "$(template_field "$key" devices)" = '{"nic":true,"shares":2}' ]
+  runx template list | grep -q "^$key  *3  *256M/1cpu/[a-z]*  *nic+9p×2  "
+  # the template's placeholders are gone: only its three files stay
+  [ "$(ls "$RUNX_CACHE_DIR/templates/$key" | tr '\n' ' ')" = "template.json verified.json vm.ram vm.state " ]
+  # nothing left on the host from its NIC
+  [ -z "$(ip -br link | grep tap0_runx || true)" ]
+  run runx template build --shares 5
+  [ "$status" -eq 1 ]
+  [ "$output" = "runx: --shares must be a number from 0 to 4, not '5'" ]
+  make_bundle -- true
+  run runx template build --bundle "$BUNDLE" --nic
+  [ "$status" -eq 1 ]
+  [ "$output" = "runx: --nic and --shares are for a template without --bundle: a bundle's config gives its devices" ]
+}
+
+@test "containers with bind mounts start from a template with as many shares, each seeing its own host directories" {
+  for c in a b; do
+    mkdir -p "$BATS_TEST_TMPDIR/$c/dir" "$BATS_TEST_TMPDIR/$c/etc"
+    echo "dir of $c" >"$BATS_TEST_TMPDIR/$c/dir/file"
+    echo "hosts of $c" >"$BATS_TEST_TMPDIR/$c/etc/hosts"
+  done
+  for c in a b; do
+    make_bundle --set mounts='[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/data","type":"bind","source":"'"$BATS_TEST_TMPDIR/$c/dir"'","options":["rbind"]},{"destination":"/etc/hosts","type":"bind","source":"'"$BATS_TEST_TMPDIR/$c/etc/hosts"'","options":["rbind","ro"]}]' \
+      -- sh -c 'cat /data/file /etc/hosts; echo written >/data/out'
+    run --separate-stderr runx --log "$BATS_TEST_TMPDIR/log-$c" run --bundle "$BUNDLE" "c-$c"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "dir of $c" ]
+    [ "${lines[1]}" = "hosts of $c" ]
+    [ "$(cat "$BATS_TEST_TMPDIR/$c/dir/out")" = written ]
+    grep -q "starting VM from its template for c-$c" "$BATS_TEST_TMPDIR/log-$c"
+  done
+  # one template for both (the first run built it), with two shares
+  grep -q "built VM template" "$BATS_TEST_TMPDIR/log-a"
+  run ! grep -q "built VM template" "$BATS_TEST_TMPDIR/log-b"
+  key="$(ls "$RUNX_CACHE_DIR/templates" | grep -v '\.json$')"
+  [ "$(template_field "$key" devices)" = '{"nic":false,"shares":2}' ]
+}
+
 @test "template prune removes stale directories and keeps live ones and the current default" {
   run timeout 120 "$RUNX_BIN" template build
   [ "$status" -eq 0 ]
@@ -84,8 +128,8 @@ built_key() { # the key in build's output line
   t="$RUNX_CACHE_DIR/templates"
   mkdir "$t/fmt1" "$t/nomanifest" "$t/old2" "$t/recent2" "$t/abc.tmp-$$" "$t/abc.tmp-999999999"
   echo '{"format":1}' >"$t/fmt1/template.json"
-  echo '{"format":2}' >"$t/old2/template.json"
-  echo '{"format":2}' >"$t/recent2/template.json"
+  echo '{"format":3}' >"$t/old2/template.json"
+  echo '{"format":3}' >"$t/recent2/template.json"
   head -c 1048576 /dev/urandom >"$t/old2/vm.ram"
   touch -d '8 days ago' "$t/old2" "$t/recent2/template.json"
   touch -d '6 days ago' "$t/recent2"
@@ -94,11 +138,11 @@ built_key() { # the key in build's output line
   run runx template prune
   [ "$status" -eq 0 ]
   [ "${#lines[@]}" -eq 4 ]
-  [[ "$output" == *"removed fmt1 (format 1, not 2, "* ]]
+  [[ "$output" == *"removed fmt1 (format 1, not 3, "* ]]
   [[ "$output" == *"removed nomanifest (template.json is missing or unreadable, "* ]]
   [[ "$output" == *"removed old2 (not used for 8.0 days, 1.0 MiB)"* ]]
   [[ "$output" == *"removed abc.tmp-999999999 (left by pid 999999999, which is gone, "* ]]
-  [ "$(ls "$t" | grep -v '\.json$' | sort | tr '\n' ' ')" = "$default abc.tmp-$$ recent2 " ]
+  [ "$(ls "$t" | grep -v '\.json$' | sort | tr '\n' ' ')" = "$(printf '%s\n' "$default" "abc.tmp-$$" recent2 | sort | tr '\n' ' ')" ]
   [[ "$(template_field "$default" reason)" == "kept: the current default-shape template (not used for 30.0 days)" ]]
   run runx template prune
   [ "$status" -eq 0 ]

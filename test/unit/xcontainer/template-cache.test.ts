@@ -51,7 +51,7 @@ describe('template prune', () => {
     fakeTemplate('current');
     fakeTemplate('used-6-days-ago', { ageDays: 6 });
     fakeTemplate('format-1', { format: 1 });
-    fakeTemplate('format-3', { format: 3 });
+    fakeTemplate('format-4', { format: 4 });
     fakeTemplate('no-manifest', { manifest: null });
     fakeTemplate('garbled', { manifest: '{"format":2,' });
     fakeTemplate('not-an-object', { manifest: '2' });
@@ -59,7 +59,7 @@ describe('template prune', () => {
     fs.writeFileSync(path.join(templatesDir(), 'inputs.verified.json'), '{}');
 
     const removed = pruneTemplates();
-    expect(names(removed)).toEqual(['format-1', 'format-3', 'garbled', 'no-manifest', 'not-an-object', 'unused-8-days']);
+    expect(names(removed)).toEqual(['format-1', 'format-4', 'garbled', 'no-manifest', 'not-an-object', 'unused-8-days']);
     expect(removed.find((e) => e.name === 'format-1')!.reason).toBe(`format 1, not ${TEMPLATE_FORMAT}`);
     expect(removed.find((e) => e.name === 'unused-8-days')!.reason).toMatch(/^not used for 8\.0 days$/);
     expect(fs.readdirSync(templatesDir()).sort()).toEqual(['current', 'inputs.verified.json', 'used-6-days-ago']);

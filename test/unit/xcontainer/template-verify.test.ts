@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordedSha256 } from '../../../src/xcontainer/digest-record';
 import { templateKey, VERIFIED_RECORD, verifyTemplate } from '../../../src/xcontainer/template';
+import { TEMPLATE_FORMAT } from '../../../src/xcontainer/template-cache';
 
 // A digest is recorded only for a file last changed more than a second before it was
 // hashed, so the fixtures are written once and left to settle.
@@ -32,7 +33,7 @@ function makeTemplate(dir: string, key: string, build: string, state: Buffer, ra
   fs.writeFileSync(path.join(dir, 'vm.state'), state);
   fs.writeFileSync(path.join(dir, 'vm.ram'), ram);
   fs.writeFileSync(path.join(dir, 'template.json'), JSON.stringify({
-    format: 2, key, qemuBuild: build, created: new Date().toISOString(), stateSha256: sha256(state), stateSize: state.length,
+    format: TEMPLATE_FORMAT, key, qemuBuild: build, created: new Date().toISOString(), stateSha256: sha256(state), stateSize: state.length,
     ramSha256: sha256(ram), ramSize: ram.length,
   }));
 }
@@ -160,8 +161,12 @@ describe('template verification', () => {
   });
 
   it('keys templates by kernel and initramfs content, recorded or hashed', () => {
-    const inputs = { kernel: files.kernel, initramfs: files.initramfs, qemuBinary: 'qemu', accel: 'tcg' as const, shape: { memoryMiB: 256, vcpus: 1 } };
+    const inputs = { kernel: files.kernel, initramfs: files.initramfs, qemuBinary: 'qemu', accel: 'tcg' as const, shape: { memoryMiB: 256, vcpus: 1 }, devices: { nic: false, shares: 0 } };
     const k1 = templateKey(inputs, 'qemu 7.2');
+    // A VM loads a state only into the same devices: each set has its own template.
+    const withDevices = [{ nic: true, shares: 0 }, { nic: false, shares: 1 }, { nic: true, shares: 1 }, { nic: true, shares: 2 }]
+      .map((devices) => templateKey({ ...inputs, devices }, 'qemu 7.2'));
+    expect(new Set([k1, ...withDevices]).size).toBe(5);
     // The templates directory exists once a template has been built.
     fs.mkdirSync(path.join(work, 'cache', 'templates'), { recursive: true });
     expect(templateKey(inputs, 'qemu 7.2')).toBe(k1);

@@ -10,6 +10,12 @@ import { RunxError } from '../../../errors';
 
 export const TAP_NAME = 'tap0_runx';
 
+/**
+ * A VM template's NIC has no container namespace: its QEMU runs in a network namespace
+ * of its own (unshare), where it makes the tap itself, and which ends with it.
+ */
+export const PRIVATE_NETNS = 'private';
+
 export interface GuestNetwork {
   /** The container's network namespace (a /proc/<pid>/ns/net or /run/netns/<name> path). */
   netnsPath: string;
@@ -150,9 +156,24 @@ function tapInUse(ns: fs.Stats): boolean {
   return false;
 }
 
+/**
+ * The NIC a VM template boots with: a tap like a container's, so the guest negotiates
+ * the offloads (vnet_hdr) every container's NIC also offers, and a placeholder MAC,
+ * which the agent replaces with the container's at create (net.mac). Nothing on the
+ * host changes (PRIVATE_NETNS).
+ */
+export function templateNetwork(): GuestNetwork {
+  return { netnsPath: PRIVATE_NETNS, hostIf: '', tap: TAP_NAME, mac: '02:72:75:6e:78:00', mtu: 1500 };
+}
+
+/** The command prefix that runs QEMU where the NIC's tap is. */
+export function netnsCommand(net: GuestNetwork): string[] {
+  return net.netnsPath === PRIVATE_NETNS ? ['unshare', '--net', '--'] : ['nsenter', `--net=${net.netnsPath}`, '--'];
+}
+
 /** Removes the tap and the redirect; the namespace and its veth are the caller's. */
 export function teardownNetwork(net: GuestNetwork): void {
-  if (!fs.existsSync(net.netnsPath)) return;
+  if (net.netnsPath === PRIVATE_NETNS || !fs.existsSync(net.netnsPath)) return;
   spawnSync('nsenter', [`--net=${net.netnsPath}`, '--', 'tc', 'qdisc', 'del', 'dev', net.hostIf, 'handle', 'ffff:', 'ingress'], { stdio: 'ignore' });
   spawnSync('nsenter', [`--net=${net.netnsPath}`, '--', 'ip', 'link', 'del', net.tap], { stdio: 'ignore' });
 }
