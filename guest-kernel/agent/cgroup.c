@@ -274,13 +274,20 @@ static int mount_hierarchy(char *err, size_t errlen)
 	return 0;
 }
 
-int cgroup_create(const struct ctl_msg *m, char *err, size_t errlen)
+int cgroup_prepare(char *err, size_t errlen)
 {
-	struct res r;
-	if (parse_res(m, &r, err, errlen) < 0 || mount_hierarchy(err, errlen) < 0)
+	if (mount_hierarchy(err, errlen) < 0)
 		return -1;
 	if (mkdir(CGROUP_DIR, 0755) < 0 && errno != EEXIST)
 		FAIL("cgroup: mkdir %s: %s", CGROUP_DIR, strerror(errno));
+	return 0;
+}
+
+int cgroup_create(const struct ctl_msg *m, char *err, size_t errlen)
+{
+	struct res r;
+	if (parse_res(m, &r, err, errlen) < 0 || cgroup_prepare(err, errlen) < 0)
+		return -1;
 	return apply_res(m->name, &r, err, errlen);
 }
 

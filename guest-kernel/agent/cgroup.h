@@ -12,8 +12,11 @@
 #define CGROUP_MOUNT "/sys/fs/cgroup"
 #define CGROUP_DIR CGROUP_MOUNT "/container"
 
-/* Mounts the hierarchy (once), makes the container's cgroup and applies the res.*
- * fields of m. 0, or -1 with a one-line reason in err. */
+/* Mounts the hierarchy and makes the container's (empty) cgroup, unless done
+ * already. 0, or -1 with a one-line reason in err. */
+int cgroup_prepare(char *err, size_t errlen);
+/* cgroup_prepare, then applies the res.* fields of m. 0, or -1 with a one-line reason
+ * in err. */
 int cgroup_create(const struct ctl_msg *m, char *err, size_t errlen);
 /* Applies the res.* fields of an `update` to the live cgroup. Every field is checked
  * before any is written. 0, or -1 with a one-line reason in err. */

@@ -664,6 +664,7 @@ int main(void)
 	if (a.sigfd < 0)
 		fatal("signalfd: %s", strerror(errno));
 
+	vm_boot_setup();
 	char err[256];
 	a.port = boot_open_port(err, sizeof err);
 	if (a.port < 0)

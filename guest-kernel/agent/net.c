@@ -62,6 +62,19 @@ static int fail(int s, char *err, size_t errlen, const char *what)
 	return -1;
 }
 
+int net_loopback_up(char *err, size_t errlen)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(err, errlen, "network: socket: %s", strerror(errno));
+		return -1;
+	}
+	if (set_up(s, "lo") < 0)
+		return fail(s, err, errlen, "bring lo up");
+	close(s);
+	return 0;
+}
+
 int net_configure(const struct net_plan *n, char *err, size_t errlen)
 {
 	/* An AF_INET datagram socket is only a handle for the interface ioctls. */
