@@ -22,6 +22,7 @@
 #include "net.h"
 
 #define DISK_WAIT_MS 3000
+#define DISK_POLL_MS 2
 
 /* <linux/random.h>, which musl's toolchain does not ship: the kernel ABI is stable. */
 struct rand_pool_info {
@@ -96,7 +97,9 @@ static int wait_disk(const char *bytes, char *err, size_t errlen)
 		snprintf(err, errlen, "bad %s \"%s\"", KEY_DISK_BYTES, bytes);
 		return -1;
 	}
-	for (int waited = 0;; waited += 10) {
+	/* The host resizes before the VM runs, so the size is usually there at once;
+	 * otherwise it comes a few ms after the interrupt: poll finely. */
+	for (int waited = 0;; waited += DISK_POLL_MS) {
 		FILE *f = fopen("/sys/block/vda/size", "re");
 		unsigned long long sectors = 0;
 		if (f) {
@@ -111,7 +114,7 @@ static int wait_disk(const char *bytes, char *err, size_t errlen)
 				 (unsigned long long)want);
 			return -1;
 		}
-		usleep(10 * 1000);
+		usleep(DISK_POLL_MS * 1000);
 	}
 }
 

@@ -98,7 +98,9 @@ class Keeper {
     log().info({ accel: qemu.accel, shape: qemu.shape }, `${template ? 'starting VM from its template' : 'booting VM'} for ${this.launch.id}`);
     const stateFile = restore?.stateFile ?? template?.stateFile;
     const mode: BootMode = incoming ? { kind: 'incoming', endpoints: incoming }
-      : stateFile ? { kind: 'from-file', stateFile } : { kind: 'cold' };
+      // The template booted with a placeholder disk; the guest learns this disk's size
+      // from the config-change interrupt block_resize raises.
+      : stateFile ? { kind: 'from-file', stateFile, resizeRootTo: restore ? undefined : template?.diskBytes } : { kind: 'cold' };
     let vm: BootedVm;
     try {
       vm = await bootVm(this.dir, this.launch.qemuBinary, qemu, mode, this.launch.bootTimeoutMs);
@@ -112,9 +114,6 @@ class Keeper {
       writeLaunch(this.dir, this.launch);
       return this.boot();
     }
-    // The template booted with a placeholder disk; the guest learns this disk's size
-    // from the config-change interrupt block_resize raises.
-    if (template) await vm.qmp.execute('block_resize', { device: 'root', size: template.diskBytes });
     this.qemu = vm.child;
     this.qmp = vm.qmp;
     this.agent = vm.agent;

@@ -20,7 +20,11 @@ import { socketPath } from './socket-path';
 
 export type BootMode =
   | { kind: 'cold' }
-  | { kind: 'from-file'; stateFile: string }
+  /**
+   * resizeRootTo: the root disk's real size, for a VM from a template (which booted
+   * with a placeholder disk): set while the loaded VM is still stopped.
+   */
+  | { kind: 'from-file'; stateFile: string; resizeRootTo?: number }
   | { kind: 'incoming'; endpoints: IncomingEndpoints };
 
 export interface BootedVm {
@@ -51,15 +55,25 @@ function listenOnce(file: string): { server: net.Server; accepted: Promise<net.S
 }
 
 /** Runs a VM saved stopped (checkpoint, template): `cont` once loaded, then ping the agent. */
-async function resumeLoaded(qmp: QmpClient, agent: AgentConnection): Promise<void> {
+async function resumeLoaded(qmp: QmpClient, agent: AgentConnection, resizeRootTo: number | undefined): Promise<void> {
   // A restored guest believes its host end never went away (the port's state was
   // saved connected), so it says no hello: ping it instead.
   let status = '';
+  let size = resizeRootTo;
+  const resize = async () => {
+    // Before cont: the guest takes the config-change interrupt as soon as it runs, and
+    // has the new size by the time create asks for it instead of polling for it then.
+    if (size !== undefined) await qmp.execute('block_resize', { device: 'root', size });
+    size = undefined;
+  };
   while ((status = (await qmp.execute('query-status', {})).status) !== 'running') {
-    if (status === 'paused') await qmp.execute('cont', {});
-    else if (status !== 'inmigrate' && status !== 'prelaunch') throw new RunxError('EBOOT', `the saved VM state did not load (QEMU status "${status}")`);
+    if (status === 'paused') {
+      await resize();
+      await qmp.execute('cont', {});
+    } else if (status !== 'inmigrate' && status !== 'prelaunch') throw new RunxError('EBOOT', `the saved VM state did not load (QEMU status "${status}")`);
     else await sleep(5);
   }
+  await resize();
   await agent.request('ping', {});
 }
 
@@ -118,7 +132,7 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
         await setIgnoreShared(qmp, true);
         await qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(mode.stateFile)}` });
       }
-      await resumeLoaded(qmp, agent);
+      await resumeLoaded(qmp, agent, mode.resizeRootTo);
       // Off again: this VM's RAM is its own, and its checkpoints and migrations carry it.
       if (ramFile) await setIgnoreShared(qmp, false);
       log().debug('loaded VM running, agent answered');
