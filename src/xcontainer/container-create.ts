@@ -1,5 +1,6 @@
-// `create`: validate the bundle, claim the id, build the root disk, start the keeper
-// (which boots the VM and has the agent prepare the process), then write the pid file.
+// `create`: validate the bundle, claim the id, start the keeper, build the root disk,
+// let the keeper go (it boots the VM and has the agent prepare the process), then
+// write the pid file.
 // Any failure removes everything this call made: a failed create leaves no state.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ import { type HostCgroup, makeHostCgroup, removeHostCgroup } from './host-cgroup
 import type { KeeperLaunch } from './keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from './devices/net/config';
 import { type BootPolicy, templateState } from './template';
-import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
+import { abandon, keeperGo, keeperReadiness, spawnKeeper, writeLaunch } from './keeper-spawn';
 import { ROOT_DISK, shapeFromResources, vmDevicesOf } from './qemu-argv';
 import { qemuBinary } from './qemu-build';
 import type { RuntimeOptions } from './runtime-options';
@@ -61,6 +62,14 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   let network: GuestNetwork | undefined;
   let cgroup: HostCgroup | undefined;
   try {
+    // First: Node's start-up in the keeper (~100 ms) runs while we build the root disk
+    // and the rest of launch.json; it waits for keeperGo before it reads them.
+    // With a console, the container's stdio is the pty: the keeper must not hold our
+    // stdout/stderr, which the caller (go-runc) reads to EOF before create counts as done.
+    keeper = spawnKeeper(dir, opts.detachKeeper, terminal?.consoleSocket ? 'ignore' : 'inherit', false);
+    // Watched from now: a keeper that cannot start at all says so (an 'error' event)
+    // while we are still at the disk.
+    const ready = keeperReadiness(keeper);
     cgroup = makeHostCgroup(config.linux, opts.id, opts.runtime.systemdCgroup);
     const netnsPath = netnsPathOf(config.linux?.namespaces);
     network = netnsPath ? setupNetwork(netnsPath) : undefined;
@@ -104,10 +113,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       if (stateFile) launch.template = { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size };
     }
     writeLaunch(dir, launch);
-    // With a console, the container's stdio is the pty: the keeper must not hold our
-    // stdout/stderr, which the caller (go-runc) reads to EOF before create counts as done.
-    keeper = spawnKeeper(dir, opts.detachKeeper, terminal?.consoleSocket ? 'ignore' : 'inherit');
-    const reply = await keeperReadiness(keeper);
+    keeperGo(keeper);
+    const reply = await ready;
     if (!reply.ok) throw new RunxError('EBOOT', reply.error);
     log().debug('keeper ready: container created');
     const state = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');

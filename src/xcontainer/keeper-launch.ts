@@ -10,6 +10,8 @@ import type { GuestNetwork } from './devices/net/config';
 
 export const LAUNCH_FILE = 'launch.json';
 export const KEEPER_SOCKET = 'keeper.sock';
+/** The line its starter sends on the keeper's fd 3 once launch.json is written. */
+export const KEEPER_GO = 'go';
 
 export interface KeeperLaunch {
   id: string;

@@ -5,23 +5,39 @@ import path from 'node:path';
 import { messageOf } from '../errors';
 import { waitForExit } from './host';
 import { internalCommand } from './internal-command';
-import { LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
+import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
 import { type StateStore, writeFileAtomic } from './state-store';
 
 export function writeLaunch(dir: string, launch: KeeperLaunch): void {
   writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
 }
 
-export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit'): ChildProcess {
+/**
+ * Starts a keeper for the state directory `dir`. It reads launch.json only once told
+ * to (`launched`, or keeperGo later): create starts it before the root disk and the
+ * rest of launch.json are ready, so that its own start-up (~100 ms of Node's) runs
+ * meanwhile.
+ */
+export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true): ChildProcess {
   // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
-  // runc's container process inherits runc's. fd 3 tells us when it is ready.
+  // runc's container process inherits runc's. fd 3 (a socket pair) carries our go and
+  // its word that it is ready.
   const keeper = internalCommand('keeper', [dir]);
   const child = spawn(keeper.file, keeper.args, {
     detached: true,
     stdio: [stdio, stdio, stdio, 'pipe'],
   });
   if (detach) child.unref();
+  if (launched) keeperGo(child);
   return child;
+}
+
+/** Tells a keeper that its launch.json is written: it boots the VM now. */
+export function keeperGo(child: ChildProcess): void {
+  const pipe = child.stdio[3] as NodeJS.WritableStream & NodeJS.EventEmitter;
+  // A keeper that is gone already is reported by keeperReadiness (its exit).
+  pipe.once('error', () => undefined);
+  pipe.write(`${KEEPER_GO}\n`);
 }
 
 export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {

@@ -15,7 +15,7 @@ import type { FieldValue } from './agent-messages';
 import type { ContainerRecord } from './container-record';
 import { processStartTime, sleep } from './host';
 import { joinHostCgroup } from './host-cgroup';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
+import { KEEPER_GO, KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
 import { CONSOLE_LOG, ROOT_DISK } from './qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from './vm-snapshot';
 import { abandonIncoming, finishIncoming, sendVm } from './vm-migration';
@@ -502,8 +502,32 @@ class Keeper {
   }
 }
 
+/**
+ * Blocks until the starter's go line on fd 3 (keeperGo): launch.json is written then.
+ * False on EOF: the starter went away (or failed) before that, and there is nothing
+ * to keep.
+ */
+function awaitGo(): boolean {
+  const buf = Buffer.alloc(16);
+  let text = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(READY_FD, buf, 0, buf.length, null);
+    } catch (err) {
+      // Our end of the socket pair is blocking; this only guards a starter that made it not.
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      return false;
+    }
+    if (n === 0) return false;
+    text += buf.toString('utf8', 0, n);
+    if (text.includes('\n')) return text.startsWith(`${KEEPER_GO}\n`);
+  }
+}
+
 /** Entry point of the keeper process: `runx __keeper <state dir>`. */
 export async function runKeeper(dir: string): Promise<void> {
+  if (!awaitGo()) process.exit(1);
   const launch = JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
   configureLog(launch.log);
   process.chdir(dir);
