@@ -234,9 +234,10 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 	/* Nothing done below may propagate back to the agent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		process_fail("make / private: %s", strerror(errno));
-	/* The root disk is mounted here, in the child's namespace, so it is unmounted
-	 * (and its journal closed) when the container's last process ends. It is mounted
-	 * read-write so mount points and /dev nodes can be made; rootro is applied last. */
+	/* The root disk is mounted here, in the child's namespace, so the agent's own
+	 * never shows it; the agent holds that namespace (container_hold_mounts), so the
+	 * container's end does not wait for its unmounting. It is mounted read-write so
+	 * mount points and /dev nodes can be made; rootro is applied last. */
 	if (mkdir_p(ROOT_MOUNT, 0755) < 0)
 		process_fail("mkdir %s: %s", ROOT_MOUNT, strerror(errno));
 	if (mount(ROOT_DEVICE, ROOT_MOUNT, "ext4", 0, NULL) < 0)
@@ -360,6 +361,13 @@ int container_create(const struct plan *p, struct container *c, char *err, size_
 	c->start_fd = go[1];
 	c->exited = 0;
 	return 0;
+}
+
+int container_hold_mounts(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 int container_start(struct container *c)

@@ -36,6 +36,7 @@ struct agent {
 	struct frame_reader rd;
 	int sigfd;
 	struct container c;
+	int held_mnt_ns; /* the last container's mount namespace (container_hold_mounts), or -1 */
 	struct relay_buf in;
 	struct exec_proc execs[EXEC_MAX];
 };
@@ -113,12 +114,18 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 		reply_error(a, id, err);
 		return;
 	}
+	if (a->held_mnt_ns >= 0) {
+		/* A previous container's mounts: unmounted now, with nothing waiting on it. */
+		close(a->held_mnt_ns);
+		a->held_mnt_ns = -1;
+	}
 	int r = container_create(&p, &a->c, err, sizeof err);
 	plan_free(&p);
 	if (r < 0) {
 		reply_error(a, id, err);
 		return;
 	}
+	a->held_mnt_ns = container_hold_mounts(a->c.pid);
 	struct ctl_out o;
 	ctl_begin(&o, MSG_CREATED);
 	ctl_add(&o, KEY_ID, id);
@@ -672,6 +679,7 @@ int main(void)
 	if (frame_reader_init(&a.rd) < 0)
 		fatal("frame buffer: out of memory");
 	container_init(&a.c);
+	a.held_mnt_ns = -1;
 	relay_buf_init(&a.in);
 	for (size_t i = 0; i < EXEC_MAX; i++) {
 		proc_stdio_init(&a.execs[i].io);
