@@ -12,6 +12,7 @@ import { loadBundle } from '../bundle/load-bundle';
 import { planMounts } from '../bundle/mount-plan';
 import { guestCreateFields } from '../bundle/guest-plan';
 import { buildRootfsImage } from '../bundle/rootfs-image';
+import type { SpecHooks } from '../bundle/spec-types';
 import { chooseAccel } from './accel';
 import { OCI_VERSION, type ContainerRecord, toOciState } from './container-record';
 import { runHooks } from './hooks';
@@ -34,6 +35,8 @@ export interface CreateOptions {
   runtime: RuntimeOptions;
   /** false for `run` in the foreground: the caller waits for the keeper. */
   detachKeeper: boolean;
+  /** `run`: start the process too, if no hook has to run in between (see CreatedContainer.started). */
+  start?: boolean;
 }
 
 export interface CreatedContainer {
@@ -41,6 +44,8 @@ export interface CreatedContainer {
   pid: number;
   /** process.terminal: the container has a terminal. */
   terminal: boolean;
+  /** The process was started with create (CreateOptions.start): only poststart hooks are left. */
+  started: boolean;
 }
 
 const DEFAULT_BOOT_TIMEOUT_MS = 30_000;
@@ -106,6 +111,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       log: opts.runtime.log,
       cgroup,
       terminal,
+      // Not with a terminal: `run` makes ours raw before the process may read it.
+      startAfterCreate: opts.start === true && !terminal && !hasHooksBeforeStart(config.hooks),
     };
     if (boot === 'snapshot') {
       const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel,
@@ -122,13 +129,19 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     await runHooks('createRuntime', config.hooks, state);
     await runHooks('createContainer', config.hooks, state);
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
-    return { keeper, pid: keeper.pid!, terminal: terminal !== undefined };
+    return { keeper, pid: keeper.pid!, terminal: terminal !== undefined, started: launch.startAfterCreate === true };
   } catch (err) {
     await abandon(store, opts.id, keeper);
     if (network) teardownNetwork(network);
     if (cgroup) await removeHostCgroup(cgroup);
     throw err;
   }
+}
+
+/** Whether a hook runs between create and start (those `run` cannot start at create for). */
+export function hasHooksBeforeStart(hooks: SpecHooks | undefined): boolean {
+  const before: Array<keyof SpecHooks> = ['prestart', 'createRuntime', 'createContainer', 'startContainer'];
+  return before.some((k) => (hooks?.[k]?.length ?? 0) > 0);
 }
 
 /** The container's own choice, annotation io.runx.boot, else --boot (or RUNX_BOOT): a shim passes no flags of ours. */

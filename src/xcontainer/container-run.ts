@@ -8,7 +8,7 @@ import { log } from '../log';
 import { createContainer } from './container-create';
 import { deleteContainer } from './container-delete';
 import { killContainer } from './container-kill';
-import { startContainer } from './container-start';
+import { afterStartedAtCreate, startContainer } from './container-start';
 import { askKeeper } from './keeper-client';
 import { KEEPER_SOCKET } from './keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
@@ -28,14 +28,15 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 
 /** Returns the exit status `runx run` should exit with. */
 export async function runContainer(opts: RunOptions): Promise<number> {
-  const { keeper, terminal } = await createContainer({ ...opts, detachKeeper: opts.detach });
+  const { keeper, terminal, started } = await createContainer({ ...opts, detachKeeper: opts.detach, start: true });
   const exited = keeperExit(keeper);
   // The container's terminal is relayed through ours: raw, so keys (Ctrl-C too) reach
   // the guest's terminal as bytes, and our size changes follow it.
   const untty = terminal && !opts.detach ? foregroundTerminal(opts.id, opts.runtime) : undefined;
   void exited.then(() => untty?.());
   try {
-    await startContainer(opts.id, opts.runtime);
+    if (started) await afterStartedAtCreate(opts.id, opts.runtime);
+    else await startContainer(opts.id, opts.runtime);
   } catch (err) {
     await deleteContainer(opts.id, true, opts.runtime).catch(() => undefined);
     throw err;

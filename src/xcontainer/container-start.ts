@@ -24,3 +24,11 @@ export async function startContainer(id: string, runtime: RuntimeOptions): Promi
     await runHooksWarnOnly('poststart', hooks, toOciState(rec, 'running'));
   });
 }
+
+/** What is left of `start` for a process the keeper started with create (`run`): the poststart hooks. */
+export async function afterStartedAtCreate(id: string, runtime: RuntimeOptions): Promise<void> {
+  const store = new StateStore(runtime.root);
+  const { hooks } = store.config(id);
+  if (!hooks?.poststart?.length) return;
+  await runHooksWarnOnly('poststart', hooks, toOciState(store.read(id), 'running'));
+}

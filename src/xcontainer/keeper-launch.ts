@@ -34,6 +34,12 @@ export interface KeeperLaunch {
    * keeper's own stdio, the caller's terminal.
    */
   terminal?: { consoleSocket?: string };
+  /**
+   * Set by `run` when nothing has to happen between create and start (no hooks then):
+   * the keeper has the agent start the process right after create, sparing the round
+   * trip of a separate `start` through the CLI, and reports ready as running.
+   */
+  startAfterCreate?: boolean;
   /** The container's cgroup on the host, made by `create`: the keeper joins it before it starts QEMU. */
   cgroup?: HostCgroup;
 }

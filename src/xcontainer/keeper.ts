@@ -76,7 +76,7 @@ class Keeper {
       // Before QEMU starts, so that it and every thread it makes are in the cgroup too.
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       await this.boot();
-      if (!restore && !this.launch.incoming) await this.prepareContainer();
+      if (!restore && !this.launch.incoming) await this.prepareContainer(this.launch.startAfterCreate === true);
     } catch (err) {
       this.reportReady({ ok: false, error: messageOf(err) });
       // Nothing in the guest will end the VM by itself now: no grace period.
@@ -87,8 +87,10 @@ class Keeper {
     this.relayStdin();
     this.terminal?.onResize(({ rows, cols }) => this.agent?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
-    this.started = restore?.status === 'running';
-    const status = this.launch.incoming ? 'creating' : restore?.status ?? 'created';
+    this.started ||= restore?.status === 'running';
+    // A process started with create may have ended already: its exit wrote 'stopped'.
+    const status = this.exiting ? this.record.status
+      : this.launch.incoming ? 'creating' : restore?.status ?? (this.started ? 'running' : 'created');
     this.updateRecord({ status, keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
     this.reportReady({ ok: true });
   }
@@ -150,7 +152,8 @@ class Keeper {
     if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf);
   }
 
-  private async prepareContainer(): Promise<void> {
+  /** Has the agent create the container (and, with `start`, start its process right after). */
+  private async prepareContainer(start: boolean): Promise<void> {
     // Fresh at the moment of create, and never written to disk: the clock, and seed
     // material for the guest's CRNG (a VM from a template must not share its random
     // state with the template's other children).
@@ -163,7 +166,17 @@ class Keeper {
       const size = this.terminal.size();
       if (size && !create.some(([k]) => k === 'rows')) create.push(['rows', size.rows], ['cols', size.cols]);
     }
-    await this.agent!.request('create', create);
+    const created = this.agent!.request('create', create);
+    // Sent at once, not after create's reply: the agent takes requests in order, and
+    // one that finds no container (create failed) is refused; create's error is the one
+    // reported then.
+    const started = start ? this.agent!.request('start', {}) : undefined;
+    started?.catch(() => undefined);
+    await created;
+    if (started) {
+      await started;
+      this.started = true;
+    }
   }
 
   private relayStdin(): void {
