@@ -15,8 +15,11 @@ import { netnsCommand } from './devices/net/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
 import { QmpClient } from './qmp-client';
 import { type IncomingEndpoints, prepareIncoming } from './vm-migration';
-import { incomingArgs, ramFileBeside, setIgnoreShared, shellQuote } from './vm-snapshot';
+import { incomingArgs, ramFileBeside, setIgnoreShared } from './vm-snapshot';
 import { socketPath } from './socket-path';
+
+/** QEMU's fd holding a template's vm.state (bootVm's spawn puts it there). */
+const STATE_FD = 3;
 
 export type BootMode =
   | { kind: 'cold' }
@@ -71,7 +74,7 @@ async function resumeLoaded(qmp: QmpClient, agent: AgentConnection, resizeRootTo
       await resize();
       await qmp.execute('cont', {});
     } else if (status !== 'inmigrate' && status !== 'prelaunch') throw new RunxError('EBOOT', `the saved VM state did not load (QEMU status "${status}")`);
-    else await sleep(5);
+    else await sleep(1);
   }
   await resize();
   await agent.request('ping', {});
@@ -99,7 +102,16 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   // controlling tty, the terminal's SIGHUP (console closed) and SIGWINCH are the
   // container's business, and QEMU would end on SIGHUP. It still dies with the keeper
   // (parent-death signal).
-  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // A template's state reaches QEMU as its fd 3 (migrate-incoming fd:3): unlike exec:cat,
+  // QEMU then forks no shell and cat to read it.
+  const stateFd = ramFile && mode.kind === 'from-file' ? fs.openSync(mode.stateFile, 'r') : undefined;
+  let child: ChildProcess;
+  try {
+    const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'ignore', 'pipe', ...(stateFd === undefined ? [] : [stateFd])];
+    child = spawn(cmd[0]!, cmd.slice(1), { cwd: dir, stdio, detached: true });
+  } finally {
+    if (stateFd !== undefined) fs.closeSync(stateFd);
+  }
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   let settled = false;
@@ -129,8 +141,8 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
       log().debug('waiting for the incoming VM');
     } else if (mode.kind === 'from-file') {
       if (ramFile) {
-        await setIgnoreShared(qmp, true);
-        await qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(mode.stateFile)}` });
+        // Sent together: QEMU runs them in order.
+        await Promise.all([setIgnoreShared(qmp, true), qmp.execute('migrate-incoming', { uri: `fd:${STATE_FD}` })]);
       }
       await resumeLoaded(qmp, agent, mode.resizeRootTo);
       // Off again: this VM's RAM is its own, and its checkpoints and migrations carry it.
