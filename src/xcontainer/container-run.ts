@@ -79,6 +79,9 @@ export async function waitInForeground(id: string, exited: Promise<number>, keep
     process.on(sig, h);
     return [sig, h] as const;
   });
+  // Idle until the container ends: load now what delete needs first (~5 ms of module
+  // loading that would otherwise come after the exit).
+  if (!keep) StateStore.preloadLock();
   const status = await exited;
   log().debug(`keeper exited with ${status}`);
   for (const [sig, h] of handlers) process.off(sig, h);
