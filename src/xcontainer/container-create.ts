@@ -1,4 +1,4 @@
-// `create`: validate the bundle, claim the id, start the keeper, build the root disk,
+// `create`: claim the id, start the keeper, validate the bundle, build the root disk,
 // let the keeper go (it boots the VM and has the agent prepare the process), then
 // write the pid file.
 // Any failure removes everything this call made: a failed create leaves no state.
@@ -52,29 +52,30 @@ const DEFAULT_BOOT_TIMEOUT_MS = 30_000;
 
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
   validateId(opts.id);
-  const bundle = loadBundle(opts.bundle);
-  const config = bundle.config;
-  const terminal = terminalPlan(config.process!.terminal === true, opts.consoleSocket, opts.detachKeeper);
-  const plan = planMounts(config.mounts ?? [], bundle.dir);
-  const boot = bootPolicyOf(config.annotations, opts.runtime.boot);
-  const accel = chooseAccel(opts.runtime.accel);
-  log().info(`accelerator: ${accel.accel} (${accel.reason})`);
-  const assets = findGuestAssets();
-
   const store = new StateStore(opts.runtime.root);
   const dir = store.claim(opts.id);
   let keeper: ChildProcess | undefined;
   let network: GuestNetwork | undefined;
   let cgroup: HostCgroup | undefined;
   try {
-    // First: Node's start-up in the keeper (~100 ms) runs while we build the root disk
-    // and the rest of launch.json; it waits for keeperGo before it reads them.
-    // With a console, the container's stdio is the pty: the keeper must not hold our
-    // stdout/stderr, which the caller (go-runc) reads to EOF before create counts as done.
-    keeper = spawnKeeper(dir, opts.detachKeeper, terminal?.consoleSocket ? 'ignore' : 'inherit', false);
+    // First, even before the bundle is read: Node's start-up in the keeper (~100 ms)
+    // runs while we check the bundle, build the root disk and the rest of launch.json;
+    // it waits for keeperGo before it reads them. With a console, the container's
+    // stdio is the pty (a console socket is only for a terminal: terminalPlan): the
+    // keeper must not hold our stdout/stderr, which the caller (go-runc) reads to EOF
+    // before create counts as done.
+    keeper = spawnKeeper(dir, opts.detachKeeper, opts.consoleSocket ? 'ignore' : 'inherit', false);
     // Watched from now: a keeper that cannot start at all says so (an 'error' event)
-    // while we are still at the disk.
+    // while we are still at the bundle.
     const ready = keeperReadiness(keeper);
+    const bundle = loadBundle(opts.bundle);
+    const config = bundle.config;
+    const terminal = terminalPlan(config.process!.terminal === true, opts.consoleSocket, opts.detachKeeper);
+    const plan = planMounts(config.mounts ?? [], bundle.dir);
+    const boot = bootPolicyOf(config.annotations, opts.runtime.boot);
+    const accel = chooseAccel(opts.runtime.accel);
+    log().info(`accelerator: ${accel.accel} (${accel.reason})`);
+    const assets = findGuestAssets();
     cgroup = makeHostCgroup(config.linux, opts.id, opts.runtime.systemdCgroup);
     const netnsPath = netnsPathOf(config.linux?.namespaces);
     network = netnsPath ? setupNetwork(netnsPath) : undefined;
