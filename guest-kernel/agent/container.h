@@ -33,8 +33,8 @@ int container_create(const struct plan *p, struct container *c, char *err, size_
 int container_start(struct container *c);
 /* An fd holding the mount namespace of the container process pid, or -1. While it
  * is open, that process's exit does not unmount the container's root and mounts: the
- * exit is reported without waiting for that, and the VM, which ends right after its
- * container, syncs and ends without ever unmounting them. */
+ * exit is reported without waiting for that, and the VM, which its keeper ends
+ * right after its container, never unmounts them. */
 int container_hold_mounts(pid_t pid);
 /* Closes whatever fds are still open and forgets the container. */
 void container_reset(struct container *c);
