@@ -41,6 +41,12 @@ function textStream(fd: number) {
   };
 }
 
+/** Loads pino ahead of the first log(), for a caller with time to spare (~10–20 ms). */
+export function preloadLogger(): void {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  require('pino');
+}
+
 /** The process's logger, created on first use (pino is not loaded by verbs that never log). */
 export function log(): Logger {
   if (current) return current;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { RunxError, messageOf } from '../errors';
-import { log, configureLog } from '../log';
+import { log, configureLog, preloadLogger } from '../log';
 import type { AgentConnection, AgentExit } from './agent-connection';
 import type { FieldValue } from './agent-messages';
 import type { ContainerRecord } from './container-record';
@@ -550,6 +550,9 @@ function awaitGo(): boolean {
 
 /** Entry point of the keeper process: `runx __keeper <state dir>`. */
 export async function runKeeper(dir: string): Promise<void> {
+  // While create is still building what launch.json names: what comes after go is
+  // the container's start-up time.
+  preloadLogger();
   if (!awaitGo()) process.exit(1);
   const launch = JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
   configureLog(launch.log);
