@@ -1,5 +1,6 @@
-// `runx template build [--bundle DIR | --nic --shares N] [--force]`, `runx template list [--format
-// table|json]` and `runx template prune`: the VM templates snapshot boot starts from.
+// `runx template build [--bundle DIR | --nic --shares N] [--force]`, `runx template
+// list [--format table|json]` and `runx template prune`: the VM templates snapshot
+// boot starts from.
 import type { Command } from 'commander';
 import { RunxError } from '../errors';
 import type { TemplateEntry } from '../xcontainer/template-cache';

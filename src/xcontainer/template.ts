@@ -7,8 +7,9 @@
 // container with a NIC or bind mounts (every Docker and Kubernetes one: /etc/hosts and
 // its friends are binds) needs a template with a NIC and as many 9p shares, built
 // with placeholders: a tap in a namespace of its own, empty directories. The guest
-// only probed them there; what it mounts and the address it uses come at create. Templates live in the runx cache, are checked before use and rebuilt
-// when an input changes; a missing or broken one means a cold boot with a warning.
+// only probed them there; what it mounts and the address it uses come at create.
+// Templates live in the runx cache, are checked before use and rebuilt when an input
+// changes; a missing or broken one means a cold boot with a warning.
 // The guest's RAM is not in vm.state but in vm.ram beside it: the template's VM had
 // its RAM in that file, and each VM started from it maps the file copy-on-write, so
 // what the guest has not written since (its kernel, most of what it booted with) is
@@ -253,8 +254,8 @@ export async function buildTemplate(o: { bundle?: string; devices?: VmDevices; f
 
 /**
  * The templates prune must keep: the current inputs' for the default shape without
- * devices. None where
- * those inputs cannot be had (no guest kernel, no QEMU): no create could use one then.
+ * devices. None where those inputs cannot be had (no guest kernel, no QEMU): no create
+ * could use one then.
  */
 export function keptTemplates(accel: AccelMode): string[] {
   try {
