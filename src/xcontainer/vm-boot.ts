@@ -15,10 +15,10 @@ import { netnsCommand } from './devices/net/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
 import { QmpClient } from './qmp-client';
 import { type IncomingEndpoints, prepareIncoming } from './vm-migration';
-import { incomingArgs, ramFileBeside, setIgnoreShared } from './vm-snapshot';
+import { ramFileBeside, setIgnoreShared } from './vm-snapshot';
 import { socketPath } from './socket-path';
 
-/** QEMU's fd holding a template's vm.state (bootVm's spawn puts it there). */
+/** QEMU's fd holding the vm.state it loads (a checkpoint's or a template's; bootVm's spawn puts it there). */
 const STATE_FD = 3;
 
 export type BootMode =
@@ -90,21 +90,22 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   // written. Loading such a state needs x-ignore-shared set first, so QEMU waits for it.
   const ramFile = mode.kind === 'from-file' ? ramFileBeside(mode.stateFile) : undefined;
   const argv = [...qemuArgv(ramFile ? { ...qemu, ramFile: { path: ramFile, share: false } } : qemu),
-    ...(mode.kind === 'from-file' ? (ramFile ? ['-incoming', 'defer'] : incomingArgs(mode.stateFile)) : []),
+    ...(mode.kind === 'from-file' ? ['-incoming', ramFile ? 'defer' : `fd:${STATE_FD}`] : []),
     // A migration's destination waits paused until the source has sent everything.
     ...(mode.kind === 'incoming' ? ['-S', '-incoming', 'defer'] : [])];
   // With a NIC, QEMU runs inside the container's network namespace, where its tap is
-  // (a template's: in one of its own). setpriv sets the parent-death signal before exec'ing QEMU: Node cannot call
-  // prctl(PR_SET_PDEATHSIG) for a child, and QEMU must not outlive its keeper.
+  // (a template's: in one of its own). setpriv sets the parent-death signal before
+  // exec'ing QEMU: Node cannot call prctl(PR_SET_PDEATHSIG) for a child, and QEMU must
+  // not outlive its keeper.
   const netns = qemu.network ? netnsCommand(qemu.network) : [];
   const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', qemuBinary, ...argv];
   // Its own session: when the keeper holds a container's host terminal as its
   // controlling tty, the terminal's SIGHUP (console closed) and SIGWINCH are the
   // container's business, and QEMU would end on SIGHUP. It still dies with the keeper
   // (parent-death signal).
-  // A template's state reaches QEMU as its fd 3 (migrate-incoming fd:3): unlike exec:cat,
-  // QEMU then forks no shell and cat to read it.
-  const stateFd = ramFile && mode.kind === 'from-file' ? fs.openSync(mode.stateFile, 'r') : undefined;
+  // The state reaches QEMU as its fd 3 (-incoming or migrate-incoming fd:3): unlike
+  // exec:cat, QEMU then forks no shell and cat to read it.
+  const stateFd = mode.kind === 'from-file' ? fs.openSync(mode.stateFile, 'r') : undefined;
   let child: ChildProcess;
   try {
     const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'ignore', 'pipe', ...(stateFd === undefined ? [] : [stateFd])];

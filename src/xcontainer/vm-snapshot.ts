@@ -1,6 +1,6 @@
 // Saving a stopped VM: its device and memory state through QEMU's migration stream to
-// a file (QEMU 7.2 has no file: URI; exec:cat is its documented way), and the command
-// line fragment that loads such a file back (-incoming).
+// a file (QEMU 7.2 has no file: URI; exec:cat is its documented way). Loading it back
+// is vm-boot.ts's: the file open as QEMU's fd 3 (-incoming fd:3).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,10 +48,6 @@ export async function saveVmState(qmp: QmpClient, file: string, timeoutMs = 120_
     if (Date.now() > deadline) throw new RunxError('EQMP', `saving the VM state took longer than ${timeoutMs / 1000} s`);
     await sleep(10);
   }
-}
-
-export function incomingArgs(stateFile: string): string[] {
-  return ['-incoming', `exec:cat ${shellQuote(stateFile)}`];
 }
 
 /** Copies a disk image keeping it sparse (cp knows the holes; Node's copyFile does not). */
