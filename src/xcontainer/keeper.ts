@@ -478,24 +478,25 @@ class Keeper {
   }
 
   /** Ends QEMU: QMP quit; SIGKILL if it has not gone within a second. */
-  private async stopQemu(): Promise<void> {
-    this.exiting = true;
-    const child = this.qemu;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const within = (ms: number) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
-    await this.qmp?.execute('quit', {}).catch(() => undefined);
-    if (await within(1000)) return;
-    child.kill('SIGKILL');
-    await gone;
+  private stopQemu(): Promise<void> {
+    return this.endQemu(true);
   }
 
   /** Ends QEMU at once (SIGKILL), for a VM whose state nobody needs. */
-  private async killQemu(): Promise<void> {
+  private killQemu(): Promise<void> {
+    return this.endQemu(false);
+  }
+
+  private async endQemu(quitFirst: boolean): Promise<void> {
     this.exiting = true;
     const child = this.qemu;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (quitFirst) {
+      await this.qmp?.execute('quit', {}).catch(() => undefined);
+      const quit = await Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+      if (quit) return;
+    }
     child.kill('SIGKILL');
     await gone;
   }
