@@ -46,6 +46,8 @@ export interface CreatedContainer {
   terminal: boolean;
   /** The process was started with create (CreateOptions.start): only poststart hooks are left. */
   started: boolean;
+  /** The config's hooks, for what `run` does after create. */
+  hooks?: SpecHooks;
 }
 
 const DEFAULT_BOOT_TIMEOUT_MS = 30_000;
@@ -130,7 +132,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     await runHooks('createRuntime', config.hooks, state);
     await runHooks('createContainer', config.hooks, state);
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
-    return { keeper, pid: keeper.pid!, terminal: terminal !== undefined, started: launch.startAfterCreate === true };
+    return { keeper, pid: keeper.pid!, terminal: terminal !== undefined, started: launch.startAfterCreate === true, hooks: config.hooks };
   } catch (err) {
     await abandon(store, opts.id, keeper);
     if (network) teardownNetwork(network);

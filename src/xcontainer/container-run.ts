@@ -28,14 +28,14 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', '
 
 /** Returns the exit status `runx run` should exit with. */
 export async function runContainer(opts: RunOptions): Promise<number> {
-  const { keeper, terminal, started } = await createContainer({ ...opts, detachKeeper: opts.detach, start: true });
+  const { keeper, terminal, started, hooks } = await createContainer({ ...opts, detachKeeper: opts.detach, start: true });
   const exited = keeperExit(keeper);
   // The container's terminal is relayed through ours: raw, so keys (Ctrl-C too) reach
   // the guest's terminal as bytes, and our size changes follow it.
   const untty = terminal && !opts.detach ? foregroundTerminal(opts.id, opts.runtime) : undefined;
   void exited.then(() => untty?.());
   try {
-    if (started) await afterStartedAtCreate(opts.id, opts.runtime);
+    if (started) await afterStartedAtCreate(opts.id, opts.runtime, hooks);
     else await startContainer(opts.id, opts.runtime);
   } catch (err) {
     await deleteContainer(opts.id, true, opts.runtime).catch(() => undefined);

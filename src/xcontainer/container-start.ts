@@ -1,6 +1,7 @@
 // `start`: run the startContainer hooks in the guest, then tell the keeper to have the
 // agent exec the prepared process.
 import { RunxError } from '../errors';
+import type { SpecHooks } from '../bundle/spec-types';
 import { toOciState } from './container-record';
 import { runStartContainerHooks } from './guest-hooks';
 import { runHooksWarnOnly } from './hooks';
@@ -25,10 +26,11 @@ export async function startContainer(id: string, runtime: RuntimeOptions): Promi
   });
 }
 
-/** What is left of `start` for a process the keeper started with create (`run`): the poststart hooks. */
-export async function afterStartedAtCreate(id: string, runtime: RuntimeOptions): Promise<void> {
-  const store = new StateStore(runtime.root);
-  const { hooks } = store.config(id);
+/**
+ * What is left of `start` for a process the keeper started with create (`run`): the
+ * poststart hooks (`hooks` as create read them from the config).
+ */
+export async function afterStartedAtCreate(id: string, runtime: RuntimeOptions, hooks: SpecHooks | undefined): Promise<void> {
   if (!hooks?.poststart?.length) return;
-  await runHooksWarnOnly('poststart', hooks, toOciState(store.read(id), 'running'));
+  await runHooksWarnOnly('poststart', hooks, toOciState(new StateStore(runtime.root).read(id), 'running'));
 }
