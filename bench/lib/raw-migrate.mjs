@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // One raw QEMU live migration on loopback, driven directly over QMP, with the VM and
-// the steps runx uses (src/xcontainer/qemu-argv.ts and vm-migration.ts), without runx:
+// the steps runx uses (src/xcontainer/vm/qemu-argv.ts and vm-migration.ts), without runx:
 //   source QEMU: runx's argv (imported from dist/), QMP and agent chardevs as unix
 //     server sockets (server=on,wait=off) instead of runx's keeper-side listeners;
 //     the root disk is built from the bundle's rootfs as runx builds it;
@@ -28,7 +28,7 @@ import { dirtyRate } from './dirty-rate.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
-const { qemuArgv, QMP_SOCKET, AGENT_SOCKET, ROOT_DISK, CONSOLE_LOG } = require(path.join(repo, 'dist/xcontainer/qemu-argv.js'));
+const { qemuArgv, QMP_SOCKET, AGENT_SOCKET, ROOT_DISK, CONSOLE_LOG } = require(path.join(repo, 'dist/xcontainer/vm/qemu-argv.js'));
 const { buildRootfsImage } = require(path.join(repo, 'dist/bundle/rootfs-image.js'));
 
 const opts = { kernel: '/usr/local/lib/runx/bzImage', memory: '256', 'settle-ms': '2000', 'tick-mib': '0' };

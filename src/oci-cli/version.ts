@@ -1,6 +1,6 @@
 // `runx --version`, in runc's three-line shape (go-runc checks the first line's prefix).
 import { readPackageFile } from '../package-root';
-import { OCI_VERSION } from '../xcontainer/container-record';
+import { OCI_VERSION } from '../xcontainer/state/container-record';
 
 export function versionText(): string {
   const pkg = JSON.parse(readPackageFile('package.json')) as { version: string };

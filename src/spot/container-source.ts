@@ -13,15 +13,15 @@ export interface ContainerSource {
 }
 
 export const DIRTY_RATE_ANNOTATION = 'runx.spot/dirty-rate-mibps';
-/** Set by the source keeper at switch-over (src/xcontainer/keeper.ts). */
+/** Set by the source keeper at switch-over (src/xcontainer/keeper/keeper.ts). */
 const MIGRATED_TO_ANNOTATION = 'io.runx.migrated-to';
 
 export class StateRootContainers implements ContainerSource {
   constructor(private readonly root: string, private readonly defaults: { memoryMiB: number; dirtyRateMiBps: number }) {}
 
   async list(): Promise<ContainerLoad[]> {
-    const { listContainers } = await import('../xcontainer/container-state');
-    const { shapeFromResources } = await import('../xcontainer/qemu-argv');
+    const { listContainers } = await import('../xcontainer/container/container-state');
+    const { shapeFromResources } = await import('../xcontainer/vm/qemu-argv');
     const states = listContainers({ root: this.root } as Parameters<typeof listContainers>[0]);
     return states.filter((s) => (s.status === 'running' || s.status === 'paused' || s.status === 'created') && !s.annotations?.[MIGRATED_TO_ANNOTATION]).map((s) => {
       let memoryMiB = this.defaults.memoryMiB;

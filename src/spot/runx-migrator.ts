@@ -5,8 +5,8 @@
 // peer and restored there in one stream, the fastest way out when pre-copy cannot fit.
 import { messageOf } from '../errors';
 import { migrateContainer } from '../migrate/migrate-container';
-import { pauseContainer } from '../xcontainer/container-pause';
-import type { RuntimeOptions } from '../xcontainer/runtime-options';
+import { pauseContainer } from '../xcontainer/container/container-pause';
+import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import type { MigrateOptions, MigrationReport, Migrator } from './migrator';
 import type { PeerView } from './policy/peers';
 

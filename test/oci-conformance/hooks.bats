@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # config.md "POSIX-platform Hooks" and runtime.md "Lifecycle": hooks. runx runs them
-# on the host (src/xcontainer/hooks.ts), with the state on stdin.
+# on the host (src/xcontainer/container/hooks.ts), with the state on stdin.
 
 load helpers
 

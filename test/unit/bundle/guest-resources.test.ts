@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors';
 import { guestCreateFields } from '../../../src/bundle/guest-plan';
 import { guestResourceFields } from '../../../src/bundle/guest-resources';
-import { controlMessage } from '../../../src/xcontainer/agent-messages';
-import { checkControlMessage } from '../../../src/xcontainer/agent-schema';
+import { controlMessage } from '../../../src/xcontainer/agent/agent-messages';
+import { checkControlMessage } from '../../../src/xcontainer/agent/agent-schema';
 
 describe('guest resource fields', () => {
   it('carry linux.resources with -1 as max and 0 left out', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ContainerRecord, canDeleteWithoutForce, canKill, canStart, effectiveStatus, toOciState } from '../../../src/xcontainer/container-record';
+import { type ContainerRecord, canDeleteWithoutForce, canKill, canStart, effectiveStatus, toOciState } from '../../../src/xcontainer/state/container-record';
 
 const rec = (status: ContainerRecord['status']): ContainerRecord => ({
   ociVersion: '1.0.2', id: 'c1', status, bundle: '/b', rootfs: '/b/rootfs', created: '2026-11-24T00:00:00.000Z', owner: '', keeperPid: 42,

@@ -6,7 +6,7 @@ import { ConfigError, RunxError } from '../../../src/errors';
 import {
   type CgroupHost, cleanPath, createHostCgroup, joinHostCgroup, makeHostCgroup, removeHostCgroup,
   resolveHostCgroup, sharesToWeight, systemdCgroupPath,
-} from '../../../src/xcontainer/host-cgroup';
+} from '../../../src/xcontainer/cgroup/host-cgroup';
 
 // Fake cgroup trees in a temporary directory: each hierarchy is a directory holding
 // cgroup.procs (what marks a hierarchy), as a mounted cgroupfs would.

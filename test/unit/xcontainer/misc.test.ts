@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { chooseAccel } from '../../../src/xcontainer/accel';
-import { countCpuset, guestRamKiB, qemuArgv, shapeFromResources, TCG_TB_MIB } from '../../../src/xcontainer/qemu-argv';
-import { parseSignal } from '../../../src/xcontainer/signals';
-import { validateId } from '../../../src/xcontainer/state-store';
-import { exitStatusOf } from '../../../src/xcontainer/keeper';
+import { chooseAccel } from '../../../src/xcontainer/vm/accel';
+import { countCpuset, guestRamKiB, qemuArgv, shapeFromResources, TCG_TB_MIB } from '../../../src/xcontainer/vm/qemu-argv';
+import { parseSignal } from '../../../src/xcontainer/container/signals';
+import { validateId } from '../../../src/xcontainer/state/state-store';
+import { exitStatusOf } from '../../../src/xcontainer/keeper/keeper';
 
 describe('accelerator choice', () => {
   const pvm = { kvmDeviceUsable: true, hardwareVirt: false, pvmOnly: true };

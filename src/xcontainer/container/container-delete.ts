@@ -1,0 +1,78 @@
+// `delete`: remove a stopped (or created) container's VM leftovers and state; with
+// --force, kill a running one first. A keeper that will not die is killed by pid,
+// which takes its QEMU with it (parent-death signal).
+import fs from 'node:fs';
+import { RunxError } from '../../errors';
+import { log } from '../../log';
+import { type ContainerRecord, toOciState } from '../state/container-record';
+import { runHooksWarnOnly } from './hooks';
+import { waitForExit } from '../host/host';
+import { removeHostCgroup } from '../cgroup/host-cgroup';
+import { askKeeper } from '../keeper/keeper-client';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../keeper/keeper-launch';
+import { teardownNetwork } from '../devices/net/config';
+import type { RuntimeOptions } from './runtime-options';
+import { StateStore } from '../state/state-store';
+
+const SIGKILL = 9;
+
+export async function deleteContainer(id: string, force: boolean, runtime: RuntimeOptions): Promise<void> {
+  const store = new StateStore(runtime.root);
+  await store.withLock(id, async () => {
+    let live;
+    try {
+      live = store.readLive(id);
+    } catch (err) {
+      // As runc: --force on an id whose state never got written still cleans its directory.
+      if (force && (err as RunxError).code === 'ENOTFOUND') {
+        if (fs.existsSync(store.dir(id))) store.remove(id);
+        return;
+      }
+      throw err;
+    }
+    const { rec, status, keeperAlive } = live;
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new RunxError('ESTATE', `cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    if (status === 'creating' && keeperAlive && !force) {
+      throw new RunxError('ESTATE', `cannot delete container ${id} while it is being created`);
+    }
+    if (keeperAlive) await endKeeper(store, rec, status !== 'stopped');
+    let hooks;
+    try {
+      hooks = store.config(id).hooks;
+    } catch { /* a create that failed early copied no config */ }
+    // After a checkpoint the namespace's interface stays held by the (readerless) tap:
+    // packets for the VM are dropped, not answered with resets by the namespace's own
+    // stack, so a restore finds its TCP peers still connected.
+    if (!rec.checkpointed) releaseNetwork(store, id);
+    // The keeper is gone, and with it QEMU (or it is going: removal waits a moment).
+    if (rec.cgroup) await removeHostCgroup(rec.cgroup, [rec.keeperPid, rec.qemuPid ?? 0]);
+    store.remove(id);
+    await runHooksWarnOnly('poststop', hooks, toOciState(rec, 'stopped'));
+  });
+}
+
+async function endKeeper(store: StateStore, rec: ContainerRecord, kill: boolean): Promise<void> {
+  if (kill) {
+    await askKeeper(store.file(rec.id, KEEPER_SOCKET), { op: 'kill', signal: SIGKILL, all: true }, 5000)
+      .catch((err) => log().warn(`delete ${rec.id}: ${(err as Error).message}`));
+  }
+  if (await waitForExit(rec.keeperPid, rec.keeperStartTime, 10_000)) return;
+  log().warn(`delete ${rec.id}: keeper ${rec.keeperPid} did not exit; killing it`);
+  try {
+    process.kill(rec.keeperPid, 'SIGKILL');
+  } catch { /* already gone */ }
+  await waitForExit(rec.keeperPid, rec.keeperStartTime, 5000);
+}
+
+/** Removes the tap and redirects create set up in the container's network namespace. */
+function releaseNetwork(store: StateStore, id: string): void {
+  let launch: KeeperLaunch;
+  try {
+    launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+  } catch {
+    return;
+  }
+  if (launch.qemu.network) teardownNetwork(launch.qemu.network);
+}

@@ -1,0 +1,70 @@
+// The N-API addon built from native/runx-native.c at `npm ci`: terminals and fd
+// passing, which Node cannot do itself. Loaded on first use, so verbs that need no
+// terminal never pay for it.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { RunxError } from '../../errors';
+import { packageRoot } from '../../package-root';
+import { seaAsset } from '../../sea';
+import { cacheDir } from './cache-dir';
+
+export interface PtyPair {
+  master: number;
+  slave: number;
+  /** The slave's path, e.g. /dev/pts/3. */
+  path: string;
+}
+
+export interface WindowSize {
+  rows: number;
+  cols: number;
+}
+
+export interface RunxNative {
+  openpty(): PtyPair;
+  /** Sends fd over the AF_UNIX stream socket at socketPath in one SCM_RIGHTS message, with name as its data. */
+  sendFd(socketPath: string, fd: number, name: string): void;
+  /** Listens at socketPath, accepts one connection, returns the fd it carries (blocking). */
+  receiveFd(socketPath: string): number;
+  makeControllingTty(fd: number): void;
+  getWinsize(fd: number): WindowSize;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  setRaw(fd: number): void;
+}
+
+/** The addon's path in a checkout, and its name among the one-file binary's files. */
+export const NATIVE_ADDON_FILE = 'native/build/runx_native.node';
+
+/** The addon as a file: dlopen cannot load it from memory. */
+function addonPath(): string {
+  const embedded = seaAsset(NATIVE_ADDON_FILE);
+  if (!embedded) return path.join(packageRoot, NATIVE_ADDON_FILE);
+  // Named by its digest, so binaries of different builds never load each other's.
+  const digest = crypto.createHash('sha256').update(embedded).digest('hex').slice(0, 16);
+  const dir = path.join(cacheDir(), 'native');
+  const file = path.join(dir, `runx_native-${digest}.node`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, embedded, { mode: 0o500 });
+    fs.renameSync(tmp, file);
+  }
+  return file;
+}
+
+let addon: RunxNative | undefined;
+export function native(): RunxNative {
+  if (!addon) {
+    let file = NATIVE_ADDON_FILE;
+    try {
+      file = addonPath();
+      const m = { exports: {} as RunxNative };
+      process.dlopen(m, file);
+      addon = m.exports;
+    } catch (err) {
+      throw new RunxError('EHOST', `the runx native addon cannot be loaded (${file}); run "npm ci" in the runx checkout: ${(err as Error).message}`);
+    }
+  }
+  return addon;
+}

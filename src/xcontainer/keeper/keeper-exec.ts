@@ -1,0 +1,113 @@
+// The keeper's side of `runx exec`: each exec is one connection on keeper.sock that
+// stays open for the life of the exec'd process (docs/protocol/keeper.md). The keeper
+// numbers the process, asks the agent to start it, and relays its stdio and exit
+// between that connection and the agent's exec-* frames. A client that goes away
+// before the process ends takes it with it (SIGKILL), as a killed runc exec would.
+import type net from 'node:net';
+import { messageOf } from '../../errors';
+import { log } from '../../log';
+import type { AgentConnection, AgentExit } from '../agent/agent-connection';
+import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
+import type { FieldValue } from '../agent/agent-messages';
+import { controlFrame, parseControl } from '../exec-relay/exec-stream';
+import type { KeeperReply } from './keeper-launch';
+
+const SIGKILL = 9;
+
+interface Session {
+  sock: net.Socket;
+  /**
+   * Frames for the client held back until its reply line is written: the agent's
+   * output frames can arrive in the same read as its `execd`, whose awaiting code
+   * runs only after them.
+   */
+  held?: Buffer[];
+  /** The exit, when it came while frames were held. */
+  exit?: AgentExit;
+}
+
+export class ExecSessions {
+  private next = 1;
+  private readonly open = new Map<number, Session>();
+
+  constructor(private readonly agent: AgentConnection) {
+    agent.on('execStdout', (n, b) => this.toClient(n, encodeFrame(FrameType.stdout, b)));
+    agent.on('execStderr', (n, b) => this.toClient(n, encodeFrame(FrameType.stderr, b)));
+    agent.on('execExit', (n, exit) => this.onExit(n, exit));
+  }
+
+  get count(): number {
+    return this.open.size;
+  }
+
+  /** Serves one exec connection; `rest` is what arrived after the request line. */
+  async serve(sock: net.Socket, fields: Array<[string, FieldValue]>, rest: Buffer): Promise<void> {
+    const num = this.next++;
+    // Registered before the request: the agent's exec-* frames follow its reply at once.
+    const session: Session = { sock, held: [] };
+    this.open.set(num, session);
+    let pid: number;
+    try {
+      const reply = await this.agent.request('exec', [['exec', num], ...fields]);
+      pid = Number(reply.fields.find(([k]) => k === 'pid')?.[1]);
+    } catch (err) {
+      this.open.delete(num);
+      sock.end(`${JSON.stringify({ ok: false, error: messageOf(err) } satisfies KeeperReply)}\n`);
+      return;
+    }
+    sock.write(`${JSON.stringify({ ok: true, result: { pid } } satisfies KeeperReply)}\n`);
+    for (const frame of session.held ?? []) sock.write(frame);
+    session.held = undefined;
+    if (session.exit) {
+      this.onExit(num, session.exit);
+      return;
+    }
+    const reader = new FrameReader();
+    const onData = (chunk: Buffer) => {
+      let frames;
+      try {
+        frames = reader.push(chunk);
+      } catch (err) {
+        log().warn(`exec ${num}: ${messageOf(err)}; closing its stream`);
+        sock.destroy();
+        return;
+      }
+      for (const f of frames) {
+        if (f.type === FrameType.stdin) this.agent.sendExecStdin(num, f.payload);
+        else if (f.type === FrameType.control) this.onControl(num, f.payload);
+      }
+    };
+    onData(rest);
+    sock.on('data', onData);
+    sock.on('close', () => {
+      if (!this.open.delete(num)) return;
+      log().info(`exec ${num}: its client went away; killing the process`);
+      this.agent.request('kill', { signal: SIGKILL, exec: num }).catch(() => undefined);
+    });
+  }
+
+  private onControl(num: number, payload: Buffer): void {
+    const msg = parseControl(payload);
+    const fail = (err: unknown) => log().warn(`exec ${num}: ${messageOf(err)}`);
+    if (msg && 'resize' in msg) this.agent.request('resize', { exec: num, ...msg.resize }).catch(fail);
+    else if (msg && 'signal' in msg) this.agent.request('kill', { signal: msg.signal, exec: num }).catch(fail);
+    else log().warn(`exec ${num}: ignoring a control frame that is not resize or signal`);
+  }
+
+  private toClient(num: number, frame: Buffer): void {
+    const session = this.open.get(num);
+    if (session?.held) session.held.push(frame);
+    else session?.sock.write(frame);
+  }
+
+  private onExit(num: number, exit: AgentExit): void {
+    const session = this.open.get(num);
+    if (!session) return;
+    if (session.held) {
+      session.exit = exit;
+      return;
+    }
+    this.open.delete(num);
+    session.sock.end(controlFrame({ exit }));
+  }
+}

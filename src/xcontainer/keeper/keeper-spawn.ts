@@ -1,0 +1,80 @@
+// Starting a keeper process (for create, run and restore) and waiting for its word
+// that the VM is up and the container is prepared, or why not.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { messageOf } from '../../errors';
+import { waitForExit } from '../host/host';
+import { internalCommand } from '../host/internal-command';
+import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
+import { type StateStore, writeFileAtomic } from '../state/state-store';
+
+export function writeLaunch(dir: string, launch: KeeperLaunch): void {
+  writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
+}
+
+/**
+ * Starts a keeper for the state directory `dir`. It reads launch.json only once told
+ * to (`launched`, or keeperGo later): create starts it before the root disk and the
+ * rest of launch.json are ready, so that its own start-up (~100 ms of Node's) runs
+ * meanwhile.
+ */
+export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true): ChildProcess {
+  // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
+  // runc's container process inherits runc's. fd 3 (a socket pair) carries our go and
+  // its word that it is ready.
+  const keeper = internalCommand('keeper', [dir]);
+  const child = spawn(keeper.file, keeper.args, {
+    detached: true,
+    stdio: [stdio, stdio, stdio, 'pipe'],
+  });
+  if (detach) child.unref();
+  if (launched) keeperGo(child);
+  return child;
+}
+
+/** Tells a keeper that its launch.json is written: it boots the VM now. */
+export function keeperGo(child: ChildProcess): void {
+  const pipe = child.stdio[3] as NodeJS.WritableStream & NodeJS.EventEmitter;
+  // A keeper that is gone already is reported by keeperReadiness (its exit).
+  pipe.once('error', () => undefined);
+  pipe.write(`${KEEPER_GO}\n`);
+}
+
+export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
+  return new Promise((resolve) => {
+    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    let text = '';
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` });
+    const onError = (err: Error) => done({ ok: false, error: `cannot start keeper: ${err.message}` });
+    const done = (reply: KeeperReply) => {
+      pipe.removeAllListeners();
+      pipe.destroy();
+      // Only our own listeners: callers may watch the keeper's exit too.
+      child.off('exit', onExit);
+      child.off('error', onError);
+      resolve(reply);
+    };
+    pipe.on('data', (d: Buffer) => {
+      text += d.toString();
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          done(JSON.parse(text.slice(0, nl)) as KeeperReply);
+        } catch (err) {
+          done({ ok: false, error: `keeper sent garbage: ${messageOf(err)}` });
+        }
+      }
+    });
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}
+
+/** Undoes a create or restore that failed: ends its keeper (and so its VM) and removes its state. */
+export async function abandon(store: StateStore, id: string, keeper: ChildProcess | undefined): Promise<void> {
+  if (keeper?.pid) {
+    if (keeper.exitCode === null) keeper.kill('SIGKILL');
+    await waitForExit(keeper.pid, undefined, 5000);
+  }
+  store.remove(id);
+}

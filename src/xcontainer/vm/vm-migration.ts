@@ -1,0 +1,250 @@
+// Live migration of a VM with its disk and without shared storage, the way libvirt's
+// --copy-storage-all works on QEMU 7.2: the destination QEMU waits paused
+// (-S -incoming defer) with an NBD export of its empty disk; the source mirrors its
+// disk there (drive-mirror sync=full mode=existing), waits until the mirror is
+// ready, pre-copies memory (migrate), and on completion ends the mirror
+// (block-job-cancel, which for a ready job flushes it); the destination then stops
+// the export and continues.
+//
+// A VM with a NIC has its QEMU inside the container's network namespace, whose own
+// traffic all goes to the guest (tc redirects): QEMU cannot reach the other host from
+// there. Its two streams then go through unix sockets in the state directory (the
+// working directory of both QEMU and its keeper, and a path works across network
+// namespaces) that the keeper, in the host's namespace, relays to and from TCP.
+import fs from 'node:fs';
+import net from 'node:net';
+import { RunxError } from '../../errors';
+import { log } from '../../log';
+import { sleep } from '../host/host';
+import type { MigrateInfo, QmpClient } from './qmp-client';
+
+export const EXPORT_NAME = 'root';
+const MIRROR_JOB = 'runx-mirror';
+const NBD_SOCKET = 'migrate-nbd.sock';
+const STREAM_SOCKET = 'migrate-stream.sock';
+
+export interface IncomingEndpoints {
+  host: string;
+  nbdPort: number;
+  migratePort: number;
+  /** QEMU listens on unix sockets in its directory and the keeper relays the ports to them. */
+  relay?: boolean;
+}
+
+export interface SendOptions {
+  nbdUri: string;
+  migrateUri: string;
+  downtimeLimitMs?: number;
+  bandwidthMiBps?: number;
+  autoConverge?: boolean;
+  postcopy?: boolean;
+  /** QEMU connects to unix sockets in its directory and the keeper relays them to the TCP URIs. */
+  relay?: boolean;
+}
+
+export interface MigrationProgress {
+  phase: 'disk' | 'memory';
+  transferred: number;
+  remaining: number;
+  mbps?: number;
+  dirtyPagesRate?: number;
+  expectedDowntimeMs?: number;
+}
+
+export interface MigrationStats {
+  totalTimeMs: number;
+  downtimeMs: number;
+  ramBytes: number;
+  diskBytes: number;
+  /** The highest guest CPU throttle auto-converge applied (QEMU's cpu-throttle-percentage), 0 if none. */
+  cpuThrottlePercent: number;
+  /** How many times QEMU synced the dirty bitmap: the pre-copy rounds. */
+  dirtySyncCount: number;
+}
+
+/**
+ * Relays every connection accepted on one side to a fresh connection to the other,
+ * both ways, each direction ending on its own (QEMU half-closes). An error on either
+ * end breaks the pair, so QEMU sees a broken stream, as it would on a direct one.
+ */
+export class Relay {
+  private readonly servers: net.Server[] = [];
+  private readonly sockets = new Set<net.Socket>();
+
+  async listen(at: net.ListenOptions, connect: () => net.Socket): Promise<void> {
+    const server = net.createServer({ allowHalfOpen: true }, (inbound) => {
+      const outbound = connect();
+      for (const s of [inbound, outbound]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', (err) => {
+          log().warn(`migration relay: ${err.message}`);
+          inbound.destroy();
+          outbound.destroy();
+        });
+      }
+      inbound.pipe(outbound);
+      outbound.pipe(inbound);
+    });
+    this.servers.push(server);
+    // A socket file left by a keeper that died mid-migration would block the name.
+    if (at.path) fs.rmSync(at.path, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at, () => {
+        server.off('error', reject);
+        server.on('error', (err) => log().warn(`migration relay: ${err.message}`));
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting; with `hard`, also breaks the connections under way. */
+  close(hard: boolean): void {
+    for (const s of this.servers.splice(0)) s.close();
+    if (hard) for (const s of this.sockets) s.destroy();
+  }
+}
+
+/** The keeper's relay of its incoming VM, kept until the VM runs or the keeper ends. */
+let incomingRelay: Relay | undefined;
+
+/** Destination: export the (empty) disk over NBD and start listening for the VM state. */
+export async function prepareIncoming(qmp: QmpClient, ep: IncomingEndpoints): Promise<void> {
+  if (!ep.relay) {
+    await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: ep.host, port: String(ep.nbdPort) } } });
+    await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
+    await qmp.execute('migrate-incoming', { uri: `tcp:${ep.host}:${ep.migratePort}` });
+    return;
+  }
+  await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: NBD_SOCKET } } });
+  await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
+  await qmp.execute('migrate-incoming', { uri: `unix:${STREAM_SOCKET}` });
+  const relay = new Relay();
+  incomingRelay = relay;
+  const unix = (file: string) => () => net.connect({ path: file, allowHalfOpen: true });
+  await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET));
+  await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET));
+}
+
+/** Destination: the source gave up before switch-over; the incoming VM is to end. */
+export function abandonIncoming(): void {
+  incomingRelay?.close(true);
+  incomingRelay = undefined;
+}
+
+/**
+ * Destination: once the source has completed, stop the export and run the VM, then
+ * have it announce its MAC (RARP from QEMU, and gratuitous ARP from the guest where
+ * virtio-net lets QEMU ask for it) so that switches and peers learn its new port
+ * now rather than when their entries age out. QEMU announces on its own when the
+ * state has loaded, but the VM was paused then.
+ */
+export async function finishIncoming(qmp: QmpClient, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let status = '';
+  while ((status = (await qmp.execute('query-status', {})).status) === 'inmigrate') {
+    if (Date.now() > deadline) throw new RunxError('EQMP', 'the VM state has not arrived');
+    await sleep(10);
+  }
+  await qmp.execute('nbd-server-stop', {}).catch(() => undefined);
+  incomingRelay?.close(true);
+  incomingRelay = undefined;
+  if (status !== 'running') await qmp.execute('cont', {});
+  // QEMU's own defaults (docs/interop/qmp: announce-self): 5 rounds, 50 ms then +100 ms.
+  await qmp.execute('announce-self', { initial: 50, max: 550, rounds: 5, step: 100 })
+    .catch((err: Error) => log().warn(`announce-self: ${err.message}`));
+}
+
+/** host and port of `tcp:HOST:PORT` or `nbd://HOST:PORT/EXPORT` (IPv6 in brackets). */
+export function tcpTarget(uri: string): { host: string; port: number } {
+  const m = /^(?:tcp:|nbd:\/\/)(?:\[([^\]]+)\]|([^:/]+)):(\d+)/.exec(uri);
+  if (!m) throw new RunxError('EUSAGE', `not a TCP migration target: ${uri}`);
+  return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
+}
+
+async function waitMirrorReady(qmp: QmpClient, onProgress: (p: MigrationProgress) => void, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await qmp.execute('query-block-jobs', {})).find((j) => j.device === MIRROR_JOB);
+    if (!job) throw new RunxError('EQMP', 'the disk mirror ended before it was ready (destination unreachable?)');
+    onProgress({ phase: 'disk', transferred: job.offset, remaining: Math.max(0, job.len - job.offset) });
+    if (job.ready) return job.len;
+    if (Date.now() > deadline) throw new RunxError('EQMP', `the disk mirror was not ready within ${timeoutMs / 1000} s`);
+    await sleep(50);
+  }
+}
+
+/** Source: ends the ready mirror, flushing it; resolves once the job is gone. */
+async function endMirror(qmp: QmpClient): Promise<void> {
+  await qmp.execute('block-job-cancel', { device: MIRROR_JOB }).catch(() => undefined);
+  const deadline = Date.now() + 30_000;
+  while ((await qmp.execute('query-block-jobs', {})).some((j) => j.device === MIRROR_JOB)) {
+    if (Date.now() > deadline) throw new RunxError('EQMP', 'the disk mirror did not finish');
+    await sleep(10);
+  }
+}
+
+/**
+ * Source: moves disk and memory. On success the source VM is stopped (postmigrate)
+ * and the destination holds everything; on failure the source VM runs on untouched.
+ */
+export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: MigrationProgress) => void, wasRunning: boolean, cancelled: () => boolean = () => false): Promise<MigrationStats> {
+  let diskBytes = 0;
+  const progress = (p: MigrationProgress) => {
+    if (cancelled()) throw new RunxError('ESTATE', 'migration cancelled');
+    onProgress(p);
+  };
+  let relay: Relay | undefined;
+  let nbdUri = o.nbdUri;
+  let migrateUri = o.migrateUri;
+  try {
+    if (o.relay) {
+      relay = new Relay();
+      const tcp = (uri: string) => () => net.connect({ ...tcpTarget(uri), allowHalfOpen: true });
+      await relay.listen({ path: NBD_SOCKET }, tcp(o.nbdUri));
+      await relay.listen({ path: STREAM_SOCKET }, tcp(o.migrateUri));
+      nbdUri = `nbd+unix:///${EXPORT_NAME}?socket=${NBD_SOCKET}`;
+      migrateUri = `unix:${STREAM_SOCKET}`;
+    }
+    await qmp.execute('drive-mirror', { 'job-id': MIRROR_JOB, device: 'root', target: nbdUri, format: 'raw', sync: 'full', mode: 'existing' });
+    diskBytes = await waitMirrorReady(qmp, progress, 600_000);
+    const caps = [{ capability: 'auto-converge', state: o.autoConverge === true }, { capability: 'postcopy-ram', state: o.postcopy === true }];
+    await qmp.execute('migrate-set-capabilities', { capabilities: caps });
+    const params: { 'downtime-limit'?: number; 'max-bandwidth'?: number } = {};
+    if (o.downtimeLimitMs) params['downtime-limit'] = o.downtimeLimitMs;
+    if (o.bandwidthMiBps) params['max-bandwidth'] = o.bandwidthMiBps * 1024 * 1024;
+    if (Object.keys(params).length) await qmp.execute('migrate-set-parameters', params);
+    await qmp.execute('migrate', { uri: migrateUri });
+    let info: MigrateInfo;
+    let throttle = 0;
+    for (;;) {
+      info = await qmp.execute('query-migrate', {});
+      // Reported only while auto-converge throttles (not once completed): keep the highest.
+      throttle = Math.max(throttle, (info as { 'cpu-throttle-percentage'?: number })['cpu-throttle-percentage'] ?? 0);
+      if (info.status === 'completed') break;
+      if (info.status === 'failed' || info.status === 'cancelled') {
+        throw new RunxError('EQMP', `memory migration ${info.status}: ${info['error-desc'] ?? 'destination went away?'}`);
+      }
+      if (cancelled()) throw new RunxError('ESTATE', 'migration cancelled');
+      if (info.ram) {
+        progress({ phase: 'memory', transferred: info.ram.transferred, remaining: info.ram.remaining, mbps: info.ram.mbps,
+          dirtyPagesRate: info.ram['dirty-pages-rate'], expectedDowntimeMs: info['expected-downtime'] });
+      }
+      await sleep(20);
+    }
+    await endMirror(qmp);
+    relay?.close(false);
+    const dirtySyncCount = (info.ram as { 'dirty-sync-count'?: number } | undefined)?.['dirty-sync-count'] ?? 0;
+    return { totalTimeMs: info['total-time'] ?? 0, downtimeMs: info.downtime ?? 0, ramBytes: info.ram?.transferred ?? 0, diskBytes, cpuThrottlePercent: throttle, dirtySyncCount };
+  } catch (err) {
+    relay?.close(true);
+    await qmp.execute('migrate_cancel', {}).catch(() => undefined);
+    await qmp.execute('block-job-cancel', { device: MIRROR_JOB, force: true }).catch(() => undefined);
+    if (wasRunning) {
+      const st = await qmp.execute('query-status', {}).catch(() => undefined);
+      if (st && st.status !== 'running') await qmp.execute('cont', {}).catch(() => undefined);
+    }
+    throw err;
+  }
+}
