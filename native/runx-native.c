@@ -1,11 +1,14 @@
 /* runx-native.c — the few things runx needs that Node cannot do itself: terminals
  * (allocate a pty pair, make one the controlling terminal, window sizes, raw mode) and
  * passing a file descriptor over an AF_UNIX socket with SCM_RIGHTS, which is how the
- * OCI --console-socket contract hands the pty master to containerd's shim. N-API, so
+ * OCI --console-socket contract hands the pty master to containerd's shim, and setns
+ * of the calling (main) thread, which a keeper in a container's network namespace needs
+ * to reach another host during a migration. N-API, so
  * the one build works with any Node >= 18 without node-gyp or Node's own headers. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +251,19 @@ static napi_value js_set_raw(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* setns(fd): the calling thread (Node's main thread, the one that makes sockets and
+ * spawns children) joins the network namespace fd refers to. Only CLONE_NEWNET is
+ * allowed, which a multithreaded process may change per thread. */
+static napi_value js_setns(napi_env env, napi_callback_info info)
+{
+	int32_t fd;
+	if (arg_int(env, info, 0, &fd) < 0)
+		return NULL;
+	if (setns(fd, CLONE_NEWNET) < 0)
+		return throw_errno(env, "setns");
+	return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	static const struct {
@@ -257,7 +273,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "openpty", js_openpty },         { "sendFd", js_send_fd },
 		{ "receiveFd", js_receive_fd },    { "makeControllingTty", js_make_ctty },
 		{ "getWinsize", js_get_winsize },  { "setWinsize", js_set_winsize },
-		{ "setRaw", js_set_raw },
+		{ "setRaw", js_set_raw },          { "setNetns", js_setns },
 	};
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
 		napi_value f;

@@ -1,5 +1,6 @@
-// `create`: claim the id, start the keeper, validate the bundle, build the root disk,
-// let the keeper go (it boots the VM and has the agent prepare the process), then
+// `create`: claim the id, start the keeper (in the container's new network namespace
+// when it asks for one), validate the bundle, build the root disk, run the prestart and
+// createRuntime hooks, take over the interface they left in the namespace, let the keeper go (it boots the VM and has the agent prepare the process), then
 // write the pid file.
 // Any failure removes everything this call made: a failed create leaves no state.
 import type { ChildProcess } from 'node:child_process';
@@ -20,6 +21,7 @@ import { findGuestAssets } from '../vm/guest-assets';
 import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../cgroup/host-cgroup';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from '../devices/net/config';
+import { keeperNetnsPath, wantsOwnNetns } from '../devices/net/keeper-netns';
 import { type BootPolicy, templateState } from '../template/template';
 import { abandon, keeperGo, keeperReadiness, spawnKeeper, writeLaunch } from '../keeper/keeper-spawn';
 import { ROOT_DISK, shapeFromResources, vmDevicesOf } from '../vm/qemu-argv';
@@ -66,7 +68,9 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // stdio is the pty (a console socket is only for a terminal: terminalPlan): the
     // keeper must not hold our stdout/stderr, which the caller (go-runc) reads to EOF
     // before create counts as done.
-    keeper = spawnKeeper(dir, opts.detachKeeper, opts.consoleSocket ? 'ignore' : 'inherit', false);
+    // A config asking for a new network namespace gets one, made with the keeper (keeper-netns.ts).
+    const ownNetns = wantsOwnNetns(opts.bundle);
+    keeper = spawnKeeper(dir, opts.detachKeeper, opts.consoleSocket ? 'ignore' : 'inherit', false, ownNetns);
     // Watched from now: a keeper that cannot start at all says so (an 'error' event)
     // while we are still at the bundle.
     const ready = keeperReadiness(keeper);
@@ -79,8 +83,6 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     log().info(`accelerator: ${accel.accel} (${accel.reason})`);
     const assets = findGuestAssets();
     cgroup = makeHostCgroup(config.linux, opts.id, opts.runtime.systemdCgroup);
-    const netnsPath = netnsPathOf(config.linux?.namespaces);
-    network = netnsPath ? setupNetwork(netnsPath) : undefined;
     fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText);
     buildRootfsImage(bundle.rootfs, path.join(dir, ROOT_DISK));
     log().debug('root disk built');
@@ -97,6 +99,17 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       cgroup,
     };
     store.write(record);
+    // prestart and createRuntime hooks run once the namespaces exist and before the VM
+    // boots, as runc runs them before the process's root is set up: what they put in
+    // the network namespace (Docker's libnetwork-setkey: a veth renamed eth0, its
+    // addresses and routes) is what the VM's NIC takes over below.
+    const hookState = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');
+    await runHooks('prestart', config.hooks, hookState);
+    await runHooks('createRuntime', config.hooks, hookState);
+    const namedNetns = netnsPathOf(config.linux?.namespaces);
+    const netnsPath = namedNetns ?? (ownNetns ? keeperNetnsPath(keeper.pid!) : undefined);
+    network = netnsPath ? setupNetwork(netnsPath) : undefined;
+    if (network && !namedNetns) network.own = true;
     const launch: KeeperLaunch = {
       id: opts.id,
       root: path.resolve(opts.runtime.root),
@@ -116,6 +129,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       terminal,
       // Not with a terminal: `run` makes ours raw before the process may read it.
       startAfterCreate: opts.start === true && !terminal && !hasHooksBeforeStart(config.hooks),
+      ownNetns: ownNetns || undefined,
     };
     if (boot === 'snapshot') {
       const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel,
@@ -127,10 +141,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const reply = await ready;
     if (!reply.ok) throw new RunxError('EBOOT', reply.error);
     log().debug('keeper ready: container created');
-    const state = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');
-    await runHooks('prestart', config.hooks, state);
-    await runHooks('createRuntime', config.hooks, state);
-    await runHooks('createContainer', config.hooks, state);
+    await runHooks('createContainer', config.hooks, hookState);
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
     return { keeper, pid: keeper.pid!, terminal: terminal !== undefined, started: launch.startAfterCreate === true, hooks: config.hooks };
   } catch (err) {

@@ -31,6 +31,8 @@ export interface RunxNative {
   getWinsize(fd: number): WindowSize;
   setWinsize(fd: number, rows: number, cols: number): void;
   setRaw(fd: number): void;
+  /** The calling (main) thread joins the network namespace open at fd. */
+  setNetns(fd: number): void;
 }
 
 /** The addon's path in a checkout, and its name among the one-file binary's files. */

@@ -40,6 +40,11 @@ export interface KeeperLaunch {
    * trip of a separate `start` through the CLI, and reports ready as running.
    */
   startAfterCreate?: boolean;
+  /**
+   * The keeper runs in a network namespace runx made for the container (the config
+   * asked for one without a path; devices/net/keeper-netns.ts), and QEMU with it.
+   */
+  ownNetns?: boolean;
   /** The container's cgroup on the host, made by `create`: the keeper joins it before it starts QEMU. */
   cgroup?: HostCgroup;
 }

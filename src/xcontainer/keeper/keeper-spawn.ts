@@ -1,10 +1,12 @@
 // Starting a keeper process (for create, run and restore) and waiting for its word
 // that the VM is up and the container is prepared, or why not.
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { messageOf } from '../../errors';
 import { waitForExit } from '../host/host';
 import { internalCommand } from '../host/internal-command';
+import { ownNetnsSpawn } from '../devices/net/keeper-netns';
 import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
 import { type StateStore, writeFileAtomic } from '../state/state-store';
 
@@ -18,15 +20,22 @@ export function writeLaunch(dir: string, launch: KeeperLaunch): void {
  * rest of launch.json are ready, so that its own start-up (~100 ms of Node's) runs
  * meanwhile.
  */
-export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true): ChildProcess {
+export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true, ownNetns = false): ChildProcess {
   // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
   // runc's container process inherits runc's. fd 3 (a socket pair) carries our go and
-  // its word that it is ready.
+  // its word that it is ready. With ownNetns it starts in a new network namespace
+  // (devices/net/keeper-netns.ts), with ours at fd 4.
   const keeper = internalCommand('keeper', [dir]);
-  const child = spawn(keeper.file, keeper.args, {
-    detached: true,
-    stdio: [stdio, stdio, stdio, 'pipe'],
-  });
+  const netns = ownNetns ? ownNetnsSpawn() : undefined;
+  let child: ChildProcess;
+  try {
+    child = spawn(netns ? netns.prefix[0] : keeper.file, [...(netns ? [...netns.prefix.slice(1), keeper.file] : []), ...keeper.args], {
+      detached: true,
+      stdio: netns ? [stdio, stdio, stdio, 'pipe', netns.hostFd] : [stdio, stdio, stdio, 'pipe'],
+    });
+  } finally {
+    if (netns) fs.closeSync(netns.hostFd);
+  }
   if (detach) child.unref();
   if (launched) keeperGo(child);
   return child;

@@ -19,6 +19,7 @@ import { KEEPER_GO, KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperRe
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
+import { enterHostNetns } from '../devices/net/keeper-netns';
 import { type BootMode, type BootedVm, bootVm, consoleTail } from '../vm/vm-boot';
 import { StandIn, releaseNic } from './keeper-standin';
 import { writeLaunch } from './keeper-spawn';
@@ -63,6 +64,8 @@ class Keeper {
   private stderrOpen = true;
   private execs?: ExecSessions;
   private terminal?: HostTerminal;
+  /** Set while a migration has our main thread in the host's network namespace. */
+  private hostNetns?: { back(): void };
 
   constructor(private readonly dir: string, private readonly launch: KeeperLaunch) {
     this.store = new StateStore(launch.root);
@@ -240,7 +243,17 @@ class Keeper {
         case 'migrate': {
           if (this.exiting || this.standIn) return { ok: false, error: 'the container is not running here' };
           this.migrationCancelled = false;
-          const stats = await sendVm(this.qmp!, req.send, progress, !this.paused, () => this.migrationCancelled);
+          // In a namespace of the container's own, we and QEMU cannot reach the other
+          // host: our sockets are made in the one we came from, and we relay QEMU's.
+          this.hostNetns = enterHostNetns();
+          const send = this.launch.ownNetns ? { ...req.send, relay: true } : req.send;
+          let stats;
+          try {
+            stats = await sendVm(this.qmp!, send, progress, !this.paused, () => this.migrationCancelled);
+          } catch (err) {
+            this.hostNetns.back();
+            throw err;
+          }
           this.handingOver = true;
           return { ok: true, result: stats };
         }
@@ -251,6 +264,7 @@ class Keeper {
         case 'abort-migration':
           // Finish never ran: the destination never ran the VM, so ours is still the one.
           this.handingOver = false;
+          this.hostNetns?.back();
           if (!this.paused) await this.qmp!.execute('cont', {});
           return { ok: true };
         case 'handover':

@@ -2,8 +2,9 @@
 // container's network namespace. A tap device created inside that namespace is joined
 // to the namespace's veth by tc mirred redirects both ways, QEMU runs inside the
 // namespace with the tap, and the guest takes the veth's MAC, address, route and MTU,
-// so peers see the same identity. A container without a namespace path gets no NIC
-// (only loopback), as runc's fresh network namespace has only lo.
+// so peers see the same identity. A container whose config asks for a new namespace
+// gets one runx makes (keeper-netns.ts), and a NIC when hooks put an interface there;
+// without one it has only loopback, as runc's fresh network namespace has only lo.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { RunxError } from '../../../errors';
@@ -27,6 +28,12 @@ export interface GuestNetwork {
   cidr?: string;
   gateway?: string;
   mtu: number;
+  /**
+   * The namespace is the one runx made for the container (keeper-netns.ts): it ends
+   * with the keeper and QEMU, and everything in it with it, so nothing is torn down,
+   * and QEMU, the keeper's child, is in it already.
+   */
+  own?: boolean;
 }
 
 interface IpAddrJson {
@@ -168,12 +175,14 @@ export function templateNetwork(): GuestNetwork {
 
 /** The command prefix that runs QEMU where the NIC's tap is. */
 export function netnsCommand(net: GuestNetwork): string[] {
+  if (net.own) return [];
   return net.netnsPath === PRIVATE_NETNS ? ['unshare', '--net', '--'] : ['nsenter', `--net=${net.netnsPath}`, '--'];
 }
 
 /** Removes the tap and the redirect; the namespace and its veth are the caller's. */
 export function teardownNetwork(net: GuestNetwork): void {
-  if (net.netnsPath === PRIVATE_NETNS || !fs.existsSync(net.netnsPath)) return;
+  // An own namespace's /proc/<keeper>/ns/net path may name another process's by now.
+  if (net.own || net.netnsPath === PRIVATE_NETNS || !fs.existsSync(net.netnsPath)) return;
   spawnSync('nsenter', [`--net=${net.netnsPath}`, '--', 'tc', 'qdisc', 'del', 'dev', net.hostIf, 'handle', 'ffff:', 'ingress'], { stdio: 'ignore' });
   spawnSync('nsenter', [`--net=${net.netnsPath}`, '--', 'ip', 'link', 'del', net.tap], { stdio: 'ignore' });
 }

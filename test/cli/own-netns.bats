@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# A config that asks for a new network namespace without a path gets one, as with
+# runc: the pid runx reports (the keeper) and its QEMU live in it, so what a prestart
+# hook does to /proc/<pid>/ns/net (Docker's libnetwork-setkey, CNI) lands there and
+# reaches the guest, the host's namespace is never touched, and the namespace ends
+# with the container.
+
+load helpers
+
+setup() {
+  ROOT="$(mktemp -d /tmp/runx-bats-root.XXXXXX)"
+  BUNDLE="$BATS_TEST_TMPDIR/bundle"
+  mkdir -p "$BUNDLE"
+  PN="rxo$$"
+  ip netns add "$PN"
+  ip -n "$PN" link set lo up
+}
+
+teardown() {
+  [ -n "${PEER_PID:-}" ] && kill "$PEER_PID" 2>/dev/null || true
+  for id in $("$RUNX_BIN" --root "$ROOT" list -q 2>/dev/null); do "$RUNX_BIN" --root "$ROOT" delete --force "$id" >/dev/null 2>&1 || true; done
+  ip netns del "$PN" 2>/dev/null || true
+  rm -rf "$ROOT"
+}
+
+# Pids (of up to 2000 processes) whose network namespace is $1 (a net:[N] link).
+pids_in_netns() {
+  local p n=0
+  for p in /proc/[0-9]*; do
+    ((n++ < 2000)) || break
+    [ "$(readlink "$p/ns/net" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+# A prestart hook that does what Docker's libnetwork-setkey has dockerd do: move a veth
+# into /proc/<state.pid>/ns/net, name it eth0, address it, set its MTU and a default
+# route. It refuses (fails create) when that pid's namespace is the hook's own, the
+# host's, which it must never change.
+write_hook() {
+  cat >"$BATS_TEST_TMPDIR/hook.sh" <<EOF
+#!/bin/sh
+set -e
+pid=\$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+[ -n "\$pid" ]
+if [ "\$(readlink /proc/\$pid/ns/net)" = "\$(readlink /proc/self/ns/net)" ]; then echo "pid \$pid is in the host's network namespace" >&2; exit 1; fi
+ip -n $PN link set vc$$ netns \$pid
+nsenter --net=/proc/\$pid/ns/net ip link set vc$$ name eth0 mtu 1400 up
+nsenter --net=/proc/\$pid/ns/net ip addr add 10.214.0.2/24 dev eth0
+nsenter --net=/proc/\$pid/ns/net ip route add default via 10.214.0.1
+EOF
+  chmod +x "$BATS_TEST_TMPDIR/hook.sh"
+}
+
+@test "the keeper and QEMU are in the container's new network namespace, which ends with it" {
+  host_ns="$(readlink /proc/self/ns/net)"
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >/dev/null 2>&1
+  pid="$(cat "$BATS_TEST_TMPDIR/pid")"
+  [ "$pid" = "$(state_field c1 pid)" ]
+  ns="$(readlink "/proc/$pid/ns/net")"
+  [ -n "$ns" ]
+  [ "$ns" != "$host_ns" ]
+  qemu="$(record_field c1 qemuPid)"
+  [ "$(readlink "/proc/$qemu/ns/net")" = "$ns" ]
+  runx start c1
+  runx delete --force c1
+  wait_gone "$pid"
+  wait_gone "$qemu"
+  [ -z "$(pids_in_netns "$ns")" ]
+}
+
+@test "a prestart hook's veth, address, MTU and route in /proc/<pid>/ns/net are the guest's eth0; the host is untouched" {
+  before="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
+  ip link add "vc$$" netns "$PN" type veth peer name "vp$$" netns "$PN"
+  ip -n "$PN" addr add 10.214.0.1/24 dev "vp$$"; ip -n "$PN" link set "vp$$" mtu 1400 up
+  mac="$(ip -n "$PN" -j link show "vc$$" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].address))')"
+  write_hook
+  make_bundle --set hooks='{"prestart":[{"path":"'"$BATS_TEST_TMPDIR/hook.sh"'"}]}' -- sh -c 'cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu; ip -4 addr show eth0 | grep inet | tr -s " " | cut -d" " -f3; ip route | grep default | cut -d" " -f3; nc -l -p 7000 -e echo served-from-vm'
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  for _ in $(seq 50); do
+    run ip netns exec "$PN" busybox nc -w 2 10.214.0.2 7000
+    [ "$output" = served-from-vm ] && break
+    sleep 0.2
+  done
+  [ "$output" = served-from-vm ]
+  wait_status c1 stopped
+  run cat "$BATS_TEST_TMPDIR/out"
+  [ "${lines[0]}" = "$mac" ]
+  [ "${lines[1]}" = 1400 ]
+  [ "${lines[2]}" = 10.214.0.2/24 ]
+  [ "${lines[3]}" = 10.214.0.1 ]
+  runx delete c1
+  after="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
+  [ "$before" = "$after" ]
+}
