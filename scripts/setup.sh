@@ -17,6 +17,7 @@ PACKAGES=(
   musl-tools                         # the static guest agent
   busybox-static e2fsprogs util-linux iproute2   # bundles, root disks, setpriv
   bats runc crun hyperfine containerd docker.io criu   # tests and side-by-side benchmarks
+  podman conmon containernetworking-plugins             # test/podman (podman 4.3, its CNI bridge)
   etcd-server etcd-client            # the spot daemon's shared peer registry (and its e2e test)
   git ca-certificates curl
 )

@@ -30,5 +30,6 @@ suite "CLI and VM tests" test/cli
 suite "OCI runtime-spec conformance" test/oci-conformance
 suite "containerd with runx as its runc" test/containerd
 suite "Docker with runx as a runtime" test/docker
+suite "Podman with runx as its runtime" test/podman
 awk '{ p += $1; f += $2; s += $3 } END { printf "\n%d passed, %d failed, %d skipped\n", p, f, s }' "$work/counts"
 exit "$status"

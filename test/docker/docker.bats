@@ -9,6 +9,7 @@
 bats_require_minimum_version 1.5.0
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 source "$REPO/test/runx-bin.bash"
+source "$BATS_TEST_DIRNAME/host-net.bash"
 IMAGE=runx-busybox:latest
 
 setup_file() {
@@ -94,6 +95,18 @@ d() {
     [ -d "$root" ] || continue
     [ -z "$("$RUNX_BIN" --root "$root" list -q)" ]
   done
+}
+
+# The reported damage: Docker's libnetwork-setkey prestart hook opened
+# /proc/<state.pid>/ns/net, the keeper's, which was the host's namespace (this dockerd
+# runs in it), and set disable_ipv6 there, and ::1 left lo.
+@test "docker run --network none with dockerd in the host's namespace leaves the host's network as it was" {
+  host_net_snapshot >"$BATS_TEST_TMPDIR/before"
+  run --separate-stderr d run --rm --runtime runx --network none "$IMAGE" sh -c 'cat /proc/sys/net/ipv6/conf/lo/disable_ipv6'
+  [ "$status" -eq 0 ]
+  host_net_snapshot >"$BATS_TEST_TMPDIR/after"
+  diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+  ip -6 addr show dev lo | grep -q '::1/128'
 }
 
 @test "docker run -i: stdin reaches the container's process" {
