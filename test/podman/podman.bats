@@ -1,0 +1,90 @@
+#!/usr/bin/env bats
+# Real Podman (Debian 12's podman 4.3, conmon, the CNI plugins of
+# containernetworking-plugins) with runx as its OCI runtime (`--runtime <runx>`). Its
+# store and run state are private (--root, --runroot, vfs, cgroupfs, file events, its
+# own network config dir). Bridge networking runs with podman inside a network
+# namespace the test makes, so its bridge, iptables rules and container traffic stay
+# there; the host's network is snapshotted before and after and must not change.
+
+bats_require_minimum_version 1.5.0
+REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+source "$REPO/test/runx-bin.bash"
+source "$REPO/test/docker/host-net.bash"
+IMAGE=localhost/runx-busybox:latest
+
+setup_file() {
+  command -v podman >/dev/null || skip "podman is not installed (scripts/setup.sh installs it)"
+  PM_DIR="$(mktemp -d /tmp/runx-podman.XXXXXX)"
+  PM_NS="rxpm$$"
+  export PM_DIR PM_NS
+  ip netns add "$PM_NS"
+  ip -n "$PM_NS" link set lo up
+  host_net_snapshot >"$PM_DIR/host-before"
+  node "$REPO/test/helpers/make-docker-archive.mjs" "$PM_DIR/image.tar" "$IMAGE"
+  pm load -i "$PM_DIR/image.tar" >/dev/null
+}
+
+teardown_file() {
+  [ -n "${PM_DIR:-}" ] && [ -d "$PM_DIR" ] || return 0
+  pm_ns rm -af -t 0 >/dev/null 2>&1 || true
+  # runx containers podman did not get to remove: it runs runx with --root under its runroot
+  for root in "$PM_DIR"/run/runx "$PM_DIR"/run/*/runx; do
+    [ -d "$root" ] || continue
+    for id in $("$RUNX_BIN" --root "$root" list -q 2>/dev/null); do "$RUNX_BIN" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; done
+  done
+  for m in $(findmnt -rn -o TARGET | grep -E "^$PM_DIR(/|$)" | sort -r); do umount -R "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  ip netns del "$PM_NS" 2>/dev/null || true
+  rm -rf "$PM_DIR"
+}
+
+pm() {
+  podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --storage-driver vfs --cgroup-manager cgroupfs \
+    --events-backend file --network-config-dir "$PM_DIR/net" --tmpdir "$PM_DIR/tmp" --runtime "$RUNX_BIN" "$@"
+}
+
+# podman inside the test's network namespace: CNI's bridge and iptables rules go there.
+pm_ns() {
+  nsenter --net="/run/netns/$PM_NS" podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --storage-driver vfs \
+    --cgroup-manager cgroupfs --events-backend file --network-config-dir "$PM_DIR/net" --tmpdir "$PM_DIR/tmp" \
+    --runtime "$RUNX_BIN" "$@"
+}
+
+@test "podman run --network none: output and exit status come through, and stdin" {
+  run --separate-stderr pm run --rm --network none "$IMAGE" sh -c 'echo hi; echo oops >&2; exit 3'
+  [ "$status" -eq 3 ]
+  [ "$output" = hi ]
+  run --separate-stderr bash -c 'printf "a\nb\n" | "$@"' _ podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --storage-driver vfs \
+    --cgroup-manager cgroupfs --events-backend file --network-config-dir "$PM_DIR/net" --tmpdir "$PM_DIR/tmp" \
+    --runtime "$RUNX_BIN" run -i --rm --network none "$IMAGE" wc -l
+  [ "$status" -eq 0 ]
+  [ "$output" = 2 ]
+}
+
+@test "podman run -d, podman kill, podman wait: the exit status is 128+SIGKILL" {
+  pm run -d --network none --name sleeper "$IMAGE" sleep 1000
+  [ "$(pm inspect -f '{{.State.Status}}' sleeper)" = running ]
+  pm kill sleeper
+  run pm wait sleeper
+  [ "$output" = 137 ]
+  pm rm sleeper
+}
+
+@test "podman on its CNI bridge: a published port answers curl, containers reach each other" {
+  pm_ns run -d --name web -p 127.0.0.1:18090:80 "$IMAGE" \
+    sh -c 'mkdir -p /www && echo via-podman >/www/index.html && exec httpd -f -p 80 -h /www'
+  for _ in $(seq 100); do
+    run ip netns exec "$PM_NS" curl -s --max-time 2 http://127.0.0.1:18090/
+    [ "$output" = via-podman ] && break
+    sleep 0.3
+  done
+  [ "$output" = via-podman ]
+  ip="$(pm_ns inspect -f '{{.NetworkSettings.IPAddress}}' web)"
+  [ -n "$ip" ]
+  run --separate-stderr pm_ns run --rm "$IMAGE" sh -c "for i in \$(seq 50); do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 $ip 80 | grep -x via-podman && exit 0; sleep 0.3; done; exit 1"
+  echo "status $status, output: $output, stderr: $stderr" >&2
+  [ "$status" -eq 0 ]
+  [ "$output" = via-podman ]
+  pm_ns rm -f -t 0 web
+  host_net_snapshot >"$PM_DIR/host-after"
+  diff "$PM_DIR/host-before" "$PM_DIR/host-after"
+}
