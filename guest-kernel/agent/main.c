@@ -18,6 +18,7 @@
 #include "exec.h"
 #include "frame.h"
 #include "plan.h"
+#include "dns.h"
 #include "ps.h"
 #include "relay.h"
 #include "vmsetup.h"
@@ -37,6 +38,7 @@ struct agent {
 	int sigfd;
 	struct container c;
 	int held_mnt_ns; /* the last container's mount namespace (container_hold_mounts), or -1 */
+	int dns_fd; /* the DNS relay's socket (dns.h), or -1 */
 	struct relay_buf in;
 	struct exec_proc execs[EXEC_MAX];
 };
@@ -114,6 +116,9 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 		reply_error(a, id, err);
 		return;
 	}
+	const char *dns = ctl_get(m, KEY_NET_DNS);
+	if (dns && a->dns_fd < 0 && (a->dns_fd = dns_open(dns, err, sizeof err)) < 0)
+		logmsg("%s (the container's DNS server is unreachable)", err);
 	if (a->held_mnt_ns >= 0) {
 		/* A previous container's mounts: unmounted now, with nothing waiting on it. */
 		close(a->held_mnt_ns);
@@ -295,6 +300,12 @@ static void handle_control(struct agent *a, struct frame *f)
 	if (strcmp(m.name, MSG_SHUTDOWN) == 0) {
 		ctl_msg_free(&m);
 		vm_shutdown();
+	}
+	if (strcmp(m.name, MSG_DNS_ANSWER) == 0) {
+		/* No id: like a datagram, an answer gets no reply. */
+		dns_give_answer(a->dns_fd, &m);
+		ctl_msg_free(&m);
+		return;
 	}
 	if (id && parse_u64(id, &idv) < 0) {
 		logmsg("protocol error: %s with bad id", m.name);
@@ -536,7 +547,7 @@ struct watch {
 	struct exec_proc *e;
 	enum stream stream;
 };
-#define MAX_POLL (2 + 3 * (EXEC_MAX + 1))
+#define MAX_POLL (3 + 3 * (EXEC_MAX + 1)) /* port, signals, DNS relay, stdio */
 
 struct poll_set {
 	struct pollfd pfd[MAX_POLL];
@@ -610,6 +621,11 @@ static void loop(struct agent *a)
 		}
 		is = ps.n;
 		ps.pfd[ps.n++] = (struct pollfd){ a->sigfd, POLLIN, 0 };
+		int id_ = -1;
+		if (a->dns_fd >= 0 && a->connected) {
+			id_ = ps.n;
+			ps.pfd[ps.n++] = (struct pollfd){ a->dns_fd, POLLIN, 0 };
+		}
 		int first = ps.n;
 		watch_stdio(a, &ps, NULL);
 		for (size_t i = 0; i < EXEC_MAX; i++)
@@ -641,6 +657,11 @@ static void loop(struct agent *a)
 		}
 		if (ps.pfd[is].revents & POLLIN)
 			reap(a);
+		if (id_ >= 0 && (ps.pfd[id_].revents & POLLIN)) {
+			static struct ctl_out q;
+			for (int k = 0; k < 16 && dns_take_query(a->dns_fd, &q) == 0; k++)
+				send_ctl(a, &q);
+		}
 		for (int k = first; k < ps.n; k++)
 			serve_stdio(a, &ps, k);
 		stdin_maintain(&a->c.io.in_fd, &a->in, !stdin_blocked(&ps, first, NULL));
@@ -680,6 +701,7 @@ int main(void)
 		fatal("frame buffer: out of memory");
 	container_init(&a.c);
 	a.held_mnt_ns = -1;
+	a.dns_fd = -1;
 	relay_buf_init(&a.in);
 	for (size_t i = 0; i < EXEC_MAX; i++) {
 		proc_stdio_init(&a.execs[i].io);

@@ -26,6 +26,8 @@ interface AgentEvents {
   execExit: [number, AgentExit];
   protocolError: [string];
   close: [];
+  /** A DNS query the container sent to its loopback nameserver: tag, hex bytes (devices/net/dns-relay.ts). */
+  dns: [number, string];
 }
 
 function exitOf(msg: ControlMessage): AgentExit {
@@ -134,6 +136,9 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
         return;
       case 'exit':
         this.emit('exit', exitOf(msg));
+        return;
+      case 'dns':
+        this.emit('dns', Number(field(msg, 'n')), field(msg, 'q') ?? '');
         return;
       case 'exec-exit':
         this.emit('execExit', Number(field(msg, 'exec')), exitOf(msg));

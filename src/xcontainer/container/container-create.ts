@@ -22,6 +22,7 @@ import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../cgroup/hos
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from '../devices/net/config';
 import { keeperNetnsPath, wantsOwnNetns } from '../devices/net/keeper-netns';
+import { loopbackNameserver } from '../devices/net/dns-relay';
 import { type BootPolicy, templateState } from '../template/template';
 import { abandon, keeperGo, keeperReadiness, spawnKeeper, writeLaunch } from '../keeper/keeper-spawn';
 import { ROOT_DISK, shapeFromResources, vmDevicesOf } from '../vm/qemu-argv';
@@ -110,6 +111,8 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     const netnsPath = namedNetns ?? (ownNetns ? keeperNetnsPath(keeper.pid!) : undefined);
     network = netnsPath ? setupNetwork(netnsPath) : undefined;
     if (network && !namedNetns) network.own = true;
+    // Only the keeper is where a loopback nameserver (Docker's embedded DNS) answers.
+    const dnsRelay = ownNetns && network ? loopbackNameserver(config.mounts) : undefined;
     const launch: KeeperLaunch = {
       id: opts.id,
       root: path.resolve(opts.runtime.root),
@@ -122,7 +125,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
         shares: plan.shares,
         network,
       },
-      agentCreate: [...guestCreateFields(config, plan), ...(network ? netFields(network) : [])],
+      agentCreate: [...guestCreateFields(config, plan), ...(network ? netFields(network) : []), ...(dnsRelay ? [['net.dns', dnsRelay] as [string, string]] : [])],
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || DEFAULT_BOOT_TIMEOUT_MS,
       log: opts.runtime.log,
       cgroup,
@@ -130,6 +133,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       // Not with a terminal: `run` makes ours raw before the process may read it.
       startAfterCreate: opts.start === true && !terminal && !hasHooksBeforeStart(config.hooks),
       ownNetns: ownNetns || undefined,
+      dnsRelay,
     };
     if (boot === 'snapshot') {
       const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel,

@@ -45,6 +45,8 @@ export interface KeeperLaunch {
    * asked for one without a path; devices/net/keeper-netns.ts), and QEMU with it.
    */
   ownNetns?: boolean;
+  /** The loopback nameserver (Docker's 127.0.0.11) whose queries the keeper relays from the guest (devices/net/dns-relay.ts). */
+  dnsRelay?: string;
   /** The container's cgroup on the host, made by `create`: the keeper joins it before it starts QEMU. */
   cgroup?: HostCgroup;
 }

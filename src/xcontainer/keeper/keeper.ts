@@ -20,6 +20,7 @@ import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
 import { enterHostNetns } from '../devices/net/keeper-netns';
+import { relayDns } from '../devices/net/dns-relay';
 import { type BootMode, type BootedVm, bootVm, consoleTail } from '../vm/vm-boot';
 import { StandIn, releaseNic } from './keeper-standin';
 import { writeLaunch } from './keeper-spawn';
@@ -141,6 +142,7 @@ class Keeper {
     agent.on('exit', (exit) => void this.onContainerExit(exit));
     agent.on('protocolError', (why) => log().warn(`agent protocol: ${why}`));
     agent.on('hello', () => log().info('agent reconnected'));
+    if (this.launch.dnsRelay) relayDns(agent, this.launch.dnsRelay);
   }
 
   /** The container's output goes to our own stdout/stderr (or its host terminal) until a reader goes away. */
