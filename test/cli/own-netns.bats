@@ -70,6 +70,16 @@ EOF
   [ -z "$(pids_in_netns "$ns")" ]
 }
 
+@test "with a namespace given by path, the keeper is in that namespace" {
+  make_bundle --set linux.namespaces='[{"type":"pid"},{"type":"network","path":"/run/netns/'"$PN"'"},{"type":"mount"}]' -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  pid="$(state_field c1 pid)"
+  [ "$(readlink "/proc/$pid/ns/net")" = "$(ip netns exec "$PN" readlink /proc/self/ns/net)" ]
+  runx delete --force c1
+  # the namespace is the caller's: it is still there
+  ip netns exec "$PN" true
+}
+
 @test "a prestart hook's veth, address, MTU and route in /proc/<pid>/ns/net are the guest's eth0; the host is untouched" {
   before="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
   ip link add "vc$$" netns "$PN" type veth peer name "vp$$" netns "$PN"

@@ -21,7 +21,7 @@ import { findGuestAssets } from '../vm/guest-assets';
 import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../cgroup/host-cgroup';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from '../devices/net/config';
-import { keeperNetnsPath, wantsOwnNetns } from '../devices/net/keeper-netns';
+import { keeperNetnsOf, keeperNetnsPath } from '../devices/net/keeper-netns';
 import { loopbackNameserver } from '../devices/net/dns-relay';
 import { type BootPolicy, templateState } from '../template/template';
 import { abandon, keeperGo, keeperReadiness, spawnKeeper, writeLaunch } from '../keeper/keeper-spawn';
@@ -69,9 +69,11 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     // stdio is the pty (a console socket is only for a terminal: terminalPlan): the
     // keeper must not hold our stdout/stderr, which the caller (go-runc) reads to EOF
     // before create counts as done.
-    // A config asking for a new network namespace gets one, made with the keeper (keeper-netns.ts).
-    const ownNetns = wantsOwnNetns(opts.bundle);
-    keeper = spawnKeeper(dir, opts.detachKeeper, opts.consoleSocket ? 'ignore' : 'inherit', false, ownNetns);
+    // The keeper starts in the container's network namespace, made with it when the
+    // config asks for a new one (keeper-netns.ts).
+    const keeperNetns = keeperNetnsOf(opts.bundle);
+    const ownNetns = keeperNetns !== undefined && keeperNetns.path === undefined;
+    keeper = spawnKeeper(dir, opts.detachKeeper, opts.consoleSocket ? 'ignore' : 'inherit', false, keeperNetns);
     // Watched from now: a keeper that cannot start at all says so (an 'error' event)
     // while we are still at the bundle.
     const ready = keeperReadiness(keeper);
@@ -112,7 +114,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     network = netnsPath ? setupNetwork(netnsPath) : undefined;
     if (network && !namedNetns) network.own = true;
     // Only the keeper is where a loopback nameserver (Docker's embedded DNS) answers.
-    const dnsRelay = ownNetns && network ? loopbackNameserver(config.mounts) : undefined;
+    const dnsRelay = keeperNetns && network ? loopbackNameserver(config.mounts) : undefined;
     const launch: KeeperLaunch = {
       id: opts.id,
       root: path.resolve(opts.runtime.root),
@@ -132,7 +134,6 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
       terminal,
       // Not with a terminal: `run` makes ours raw before the process may read it.
       startAfterCreate: opts.start === true && !terminal && !hasHooksBeforeStart(config.hooks),
-      ownNetns: ownNetns || undefined,
       dnsRelay,
     };
     if (boot === 'snapshot') {

@@ -40,11 +40,6 @@ export interface KeeperLaunch {
    * trip of a separate `start` through the CLI, and reports ready as running.
    */
   startAfterCreate?: boolean;
-  /**
-   * The keeper runs in a network namespace runx made for the container (the config
-   * asked for one without a path; devices/net/keeper-netns.ts), and QEMU with it.
-   */
-  ownNetns?: boolean;
   /** The loopback nameserver (Docker's 127.0.0.11) whose queries the keeper relays from the guest (devices/net/dns-relay.ts). */
   dnsRelay?: string;
   /** The container's cgroup on the host, made by `create`: the keeper joins it before it starts QEMU. */

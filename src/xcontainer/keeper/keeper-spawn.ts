@@ -6,7 +6,7 @@ import path from 'node:path';
 import { messageOf } from '../../errors';
 import { waitForExit } from '../host/host';
 import { internalCommand } from '../host/internal-command';
-import { ownNetnsSpawn } from '../devices/net/keeper-netns';
+import { type KeeperNetns, keeperNetnsSpawn } from '../devices/net/keeper-netns';
 import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
 import { type StateStore, writeFileAtomic } from '../state/state-store';
 
@@ -20,13 +20,13 @@ export function writeLaunch(dir: string, launch: KeeperLaunch): void {
  * rest of launch.json are ready, so that its own start-up (~100 ms of Node's) runs
  * meanwhile.
  */
-export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true, ownNetns = false): ChildProcess {
+export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true, netnsPlan?: KeeperNetns): ChildProcess {
   // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
   // runc's container process inherits runc's. fd 3 (a socket pair) carries our go and
-  // its word that it is ready. With ownNetns it starts in a new network namespace
-  // (devices/net/keeper-netns.ts), with ours at fd 4.
+  // its word that it is ready. With netnsPlan it starts in the container's network
+  // namespace (devices/net/keeper-netns.ts), with ours at fd 4.
   const keeper = internalCommand('keeper', [dir]);
-  const netns = ownNetns ? ownNetnsSpawn() : undefined;
+  const netns = netnsPlan ? keeperNetnsSpawn(netnsPlan) : undefined;
   let child: ChildProcess;
   try {
     child = spawn(netns ? netns.prefix[0] : keeper.file, [...(netns ? [...netns.prefix.slice(1), keeper.file] : []), ...keeper.args], {

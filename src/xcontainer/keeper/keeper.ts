@@ -247,13 +247,14 @@ class Keeper {
           this.migrationCancelled = false;
           // In a namespace of the container's own, we and QEMU cannot reach the other
           // host: our sockets are made in the one we came from, and we relay QEMU's.
-          this.hostNetns = enterHostNetns();
-          const send = this.launch.ownNetns ? { ...req.send, relay: true } : req.send;
+          const hostNetns = enterHostNetns();
+          this.hostNetns = hostNetns;
+          const send = hostNetns.moved ? { ...req.send, relay: true } : req.send;
           let stats;
           try {
             stats = await sendVm(this.qmp!, send, progress, !this.paused, () => this.migrationCancelled);
           } catch (err) {
-            this.hostNetns.back();
+            hostNetns.back();
             throw err;
           }
           this.handingOver = true;

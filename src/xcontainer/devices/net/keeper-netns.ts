@@ -1,10 +1,12 @@
-// The network namespace runx makes for a container whose config asks for a new one
-// without a path, as runc makes it. The keeper is started in it (`unshare --net`), so
-// the pid runx reports (state.pid, --pid-file) is in the container's namespace: what
+// The keeper in the container's network namespace: the one runx makes for a config
+// that asks for a new one without a path, as runc makes it (`unshare --net`), or the
+// one the config names by path (`nsenter --net`). So the pid runx reports (state.pid,
+// --pid-file) is in the container's namespace: what
 // engines do to /proc/<pid>/ns/net (Docker's libnetwork-setkey prestart hook, CNI run
-// against the pid) lands there, never in the host's. QEMU, the keeper's child, is in
-// it too, and so is the tap when a hook put an interface there. The namespace has no
-// file: it lives exactly as long as the keeper and QEMU, so it ends with the container.
+// against the pid, CRI's later containers of a pod) lands there, never in the host's.
+// QEMU, the keeper's child, is in it too, and so is the tap when there is an interface
+// to take over. A namespace runx made has no file: it lives exactly as long as the
+// keeper and QEMU, so it ends with the container.
 //
 // The keeper keeps the namespace it was started from open at HOST_NETNS_FD, because
 // its own sockets to another host (a migration's streams, a stand-in's link) must be
@@ -15,19 +17,26 @@ import { native } from '../../host/native';
 /** The keeper's fd for the network namespace of the runx that started it. */
 export const HOST_NETNS_FD = 4;
 
+/** Where the keeper starts: a new namespace (no path), or the one at path. */
+export interface KeeperNetns { path?: string }
+
 /**
- * Whether the bundle's config asks for a new network namespace without a path. Read
- * before the bundle is validated (the keeper starts first, see container-create.ts),
- * so a config that cannot be read counts as no: its error comes from loadBundle.
+ * The network namespace the bundle's config asks for. Read before the bundle is
+ * validated (the keeper starts first, see container-create.ts), so a config that
+ * cannot be read, or a path that does not exist, counts as none: the keeper stays in
+ * ours, and the error comes from loadBundle or the network setup, in one line.
  */
-export function wantsOwnNetns(bundleDir: string): boolean {
+export function keeperNetnsOf(bundleDir: string): KeeperNetns | undefined {
   try {
     const config = JSON.parse(fs.readFileSync(`${bundleDir}/config.json`, 'utf8')) as { linux?: { namespaces?: unknown } };
     const namespaces = config.linux?.namespaces;
-    if (!Array.isArray(namespaces)) return false;
-    return namespaces.some((ns: { type?: unknown; path?: unknown }) => ns?.type === 'network' && !ns.path);
+    if (!Array.isArray(namespaces)) return undefined;
+    const net = (namespaces as Array<{ type?: unknown; path?: unknown } | null>).find((ns) => ns?.type === 'network');
+    if (!net) return undefined;
+    if (!net.path) return {};
+    return typeof net.path === 'string' && fs.existsSync(net.path) ? { path: net.path } : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -36,10 +45,12 @@ export function keeperNetnsPath(keeperPid: number): string {
   return `/proc/${keeperPid}/ns/net`;
 }
 
-/** How to start a keeper in a new network namespace: a prefix and the fd to pass it as HOST_NETNS_FD. */
-export function ownNetnsSpawn(): { prefix: string[]; hostFd: number } {
-  // unshare(1) without --fork execs the keeper: its pid is the keeper's.
-  return { prefix: ['unshare', '--net', '--'], hostFd: fs.openSync('/proc/self/ns/net', 'r') };
+/** How to start a keeper in its network namespace: a prefix and the fd to pass it as HOST_NETNS_FD. */
+export function keeperNetnsSpawn(ns: KeeperNetns): { prefix: string[]; hostFd: number } {
+  // unshare(1) without --fork, and nsenter(1) for a network namespace, exec the
+  // keeper: its pid is theirs.
+  const prefix = ns.path ? ['nsenter', `--net=${ns.path}`, '--'] : ['unshare', '--net', '--'];
+  return { prefix, hostFd: fs.openSync('/proc/self/ns/net', 'r') };
 }
 
 let ownFd: number | undefined;
@@ -51,11 +62,11 @@ let ownFd: number | undefined;
  * switch-over the container runs elsewhere, and nothing of it is left in its
  * namespace here. Does nothing for a keeper in the host's namespace.
  */
-export function enterHostNetns(): { back(): void } {
-  if (!hasHostNetnsFd()) return { back: () => undefined };
+export function enterHostNetns(): { moved: boolean; back(): void } {
+  if (!hasHostNetnsFd()) return { moved: false, back: () => undefined };
   ownFd ??= fs.openSync('/proc/self/ns/net', 'r');
   native().setNetns(HOST_NETNS_FD);
-  return { back: () => native().setNetns(ownFd!) };
+  return { moved: true, back: () => native().setNetns(ownFd!) };
 }
 
 function hasHostNetnsFd(): boolean {
