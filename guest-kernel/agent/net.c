@@ -1,5 +1,5 @@
 /* net.c — owns the guest's network configuration (net.h): loopback up, and eth0 given
- * the MAC, address, MTU and default route of the container's network namespace on the
+ * the MAC, IPv4 and IPv6 addresses, MTU and default routes of the container's network namespace on the
  * host, whose identity the VM's NIC takes over. The host reads them from the
  * namespace; see src/xcontainer/devices/net/config.ts. The MAC matters for a VM
  * started from a template, whose NIC still has the template's: virtio-net hands a new
@@ -82,6 +82,60 @@ int net_loopback_up(char *err, size_t errlen)
 	return 0;
 }
 
+/* The kernel's struct in6_ifreq (linux/ipv6.h), which musl's headers lack. */
+struct in6_ifreq_k {
+	struct in6_addr addr;
+	uint32_t prefixlen;
+	int ifindex;
+};
+
+/* eth0's IPv6 addresses and default route, as the host found them in the namespace. */
+static int configure_v6(const struct net_plan *n, char *err, size_t errlen)
+{
+	if (!n->naddr6 && !n->gw6[0])
+		return 0;
+	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		snprintf(err, errlen, "network: IPv6 socket: %s", strerror(errno));
+		return -1;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", GUEST_NIC);
+	if (ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+		return fail(s, err, errlen, "find " GUEST_NIC);
+	for (int i = 0; i < n->naddr6; i++) {
+		char ip[64];
+		snprintf(ip, sizeof ip, "%s", n->addr6[i]);
+		char *slash = strchr(ip, '/');
+		int prefix = slash ? atoi(slash + 1) : 128;
+		if (slash)
+			*slash = '\0';
+		struct in6_ifreq_k r6 = { .prefixlen = (uint32_t)prefix, .ifindex = ifr.ifr_ifindex };
+		if (inet_pton(AF_INET6, ip, &r6.addr) != 1 || prefix < 0 || prefix > 128) {
+			errno = EINVAL;
+			return fail(s, err, errlen, "bad IPv6 address");
+		}
+		if (ioctl(s, SIOCSIFADDR, &r6) < 0 && errno != EEXIST)
+			return fail(s, err, errlen, "set " GUEST_NIC " IPv6 address");
+	}
+	if (n->gw6[0]) {
+		struct in6_rtmsg rt;
+		memset(&rt, 0, sizeof rt);
+		if (inet_pton(AF_INET6, n->gw6, &rt.rtmsg_gateway) != 1) {
+			errno = EINVAL;
+			return fail(s, err, errlen, "bad IPv6 gateway");
+		}
+		rt.rtmsg_flags = RTF_UP | RTF_GATEWAY;
+		rt.rtmsg_metric = 1;
+		rt.rtmsg_ifindex = ifr.ifr_ifindex;
+		if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+			return fail(s, err, errlen, "add IPv6 default route");
+	}
+	close(s);
+	return 0;
+}
+
 int net_configure(const struct net_plan *n, char *err, size_t errlen)
 {
 	/* Usually done at boot already (vm_boot_setup): then this costs nothing, where
@@ -149,5 +203,5 @@ int net_configure(const struct net_plan *n, char *err, size_t errlen)
 			return fail(s, err, errlen, "add default route");
 	}
 	close(s);
-	return 0;
+	return configure_v6(n, err, errlen);
 }

@@ -4,12 +4,17 @@
 
 #include <stddef.h>
 
+#define NET_ADDR6_MAX 8
+
 struct net_plan {
 	int present;   /* the host gave the VM a NIC (any net.* field was sent) */
 	char mac[32];  /* aa:bb:cc:dd:ee:ff, or empty: keep the NIC's */
 	char addr[64]; /* IPv4 address/prefix, or empty */
 	char gw[64];   /* default gateway, or empty */
 	int mtu;       /* 0: leave as is */
+	char addr6[NET_ADDR6_MAX][64]; /* IPv6 addresses/prefix */
+	int naddr6;
+	char gw6[64];  /* IPv6 default gateway, or empty */
 };
 
 /* Brings lo up (if it is not already). Returns 0, or -1 with err set. */

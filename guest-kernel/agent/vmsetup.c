@@ -141,7 +141,13 @@ int vm_setup(const struct ctl_msg *m, char *err, size_t errlen)
 	memset(&n, 0, sizeof n);
 	const char *mac = ctl_get(m, KEY_NET_MAC), *addr = ctl_get(m, KEY_NET_ADDR), *gw = ctl_get(m, KEY_NET_GW),
 		   *mtu = ctl_get(m, KEY_NET_MTU);
-	n.present = mac || addr || gw || mtu;
+	const char *gw6 = ctl_get(m, KEY_NET_GW6);
+	for (size_t i = 0; i < m->nfields && n.naddr6 < NET_ADDR6_MAX; i++)
+		if (strcmp(m->fields[i].key, KEY_NET_ADDR6) == 0)
+			snprintf(n.addr6[n.naddr6++], sizeof n.addr6[0], "%s", m->fields[i].val);
+	if (gw6)
+		snprintf(n.gw6, sizeof n.gw6, "%s", gw6);
+	n.present = mac || addr || gw || mtu || n.naddr6 || gw6;
 	if (mac)
 		snprintf(n.mac, sizeof n.mac, "%s", mac);
 	if (addr)

@@ -34,8 +34,8 @@ pids_in_netns() {
 }
 
 # A prestart hook that does what Docker's libnetwork-setkey has dockerd do: move a veth
-# into /proc/<state.pid>/ns/net, name it eth0, address it, set its MTU and a default
-# route. It refuses (fails create) when that pid's namespace is the hook's own, the
+# into /proc/<state.pid>/ns/net, name it eth0, give it IPv4 and IPv6 addresses, an MTU
+# and default routes. It refuses (fails create) when that pid's namespace is the hook's own, the
 # host's, which it must never change.
 write_hook() {
   cat >"$BATS_TEST_TMPDIR/hook.sh" <<EOF
@@ -48,6 +48,8 @@ ip -n $PN link set vc$$ netns \$pid
 nsenter --net=/proc/\$pid/ns/net ip link set vc$$ name eth0 mtu 1400 up
 nsenter --net=/proc/\$pid/ns/net ip addr add 10.214.0.2/24 dev eth0
 nsenter --net=/proc/\$pid/ns/net ip route add default via 10.214.0.1
+nsenter --net=/proc/\$pid/ns/net ip -6 addr add fd00:214::2/64 dev eth0 nodad
+nsenter --net=/proc/\$pid/ns/net ip -6 route add default via fd00:214::1
 EOF
   chmod +x "$BATS_TEST_TMPDIR/hook.sh"
 }
@@ -80,13 +82,14 @@ EOF
   ip netns exec "$PN" true
 }
 
-@test "a prestart hook's veth, address, MTU and route in /proc/<pid>/ns/net are the guest's eth0; the host is untouched" {
+@test "a prestart hook's veth, IPv4/IPv6 addresses, MTU and routes in /proc/<pid>/ns/net are the guest's eth0; the host is untouched" {
   before="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
   ip link add "vc$$" netns "$PN" type veth peer name "vp$$" netns "$PN"
-  ip -n "$PN" addr add 10.214.0.1/24 dev "vp$$"; ip -n "$PN" link set "vp$$" mtu 1400 up
+  ip -n "$PN" addr add 10.214.0.1/24 dev "vp$$"; ip -n "$PN" -6 addr add fd00:214::1/64 dev "vp$$" nodad
+  ip -n "$PN" link set "vp$$" mtu 1400 up
   mac="$(ip -n "$PN" -j link show "vc$$" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].address))')"
   write_hook
-  make_bundle --set hooks='{"prestart":[{"path":"'"$BATS_TEST_TMPDIR/hook.sh"'"}]}' -- sh -c 'cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu; ip -4 addr show eth0 | grep inet | tr -s " " | cut -d" " -f3; ip route | grep default | cut -d" " -f3; nc -l -p 7000 -e echo served-from-vm'
+  make_bundle --set hooks='{"prestart":[{"path":"'"$BATS_TEST_TMPDIR/hook.sh"'"}]}' -- sh -c 'cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu; ip -4 addr show eth0 | grep inet | tr -s " " | cut -d" " -f3; ip route | grep default | cut -d" " -f3; ip -6 addr show eth0 | grep global | tr -s " " | cut -d" " -f3; ip -6 route | grep default | cut -d" " -f3; nc -l -p 7000 -e echo served-from-vm; nc -l -p 7001 -e echo served-over-ipv6'
   runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
   runx start c1
   for _ in $(seq 50); do
@@ -95,12 +98,20 @@ EOF
     sleep 0.2
   done
   [ "$output" = served-from-vm ]
+  for _ in $(seq 50); do
+    run ip netns exec "$PN" busybox nc -w 2 fd00:214::2 7001
+    [ "$output" = served-over-ipv6 ] && break
+    sleep 0.2
+  done
+  [ "$output" = served-over-ipv6 ]
   wait_status c1 stopped
   run cat "$BATS_TEST_TMPDIR/out"
   [ "${lines[0]}" = "$mac" ]
   [ "${lines[1]}" = 1400 ]
   [ "${lines[2]}" = 10.214.0.2/24 ]
   [ "${lines[3]}" = 10.214.0.1 ]
+  [ "${lines[4]}" = fd00:214::2/64 ]
+  [ "${lines[5]}" = fd00:214::1 ]
   runx delete c1
   after="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
   [ "$before" = "$after" ]

@@ -27,6 +27,9 @@ export interface GuestNetwork {
   /** IPv4 address with prefix length, e.g. 10.0.0.2/24; undefined when it has none. */
   cidr?: string;
   gateway?: string;
+  /** Global IPv6 addresses with prefix length, and the IPv6 default gateway. */
+  cidr6?: string[];
+  gateway6?: string;
   mtu: number;
   /**
    * The namespace is the one runx made for the container (keeper-netns.ts): it ends
@@ -42,7 +45,7 @@ interface IpAddrJson {
   mtu: number;
   link_type?: string;
   operstate?: string;
-  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
+  addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }>;
 }
 
 function inNetns(netnsPath: string, cmd: string[], input?: string): string {
@@ -116,9 +119,14 @@ function inspectNetwork(netnsPath: string): { net: GuestNetwork; held: boolean }
   const v4 = nic.addr_info?.find((a) => a.family === 'inet');
   const routes = JSON.parse(inNetns(netnsPath, ['ip', '-j', '-4', 'route', 'show', 'default'])) as Array<{ gateway?: string; dev?: string }>;
   const gateway = routes.find((r) => r.dev === nic.ifname)?.gateway;
+  // IPv6 as a hook or CNI left it (the link-local address the guest makes itself).
+  const v6 = nic.addr_info?.filter((a) => a.family === 'inet6' && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`) ?? [];
+  const routes6 = v6.length ? JSON.parse(inNetns(netnsPath, ['ip', '-j', '-6', 'route', 'show', 'default'])) as Array<{ gateway?: string; dev?: string }> : [];
+  const gateway6 = routes6.find((r) => r.dev === nic.ifname)?.gateway;
   const net: GuestNetwork = {
     netnsPath, hostIf: nic.ifname, tap: TAP_NAME, mac: nic.address, mtu: nic.mtu,
     cidr: v4 ? `${v4.local}/${v4.prefixlen}` : undefined, gateway,
+    ...(v6.length ? { cidr6: v6 } : {}), ...(gateway6 ? { gateway6 } : {}),
   };
   return { net, held };
 }
@@ -205,5 +213,7 @@ export function netFields(net: GuestNetwork): Array<[string, string | number]> {
   const f: Array<[string, string | number]> = [['net.mac', net.mac], ['net.mtu', net.mtu]];
   if (net.cidr) f.push(['net.addr', net.cidr]);
   if (net.gateway) f.push(['net.gw', net.gateway]);
+  for (const a of net.cidr6 ?? []) f.push(['net.addr6', a]);
+  if (net.gateway6) f.push(['net.gw6', net.gateway6]);
   return f;
 }
