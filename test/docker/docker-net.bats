@@ -88,6 +88,10 @@ docker() {
     sleep 0.3
   done
   [ "$output" = served-by-runx ]
+  # docker top lists host processes of the pids runx ps --format json gives: the keeper's among them
+  run docker top web
+  [ "$status" -eq 0 ]
+  [[ "$output" == *" $pid "* ]]
   docker rm -f web
   host_net_snapshot >"$DK/host-after"
   diff "$DK/host-before" "$DK/host-after"

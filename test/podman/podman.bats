@@ -63,6 +63,9 @@ pm_ns() {
 @test "podman run -d, podman kill, podman wait: the exit status is 128+SIGKILL" {
   pm run -d --network none --name sleeper "$IMAGE" sleep 1000
   [ "$(pm inspect -f '{{.State.Status}}' sleeper)" = running ]
+  run pm top sleeper
+  echo "podman top: $output" >&2
+  [ "$status" -eq 0 ]
   pm kill sleeper
   run pm wait sleeper
   [ "$output" = 137 ]
