@@ -98,6 +98,10 @@ EOF
     sleep 0.2
   done
   [ "$output" = served-from-vm ]
+  # events --stats counts the VM's traffic, on the namespace's interface
+  run runx events --stats c1
+  [ "$status" -eq 0 ]
+  node -e 'const n=JSON.parse(process.argv[1]).data.network_interfaces[0]; if (n.name !== "eth0" || !(n.rx_bytes > 0) || !(n.tx_bytes > 0)) process.exit(1)' "$output"
   for _ in $(seq 50); do
     run ip netns exec "$PN" busybox nc -w 2 fd00:214::2 7001
     [ "$output" = served-over-ipv6 ] && break

@@ -3,11 +3,13 @@
 // {"type":"stats","id":ID,"data":{...}} shaped like runc's types/events.go (Go's
 // omitempty included), and {"type":"oom","id":ID} when the guest's OOM killer ended a
 // process of the container since the previous sample.
+import fs from 'node:fs';
 import { RunxError } from '../../errors';
 import type { ContainerStatus } from '../../bundle/spec-types';
 import { sleep } from '../host/host';
 import { askKeeper } from '../keeper/keeper-client';
-import { KEEPER_SOCKET } from '../keeper/keeper-launch';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../keeper/keeper-launch';
+import { type RuncNetworkInterface, networkInterfaceStats } from '../devices/net/net-stats';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
 
@@ -22,6 +24,8 @@ export interface RuncStats {
   pids: { current?: number; limit?: number };
   blkio: Record<string, never>;
   hugetlb: Record<string, never>;
+  /** The VM's NIC, from its namespace's interface (omitempty: none without a NIC). */
+  network_interfaces?: RuncNetworkInterface[];
 }
 
 export type RuncEvent = { type: 'stats'; id: string; data: RuncStats } | { type: 'oom'; id: string };
@@ -89,6 +93,18 @@ export function runcStats(u: Usage): RuncStats {
   };
 }
 
+/** Adds the NIC's counters, when the container has one. */
+function withNetwork(store: StateStore, id: string, stats: RuncStats): RuncStats {
+  let net;
+  try {
+    net = (JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
+  } catch {
+    return stats;
+  }
+  const nic = net && networkInterfaceStats(net);
+  return nic ? { ...stats, network_interfaces: [nic] } : stats;
+}
+
 function statusOf(store: StateStore, id: string): ContainerStatus {
   try {
     return store.readLive(id).status;
@@ -118,7 +134,7 @@ export async function containerEvents(id: string, runtime: RuntimeOptions, opts:
   const { status } = store.readLive(id);
   if (status === 'stopped' || status === 'creating') throw new RunxError('ESTATE', `container with id ${id} is not running`);
   if (opts.stats) {
-    emit({ type: 'stats', id, data: runcStats(await sample(store, id)) });
+    emit({ type: 'stats', id, data: withNetwork(store, id, runcStats(await sample(store, id))) });
     return;
   }
   let oomKills: number | undefined;
@@ -140,7 +156,7 @@ export async function containerEvents(id: string, runtime: RuntimeOptions, opts:
         const kills = num(usage, 'oom.kills');
         if (oomKills !== undefined && kills > oomKills && !emit({ type: 'oom', id })) return;
         oomKills = kills;
-        if (!emit({ type: 'stats', id, data: runcStats(usage) })) return;
+        if (!emit({ type: 'stats', id, data: withNetwork(store, id, runcStats(usage)) })) return;
       }
     }
     const until = Date.now() + intervalMs;
