@@ -1,7 +1,8 @@
-// `create`: claim the id, start the keeper (in the container's new network namespace
-// when it asks for one), validate the bundle, build the root disk, run the prestart and
-// createRuntime hooks, take over the interface they left in the namespace, let the keeper go (it boots the VM and has the agent prepare the process), then
-// write the pid file.
+// `create`: claim the id, start the keeper (in the container's network namespace, new
+// when the config asks for one), validate the bundle, build the root disk, run the
+// prestart and createRuntime hooks, take over the interface they left in the
+// namespace, let the keeper go (it boots the VM and has the agent prepare the
+// process), then write the pid file.
 // Any failure removes everything this call made: a failed create leaves no state.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
