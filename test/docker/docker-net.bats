@@ -111,3 +111,15 @@ docker() {
   host_net_snapshot >"$DK/host-after"
   diff "$DK/host-before" "$DK/host-after"
 }
+
+@test "on an IPv6 bridge network the guest's eth0 has the addresses Docker gave the container" {
+  docker network create --driver bridge --ipv6 --subnet 10.218.0.0/24 --subnet fd00:218::/64 rxnet6
+  run --separate-stderr docker run --rm --runtime runx --network rxnet6 --ip6 fd00:218::42 "$IMAGE" \
+    sh -c 'ip -4 addr show eth0 | grep inet | tr -s " " | cut -d" " -f3; ip -6 addr show eth0 | grep global | tr -s " " | cut -d" " -f3; ip -6 route | grep default | cut -d" " -f3'
+  echo "status $status, output: $output, stderr: $stderr" >&2
+  docker network rm rxnet6
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" == 10.218.0.*/24 ]]
+  [ "${lines[1]}" = fd00:218::42/64 ]
+  [ "${lines[2]}" = fd00:218::1 ]
+}
