@@ -18,7 +18,7 @@
 #include "proto_gen.h"
 
 #define DNS_SLOTS 64
-#define DNS_MAX 1500
+#define DNS_MAX 4096 /* EDNS answers are at most this large */
 
 static struct {
 	uint64_t tag;
