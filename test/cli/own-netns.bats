@@ -82,6 +82,22 @@ EOF
   ip netns exec "$PN" true
 }
 
+@test "an interface moved into the namespace after create, not by a hook, makes start fail in one line" {
+  ip link add "vc$$" netns "$PN" type veth peer name "vp$$" netns "$PN"
+  make_bundle -- true
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  pid="$(state_field c1 pid)"
+  ip -n "$PN" link set "vc$$" netns "$pid"
+  nsenter --net="/proc/$pid/ns/net" ip link set "vc$$" up
+  run --separate-stderr runx start c1
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 0 ]
+  [[ "$stderr" == *"interface vc$$ was added to the container's network namespace after create"* ]]
+  [ "$(wc -l <<<"$stderr")" -eq 1 ]
+  [ "$(state_field c1 status)" = created ]
+  runx delete --force c1
+}
+
 @test "a prestart hook's veth, IPv4/IPv6 addresses, MTU and routes in /proc/<pid>/ns/net are the guest's eth0; the host is untouched" {
   before="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
   ip link add "vc$$" netns "$PN" type veth peer name "vp$$" netns "$PN"

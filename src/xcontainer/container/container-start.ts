@@ -6,7 +6,8 @@ import { toOciState } from '../state/container-record';
 import { runStartContainerHooks } from './guest-hooks';
 import { runHooksWarnOnly } from './hooks';
 import { askKeeper } from '../keeper/keeper-client';
-import { KEEPER_SOCKET } from '../keeper/keeper-launch';
+import { KEEPER_SOCKET, LAUNCH_FILE } from '../keeper/keeper-launch';
+import { refuseLateInterface } from '../devices/net/late-interface';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
 
@@ -19,6 +20,7 @@ export async function startContainer(id: string, runtime: RuntimeOptions): Promi
     if (status !== 'created') throw new RunxError('ESTATE', `cannot start a container in the ${status} state`);
     const config = store.config(id);
     const { hooks } = config;
+    refuseLateInterface(rec.keeperPid, config.linux?.namespaces, store.file(id, LAUNCH_FILE));
     await runStartContainerHooks(config, toOciState(rec, 'created'), store.file(id, KEEPER_SOCKET));
     const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'start' });
     if (!reply.ok) throw new RunxError('ESTATE', reply.error);
