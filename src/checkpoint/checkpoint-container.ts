@@ -6,16 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
 import { log } from '../log';
-import { versionText } from '../oci-cli/version';
-import { PROTOCOL_VERSION } from '../xcontainer/agent/agent-frames';
-import { waitForExit } from '../xcontainer/host/host';
-import { askKeeper } from '../xcontainer/keeper/keeper-client';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
-import { qemuBuild } from '../xcontainer/vm/qemu-build';
-import { ROOT_DISK, MACHINE } from '../xcontainer/vm/qemu-argv';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore } from '../xcontainer/state/state-store';
-import { VM_STATE_FILE } from '../xcontainer/vm/vm-snapshot';
+import { runxVersionLine } from '../runx-version';
+import {
+  AGENT_PROTOCOL_VERSION, KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, MACHINE, ROOT_DISK, type RuntimeOptions, StateStore, VM_STATE_FILE,
+  askKeeper, qemuBuild, waitForExit,
+} from '../xcontainer';
 import { digestText } from './file-digest';
 import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, MANIFEST_FILE, FORMAT, FORMAT_VERSION, writeManifest } from './manifest';
 
@@ -52,11 +47,11 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
       await writeManifest(dir, {
         format: FORMAT,
         formatVersion: FORMAT_VERSION,
-        runxVersion: versionText().split('\n')[0]!,
+        runxVersion: runxVersionLine(),
         created: new Date().toISOString(),
         qemu: { build: qemuBuild(launch.qemuBinary), machine: MACHINE, cpu: launch.qemu.accel === 'kvm' ? 'host' : 'max', accel: launch.qemu.accel },
         shape: launch.qemu.shape,
-        agentProtocol: PROTOCOL_VERSION,
+        agentProtocol: AGENT_PROTOCOL_VERSION,
         configDigest: digestText(configText),
         container: { id, status: status === 'created' ? 'created' : 'running', bundle: rec.bundle, annotations: rec.annotations },
         shares: launch.qemu.shares,

@@ -5,8 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
 import type { HostShare } from '../bundle/mount-plan';
-import type { Accel } from '../xcontainer/vm/accel';
-import type { VmShape } from '../xcontainer/vm/qemu-argv';
+import type { Accel, VmShape } from '../xcontainer';
 import { type FileDigest, digestFile, digestText } from './file-digest';
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -6,17 +6,10 @@
 import fs from 'node:fs';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
-import { askKeeper } from '../xcontainer/keeper/keeper-client';
-import type { ContainerRecord } from '../xcontainer/state/container-record';
-import { teardownNetwork } from '../xcontainer/devices/net/config';
-import { waitForExit } from '../xcontainer/host/host';
-import { removeHostCgroup } from '../xcontainer/cgroup/host-cgroup';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperRequest } from '../xcontainer/keeper/keeper-launch';
-import { qemuBuild } from '../xcontainer/vm/qemu-build';
-import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore } from '../xcontainer/state/state-store';
-import { EXPORT_NAME, type MigrationProgress, type MigrationStats } from '../xcontainer/vm/vm-migration';
+import {
+  type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperRequest, type MigrationProgress, type MigrationStats,
+  ROOT_DISK, type RuntimeOptions, StateStore, askKeeper, qemuBuild, removeHostCgroup, teardownNetwork, waitForExit,
+} from '../xcontainer';
 import { type AuthOptions, clientCredentials } from './auth';
 import { instanceOf } from './instance';
 import { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
