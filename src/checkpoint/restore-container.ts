@@ -8,7 +8,7 @@ import { RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import type { SpecConfig } from '../bundle/spec-types';
-import { type RuntimeOptions, ROOT_DISK, VM_STATE_FILE, chooseAccel, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
+import { type RuntimeOptions, ROOT_DISK, VM_STATE_FILE, checkAgentProtocol, chooseAccel, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
 import { vitalDifference } from './config-compat';
 import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
 
@@ -28,6 +28,8 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   if (opts.consoleSocket) throw new RunxError('EUSAGE', '--console-socket is not supported by this runx build yet');
   const image = path.resolve(opts.imagePath);
   const manifest = await verifyImage(image);
+  // The agent inside the saved VM speaks what it spoke when saved.
+  checkAgentProtocol(manifest.agentProtocol, `checkpoint image ${image}`);
   const binary = qemuBinary();
   const here = qemuBuild(binary);
   if (here !== manifest.qemu.build) {

@@ -15,8 +15,8 @@ import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import {
-  type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, ROOT_DISK, type RuntimeOptions,
-  StateStore, askKeeper, chooseAccel, netnsPathOf, provision, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+  type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
+  StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
@@ -165,7 +165,7 @@ export class Destination {
   private async prepareReturn(req: PrepareRequest): Promise<PrepareReply> {
     const id = req.containerId;
     const keeperSock = this.store.file(id, KEEPER_SOCKET);
-    const previous = (JSON.parse(fs.readFileSync(this.store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
+    const previous = netFromState(readVm(this.store.dir(id)).state.devices.net);
     const config = this.store.config(id);
     const entry: Return = { keeperPid: this.store.read(id).keeperPid, previous };
     this.returns.set(id, entry);

@@ -48,22 +48,27 @@ export { writeAllSync } from './keeper/write-all';
 export type { VmPlan, VmOrigin, NicPlan, GuestFile, ProvisionRequest, Provisioned } from './container/provision';
 export const provision: typeof import('./container/provision').provision = async (...a) => (await import('./container/provision')).provision(...a);
 
+// The VM's state model: its immutable spec and its mutable state (devices, origin, agent).
+export { type VmSpec, cpuModelOf } from './vm/vm-spec';
+export { type VmState, type VmDeviceStates, devicesOf, readVm, vmFromState } from './vm/vm-state';
+export { type NetState, netFromState, netIdentity } from './devices/net/persist';
+export { checkAgentProtocol } from './devices/agent/persist';
+
 // The state store and records.
 export { StateStore, validateId } from './state/state-store';
 export { OCI_VERSION, type ContainerRecord } from './state/container-record';
 export { socketPath } from './state/socket-path';
 
 // The keeper, from outside it: its files, its control socket.
-export { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperRequest, type KeeperReply } from './keeper/keeper-launch';
+export { KEEPER_SOCKET, type KeeperRequest } from './keeper/keeper-launch';
 export { askKeeper } from './keeper/keeper-client';
 
 // The VM: accelerator, QEMU build, argv constants, snapshots and migration.
 export { type Accel, type AccelMode, chooseAccel, parseAccelMode } from './vm/accel';
 export { qemuBinary, qemuBuild } from './vm/qemu-build';
-export { MACHINE, ROOT_DISK, type VmDevices, type VmShape, describeDevices, shapeFromResources } from './vm/qemu-argv';
+export { ROOT_DISK, type VmDevices, type VmShape, describeDevices, shapeFromResources } from './vm/qemu-argv';
 export { VM_STATE_FILE } from './vm/vm-snapshot';
 export { EXPORT_NAME, type IncomingEndpoints, type MigrationProgress, type MigrationStats } from './vm/vm-migration';
-export { PROTOCOL_VERSION as AGENT_PROTOCOL_VERSION } from './agent/agent-frames';
 
 // Devices and host edges a migration touches on its own.
 export { type GuestIdentity, type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from './devices/net/config';

@@ -10,6 +10,7 @@ import { type GuestIdentity, type GuestNetwork, setupMigratedNetwork, setupNetwo
 import { keeperGo, keeperReadiness, spawnKeeper } from '../keeper/keeper-spawn';
 import type { KeeperReply } from '../keeper/keeper-launch';
 import { copySparse } from '../vm/vm-snapshot';
+import { qemuBuild } from '../vm/qemu-build';
 
 export type KeeperStdio = 'inherit' | 'pipe' | 'ignore';
 
@@ -30,6 +31,8 @@ export interface ProvisionHost {
   setupMigratedNetwork(netnsPath: string, guest: GuestIdentity): GuestNetwork;
   teardownNetwork(net: GuestNetwork): void;
   buildRootfs(rootfs: string, image: string): void;
+  /** The QEMU build's identity (cached): part of the VM's spec. */
+  qemuBuild(binary: string): string;
   copySparse(from: string, to: string): void;
 }
 
@@ -57,5 +60,6 @@ export const realProvisionHost: ProvisionHost = {
   setupMigratedNetwork,
   teardownNetwork,
   buildRootfs: buildRootfsImage,
+  qemuBuild,
   copySparse,
 };

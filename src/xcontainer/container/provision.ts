@@ -19,10 +19,11 @@ import type { HostCgroup } from '../cgroup/host-cgroup';
 import { type GuestIdentity, type GuestNetwork, netFields, netnsPathOf } from '../devices/net/config';
 import { withNetns } from '../devices/net/netns-config';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
-import { writeLaunch } from '../keeper/keeper-spawn';
+import { writeLaunchFile } from '../keeper/keeper-spawn';
 import { OCI_VERSION, type ContainerRecord } from '../state/container-record';
 import { StateStore, validateId, writeFileAtomic } from '../state/state-store';
-import { templateState } from '../template/template';
+import { templateInputsOf, templateState } from '../template/template';
+import { type VmSpec, deriveVmSpec, writeVmSpec } from '../vm/vm-spec';
 import type { IncomingEndpoints } from '../vm/vm-migration';
 import { ROOT_DISK, type VmShape, vmDevicesOf } from '../vm/qemu-argv';
 import type { RuntimeOptions } from './runtime-options';
@@ -135,6 +136,9 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     const kernel = placeGuestFile(dir, 'bzImage', plan.kernel);
     const initramfs = placeGuestFile(dir, 'initramfs.cpio', plan.initramfs);
     makeDisk(plan.origin, path.join(dir, ROOT_DISK), host);
+    // The VM's immutable half, derived once; its mutable half is the keeper's to write.
+    const spec = deriveVmSpec({ qemuBinary: plan.qemuBinary, accel: plan.accel, kernel, initramfs, shape: plan.shape }, host.qemuBuild(plan.qemuBinary));
+    writeVmSpec(dir, spec);
     const record: ContainerRecord = {
       ociVersion: OCI_VERSION, id: req.id, status: 'creating', bundle: plan.bundle, rootfs: plan.rootfs,
       created: new Date().toISOString(), owner: '', annotations: plan.annotations, keeperPid: 0, cgroup: made.cgroup,
@@ -143,17 +147,17 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     const launch: KeeperLaunch = {
       id: req.id,
       root: path.resolve(req.runtime.root),
-      qemuBinary: plan.qemuBinary,
-      qemu: { accel: plan.accel, kernel, initramfs, shape: plan.shape, shares: plan.shares, network },
+      qemuBinary: spec.qemuBinary,
+      qemu: { accel: spec.accel, kernel: spec.kernel, initramfs: spec.initramfs, shape: spec.shape, shares: plan.shares, network },
       agentCreate: plan.origin.kind === 'bundle' ? [...plan.agentCreate, ...(network ? netFields(network) : [])] : plan.agentCreate,
       bootTimeoutMs: bootTimeoutMs(),
       log: req.runtime.log,
       cgroup: made.cgroup,
       ...(plan.terminal ? { terminal: plan.terminal } : {}),
       ...(plan.startAfterCreate ? { startAfterCreate: true } : {}),
-      ...await originLaunch(plan, dir, network),
+      ...await originLaunch(plan, spec, dir, network),
     };
-    writeLaunch(dir, launch);
+    writeLaunchFile(dir, launch);
     host.go(keeper);
     const reply = await ready;
     if (!reply.ok) throw new RunxError('EBOOT', `${req.bootErrorPrefix ?? ''}${reply.error}`);
@@ -197,15 +201,12 @@ function makeDisk(origin: VmOrigin, disk: string, host: ProvisionHost): void {
 }
 
 /** launch.json's fields for how QEMU starts: from a template, a saved state, or waiting for a migration. */
-async function originLaunch(plan: VmPlan, dir: string, network: GuestNetwork | undefined): Promise<Partial<KeeperLaunch>> {
+async function originLaunch(plan: VmPlan, spec: VmSpec, dir: string, network: GuestNetwork | undefined): Promise<Partial<KeeperLaunch>> {
   const o = plan.origin;
   if (o.kind === 'image') return { restore: { stateFile: o.stateFile, status: o.status } };
   if (o.kind === 'incoming') return { incoming: await o.endpoints(network) };
-  if (o.boot !== 'snapshot' || !('path' in plan.kernel) || !('path' in plan.initramfs)) return {};
-  const stateFile = await templateState({
-    kernel: plan.kernel.path, initramfs: plan.initramfs.path, qemuBinary: plan.qemuBinary, accel: plan.accel,
-    shape: plan.shape, devices: vmDevicesOf({ network, shares: plan.shares }),
-  });
+  if (o.boot !== 'snapshot') return {};
+  const stateFile = await templateState(templateInputsOf(spec, vmDevicesOf({ network, shares: plan.shares })));
   return stateFile ? { template: { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size } } : {};
 }
 

@@ -6,9 +6,20 @@ import { messageOf } from '../../errors';
 import { internalCommand } from '../host/internal-command';
 import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
 import { writeFileAtomic } from '../state/state-store';
+import { saveVmState, vmStateOf } from '../vm/vm-state';
 
-export function writeLaunch(dir: string, launch: KeeperLaunch): void {
+/** Its starter's instructions to a keeper (launch.json), written once, before go. */
+export function writeLaunchFile(dir: string, launch: KeeperLaunch): void {
   writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
+}
+
+/**
+ * The keeper's own write, whenever its VM changes: the VM's mutable state
+ * (vm-state.json, vm/vm-state.ts) as its launch now stands. launch.json is not
+ * rewritten. (Named as before, for the keeper's many callers.)
+ */
+export function writeLaunch(dir: string, launch: KeeperLaunch): void {
+  saveVmState(dir, vmStateOf(dir, launch));
 }
 
 /**

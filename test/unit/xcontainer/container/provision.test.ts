@@ -115,6 +115,7 @@ function fakeSession(failAt?: Step) {
       fail('disk');
       fs.copyFileSync(from, to);
     },
+    qemuBuild: () => 'QEMU emulator version 7.2.0 (fake)',
   };
   return { t, made, host, fail };
 }
@@ -215,6 +216,10 @@ describe('provision', () => {
     expect(launch.agentCreate.map(([k]) => k)).toContain('net.mac');
     expect(fs.readFileSync(path.join(dir, 'rootfs.ext4'), 'utf8')).toBe('ext4');
     expect(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).toBe(bundlePlan(s.t).configText);
+    // The VM's spec, derived once: what launch.json's QEMU part was made from.
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'vm-spec.json'), 'utf8'))).toMatchObject({
+      qemuBuild: 'QEMU emulator version 7.2.0 (fake)', accel: 'tcg', cpu: 'max', kernel: '/k', initramfs: '/i', shape: launch.qemu.shape,
+    });
     await done.rollback();
     expect(fs.existsSync(dir)).toBe(false);
     expect(alive(done.keeper.pid!)).toBe(false);
