@@ -61,7 +61,7 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     });
   }
 
-  /** Sends a message that has no reply (e.g. `shutdown`). */
+  /** Sends a message that has no reply (`dns-answer`, devices/net/dns-relay.ts). */
   notify(name: string, fields: Record<string, FieldValue | undefined> = {}): void {
     this.sendControl(controlMessage(name, fields));
   }

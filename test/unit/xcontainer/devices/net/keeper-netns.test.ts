@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keeperNetnsOf } from '../../../src/xcontainer/devices/net/keeper-netns';
-import { loopbackNameserver } from '../../../src/xcontainer/devices/net/dns-relay';
+import { keeperNetnsOf } from '../../../../../src/xcontainer/devices/net/keeper-netns';
+import { loopbackNameserver } from '../../../../../src/xcontainer/devices/net/dns-relay';
 
 function bundle(config: unknown): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-netns-'));
