@@ -62,7 +62,7 @@ const alive = (pid: number) => {
   }
 };
 
-type Step = 'spawn' | 'plan' | 'cgroup' | 'nic' | 'disk' | 'endpoints' | 'ready-fail' | 'ready-exit' | 'after-ready' | 'pid-file';
+type Step = 'spawn' | 'plan' | 'cgroup' | 'before-nic' | 'nic' | 'disk' | 'endpoints' | 'ready-fail' | 'ready-exit' | 'after-ready' | 'pid-file';
 
 /** A fake VM session: what it made, and the step it fails at. */
 function fakeSession(failAt?: Step) {
@@ -146,7 +146,7 @@ function bundlePlan(t: string, over: Partial<VmPlan> = {}): VmPlan {
 }
 
 describe('provision', () => {
-  const steps: Step[] = ['spawn', 'plan', 'cgroup', 'nic', 'disk', 'endpoints', 'ready-fail', 'ready-exit', 'after-ready', 'pid-file'];
+  const steps: Step[] = ['spawn', 'plan', 'cgroup', 'before-nic', 'nic', 'disk', 'endpoints', 'ready-fail', 'ready-exit', 'after-ready', 'pid-file'];
   for (const step of steps) {
     it(`leaves nothing when ${step} fails`, async () => {
       const s = fakeSession(step);
@@ -166,6 +166,7 @@ describe('provision', () => {
             throw new Error('unreachable');
           } } });
         },
+        beforeNic: async () => s.fail('before-nic'),
         afterReady: async () => s.fail('after-ready'),
       }, s.host);
       await expect(p).rejects.toThrow();
@@ -225,6 +226,24 @@ describe('provision', () => {
     expect(alive(done.keeper.pid!)).toBe(false);
     expect([...s.made.cgroups]).toEqual([]);
     expect([...s.made.nics]).toEqual([]);
+  });
+
+  it('runs beforeNic (create\'s prestart hooks) with the record written and before the NIC; takes over the keeper\'s own namespace and relays its DNS', async () => {
+    const s = fakeSession();
+    const root = path.join(s.t, 'root');
+    let before: { nics: number; status?: string; pid?: number } | undefined;
+    const done = await provision({ id: 'c1', runtime: runtime(root), keeper: { detach: false, stdio: 'ignore' },
+      plan: () => bundlePlan(s.t, { nic: { kind: 'keeper-netns' }, dns: '127.0.0.11' }),
+      beforeNic: async (k, rec) => {
+        before = { nics: s.made.nics.size, status: (JSON.parse(fs.readFileSync(path.join(root, 'c1', 'state.json'), 'utf8')) as ContainerRecord).status, pid: rec.keeperPid };
+        expect(k.pid).toBe(rec.keeperPid);
+      } }, s.host);
+    expect(before).toEqual({ nics: 0, status: 'creating', pid: done.keeper.pid });
+    const launch = JSON.parse(fs.readFileSync(path.join(root, 'c1', 'launch.json'), 'utf8')) as KeeperLaunch;
+    expect(launch.qemu.network).toMatchObject({ netnsPath: `/proc/${done.keeper.pid}/ns/net`, own: true });
+    expect(launch.dnsRelay).toBe('127.0.0.11');
+    expect(launch.agentCreate).toContainEqual(['net.dns', '127.0.0.11']);
+    await done.rollback();
   });
 
   it('makes a checkpoint\'s VM: the disk copied, kernel and initramfs kept in the state dir, the saved MAC kept, no agent create', async () => {
