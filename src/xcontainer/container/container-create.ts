@@ -106,7 +106,7 @@ function bundlePlan(opts: CreateOptions): VmPlan {
     annotations: config.annotations,
     nic: netnsPath ? { kind: 'netns', netnsPath } : newNetns ? { kind: 'keeper-netns' } : { kind: 'none' },
     // Only the keeper, in the container's namespace, reaches a loopback nameserver there.
-    dns: loopbackNameserver(config.mounts),
+    dns: () => loopbackNameserver(config.mounts),
     qemuBinary: qemuBinary(),
     accel: accel.accel,
     kernel: { path: assets.kernel },

@@ -72,8 +72,12 @@ export interface VmPlan {
   /** create's own launch fields. */
   terminal?: KeeperLaunch['terminal'];
   startAfterCreate?: boolean;
-  /** A loopback nameserver the container's resolv.conf names: relayed by the keeper when the VM has a NIC (devices/net/dns-relay.ts). */
-  dns?: string;
+  /**
+   * A loopback nameserver the container's resolv.conf names, relayed by the keeper
+   * when the VM has a NIC (devices/net/dns-relay.ts). Asked after beforeNic: Docker
+   * writes 127.0.0.11 into the file during its prestart hook.
+   */
+  dns?(): string | undefined;
 }
 
 export interface ProvisionRequest {
@@ -154,7 +158,7 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     const configText = network && !network.own && netnsPathOf(plan.config.linux?.namespaces) !== network.netnsPath
       ? withNetns(plan.configText, network.netnsPath) : plan.configText;
     fs.writeFileSync(path.join(dir, 'config.json'), configText);
-    const dns = network ? plan.dns : undefined;
+    const dns = network ? plan.dns?.() : undefined;
     const launch: KeeperLaunch = {
       id: req.id,
       root: path.resolve(req.runtime.root),

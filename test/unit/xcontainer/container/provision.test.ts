@@ -233,7 +233,7 @@ describe('provision', () => {
     const root = path.join(s.t, 'root');
     let before: { nics: number; status?: string; pid?: number } | undefined;
     const done = await provision({ id: 'c1', runtime: runtime(root), keeper: { detach: false, stdio: 'ignore' },
-      plan: () => bundlePlan(s.t, { nic: { kind: 'keeper-netns' }, dns: '127.0.0.11' }),
+      plan: () => bundlePlan(s.t, { nic: { kind: 'keeper-netns' }, dns: () => (before ? '127.0.0.11' : undefined) }),
       beforeNic: async (k, rec) => {
         before = { nics: s.made.nics.size, status: (JSON.parse(fs.readFileSync(path.join(root, 'c1', 'state.json'), 'utf8')) as ContainerRecord).status, pid: rec.keeperPid };
         expect(k.pid).toBe(rec.keeperPid);
