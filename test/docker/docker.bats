@@ -105,8 +105,8 @@ d() {
   run --separate-stderr d run --rm --runtime runx --network none "$IMAGE" sh -c 'cat /proc/sys/net/ipv6/conf/lo/disable_ipv6'
   [ "$status" -eq 0 ]
   host_net_snapshot >"$BATS_TEST_TMPDIR/after"
+  # (lo's ::1 is among the addresses compared)
   diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
-  ip -6 addr show dev lo | grep -q '::1/128'
 }
 
 @test "docker run -i: stdin reaches the container's process" {
