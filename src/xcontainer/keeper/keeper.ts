@@ -179,7 +179,16 @@ class Keeper {
 
   private relayStdin(): void {
     const stdin = this.terminal?.input() ?? process.stdin;
-    const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent?.sendStdin(chunk));
+    // Within the agent's credit: out of it, our source waits (agent-connection.ts).
+    let paused = false;
+    const send = (chunk: Buffer) => {
+      if (this.standIn) return this.standIn.stdin(chunk);
+      const agent = this.agent;
+      if (!agent || agent.sendStdin(chunk) || paused) return;
+      paused = true;
+      stdin.pause();
+      agent.stdinStream().once('drain', () => { paused = false; stdin.resume(); });
+    };
     stdin.on('data', (chunk: Buffer) => send(chunk));
     stdin.on('end', () => (this.launch.incoming && !this.started ? void this.orphaned() : send(Buffer.alloc(0))));
     stdin.on('error', () => send(Buffer.alloc(0)));
