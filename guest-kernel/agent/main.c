@@ -103,12 +103,21 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 {
 	char err[1100];
 	struct plan p;
+	struct vm_plan vm;
+	struct res res;
 	if (a->c.pid > 0) {
 		reply_error(a, id, "create: a container already exists in this VM");
 		return;
 	}
-	if (vm_setup(m, err, sizeof err) < 0 || cgroup_create(m, err, sizeof err) < 0 ||
-	    plan_parse(m, &p, err, sizeof err) < 0) {
+	/* The whole request is checked before anything changes: a refused create leaves
+	 * the clock, the CRNG, the network and the cgroup as they were. */
+	if (plan_parse(m, &p, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	if (vm_parse(m, &vm, err, sizeof err) < 0 || cgroup_parse(m, &res, err, sizeof err) < 0 ||
+	    vm_apply(&vm, err, sizeof err) < 0 || cgroup_create(m->name, &res, err, sizeof err) < 0) {
+		plan_free(&p);
 		reply_error(a, id, err);
 		return;
 	}
