@@ -42,3 +42,17 @@ JSON
   [[ "${lines[1]}" == *'"reply":"created"'* ]]
   [[ "${lines[3]}" == *"\"output\":\"$(date -u +%Y)\\n\""* ]]
 }
+
+@test "a guest agent of another protocol version is refused at once, in one line" {
+  bash "$REPO/test/helpers/make-old-agent-initramfs.sh" "$BATS_TEST_TMPDIR/old.cpio"
+  make_bundle -- true
+  # cold: a template is a VM of this runx's own agent
+  start=$SECONDS
+  RUNX_INITRAMFS="$BATS_TEST_TMPDIR/old.cpio" RUNX_BOOT_TIMEOUT_MS=60000 run --separate-stderr runx --boot cold run --bundle "$BUNDLE" c1
+  [ "$status" -ne 0 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "$stderr" == *"does not speak this runx's agent protocol 2 (unsupported protocol version 1)"* ]]
+  # not the boot timeout
+  [ $((SECONDS - start)) -lt 30 ]
+  [ -z "$(runx list -q)" ]
+}

@@ -51,13 +51,15 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
   private readonly parts = new ReplyParts();
   private readonly stdin = new Map<number, CreditedStream>();
   private closed = false;
+  /** Why the connection was dropped, when it was for a protocol error. */
+  private dropped?: string;
 
   constructor(private readonly socket: Socket) {
     super();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => {
       this.closed = true;
-      this.calls.rejectAll('agent connection closed');
+      this.calls.rejectAll(this.dropped ? `agent connection dropped: ${this.dropped}` : 'agent connection closed');
       for (const stream of this.stdin.values()) stream.close();
       this.emit('close');
     });
@@ -116,6 +118,11 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     this.socket.destroy();
   }
 
+  /** Why the connection was dropped for a protocol error, if it was. */
+  get dropReason(): string | undefined {
+    return this.dropped;
+  }
+
   private sendControl(msg: ControlMessage): void {
     const problems = checkControlMessage(msg, 'host');
     if (problems.length) throw new RunxError('EINTERNAL', `agent protocol violation by the host: ${problems.join('; ')}`);
@@ -127,7 +134,10 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     try {
       frames = this.reader.push(chunk);
     } catch (err) {
-      this.emit('protocolError', (err as Error).message);
+      // E.g. an agent of another protocol version (an old initramfs, or a VM saved
+      // with one): the calls waiting on it say so, not just that it closed.
+      this.dropped = (err as Error).message;
+      this.emit('protocolError', this.dropped);
       this.socket.destroy();
       return;
     }

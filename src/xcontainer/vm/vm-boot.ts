@@ -10,6 +10,7 @@ import path from 'node:path';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { AgentConnection } from '../agent/agent-connection';
+import { PROTOCOL_VERSION } from '../agent/agent-frames';
 import { sleep } from '../host/host';
 import { netnsCommand } from '../devices/net/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
@@ -151,7 +152,15 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
       log().debug('loaded VM running, agent answered');
     } else {
       const a = agent;
-      await new Promise<void>((resolve) => a.once('hello', () => resolve()));
+      // An agent of another protocol is dropped at its first frame: say so now, not
+      // at the boot timeout.
+      await new Promise<void>((resolve, reject) => {
+        a.once('hello', () => resolve());
+        a.once('close', () => {
+          // Any other close is QEMU ending, which qemuExited reports with its reasons.
+          if (a.dropReason) reject(new RunxError('EBOOT', `the guest agent does not speak this runx's agent protocol ${PROTOCOL_VERSION} (${a.dropReason}): its initramfs is of another build`));
+        });
+      });
       log().debug('agent said hello');
     }
   })();
