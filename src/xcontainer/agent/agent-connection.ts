@@ -98,16 +98,6 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     return stream;
   }
 
-  /** Sends stdin bytes (an empty buffer is EOF); false: pause the source until 'drain' of stdinStream(). */
-  sendStdin(data: Buffer): boolean {
-    return this.stdinStream().write(data);
-  }
-
-  /** Sends stdin bytes to exec'd process `exec`; as sendStdin. */
-  sendExecStdin(exec: number, data: Buffer): boolean {
-    return this.stdinStream(exec).write(data);
-  }
-
   /** Exec'd process `exec` has ended: its stdin stream goes. */
   endExecStdin(exec: number): void {
     this.stdin.get(exec)?.close();

@@ -83,3 +83,26 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
     }
   }
 }
+
+/** A source of stdin that can be held back: a readable stream, a socket. */
+export interface Pausable {
+  pause(): unknown;
+  resume(): unknown;
+}
+
+/**
+ * A writer of source's chunks into a credited stream that pauses source while the
+ * stream has bytes waiting for credit, and resumes it on the stream's 'drain'.
+ */
+export function pausingWriter(source: Pausable): (stream: CreditedStream, chunk: Buffer) => void {
+  let paused = false;
+  return (stream, chunk) => {
+    if (stream.write(chunk) || paused) return;
+    paused = true;
+    source.pause();
+    stream.once('drain', () => {
+      paused = false;
+      source.resume();
+    });
+  };
+}

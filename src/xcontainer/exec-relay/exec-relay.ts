@@ -11,7 +11,7 @@ import { log } from '../../log';
 import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
 import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from './exec-stream';
-import { CreditedStream } from '../agent/stdin-credit';
+import { CreditedStream, pausingWriter } from '../agent/stdin-credit';
 import type { KeeperReply } from '../keeper/keeper-launch';
 import { openConsole } from '../keeper/console-socket';
 import { type WindowSize, native } from '../host/native';
@@ -97,15 +97,10 @@ export class ExecRelay {
     onData(rest);
 
     const input = this.input(isTty);
-    let paused = false;
-    input.on('data', (d: Buffer) => {
-      // Out of credit: leave the rest in our source (a pipe's writer then blocks)
-      // until the process has taken what went before.
-      if (stdin.write(d) || paused) return;
-      paused = true;
-      input.pause();
-      stdin.once('drain', () => { paused = false; input.resume(); });
-    });
+    // Out of credit, the rest stays in our source (a pipe's writer then blocks) until
+    // the process has taken what went before.
+    const write = pausingWriter(input);
+    input.on('data', (d: Buffer) => write(stdin, d));
     const eof = () => stdin.write(Buffer.alloc(0));
     input.on('end', eof);
     input.on('error', eof);

@@ -13,6 +13,7 @@ import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
 import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from '../exec-relay/exec-stream';
+import { pausingWriter } from '../agent/stdin-credit';
 import type { KeeperReply } from './keeper-launch';
 
 const SIGKILL = 9;
@@ -68,14 +69,9 @@ export class ExecSessions {
     }
     const reader = new FrameReader();
     const stdin = this.agent.stdinStream(num);
-    // Only a client that ignores its credit gets here: its own stream waits, not the agent's.
-    let paused = false;
-    const sendStdin = (data: Buffer) => {
-      if (stdin.write(data) || paused) return;
-      paused = true;
-      sock.pause();
-      stdin.once('drain', () => { paused = false; sock.resume(); });
-    };
+    // Pauses only a client that ignores its credit: its own stream waits, not the agent's.
+    const write = pausingWriter(sock);
+    const sendStdin = (data: Buffer) => write(stdin, data);
     const onData = (chunk: Buffer) => {
       let frames;
       try {

@@ -28,6 +28,7 @@ import type { AuthOptions } from '../../migrate/auth';
 import type { QmpClient } from '../vm/qmp-client';
 import { StateStore } from '../state/state-store';
 import { writeAllSync } from './write-all';
+import { pausingWriter } from '../agent/stdin-credit';
 import { socketPath } from '../state/socket-path';
 
 const READY_FD = 3;
@@ -179,16 +180,9 @@ class Keeper {
 
   private relayStdin(): void {
     const stdin = this.terminal?.input() ?? process.stdin;
-    // Within the agent's credit: out of it, our source waits (agent-connection.ts).
-    let paused = false;
-    const send = (chunk: Buffer) => {
-      if (this.standIn) return this.standIn.stdin(chunk);
-      const agent = this.agent;
-      if (!agent || agent.sendStdin(chunk) || paused) return;
-      paused = true;
-      stdin.pause();
-      agent.stdinStream().once('drain', () => { paused = false; stdin.resume(); });
-    };
+    // Within the agent's credit: out of it, our source waits (stdin-credit.ts).
+    const write = pausingWriter(stdin);
+    const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent && write(this.agent.stdinStream(), chunk));
     stdin.on('data', (chunk: Buffer) => send(chunk));
     stdin.on('end', () => (this.launch.incoming && !this.started ? void this.orphaned() : send(Buffer.alloc(0))));
     stdin.on('error', () => send(Buffer.alloc(0)));

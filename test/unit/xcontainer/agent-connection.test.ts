@@ -39,10 +39,10 @@ describe('agent connection', () => {
   it('sends stdin only within the credit the agent grants, per stream, and says when to pause', async () => {
     const c = await connected();
     done = c.done;
-    expect(c.conn.sendStdin(Buffer.alloc(STDIN_WINDOW + 1000))).toBe(false);
+    expect(c.conn.stdinStream().write(Buffer.alloc(STDIN_WINDOW + 1000))).toBe(false);
     // what is beyond the window waits on the host, so the exec'd stream is not behind it
     expect(c.conn.stdinStream().waiting).toBe(1000);
-    expect(c.conn.sendExecStdin(7, Buffer.alloc(10))).toBe(true);
+    expect(c.conn.stdinStream(7).write(Buffer.alloc(10))).toBe(true);
     await until(() => stdinBytes(c.frames, FrameType['exec-stdin']) === 10);
     expect(stdinBytes(c.frames, FrameType.stdin)).toBe(STDIN_WINDOW);
     let drained = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CreditedStream } from '../../../src/xcontainer/agent/stdin-credit';
+import { CreditedStream, pausingWriter } from '../../../src/xcontainer/agent/stdin-credit';
 
 function stream(window: number, maxChunk = 1024) {
   const sent: Buffer[] = [];
@@ -50,5 +50,18 @@ describe('stdin credit (sending side)', () => {
     expect(s.waiting).toBe(0);
     expect(s.write(Buffer.from('more'))).toBe(true);
     expect(sent.map(String)).toEqual(['x']);
+  });
+
+  it('pausingWriter holds its source back while bytes wait for credit, once, and lets it go on drain', () => {
+    const { s } = stream(4);
+    const calls: string[] = [];
+    const write = pausingWriter({ pause: () => calls.push('pause'), resume: () => calls.push('resume') });
+    write(s, Buffer.from('abc'));
+    expect(calls).toEqual([]);
+    write(s, Buffer.from('def'));
+    write(s, Buffer.from('ghi'));
+    expect(calls).toEqual(['pause']);
+    s.grant(10);
+    expect(calls).toEqual(['pause', 'resume']);
   });
 });
