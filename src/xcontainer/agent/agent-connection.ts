@@ -75,11 +75,6 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     });
   }
 
-  /** Sends a message that has no reply (e.g. `shutdown`). */
-  notify(name: string, fields: Record<string, FieldValue | undefined> = {}): void {
-    this.sendControl(controlMessage(name, fields));
-  }
-
   /**
    * The container's stdin (exec 0) or exec'd process `exec`'s, sent within the agent's
    * credit: `write` returns false when the caller should pause its source until the

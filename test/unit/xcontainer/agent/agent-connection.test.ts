@@ -3,9 +3,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentConnection } from '../../../src/xcontainer/agent/agent-connection';
-import { type Frame, FrameReader, FrameType, STDIN_WINDOW, encodeFrame } from '../../../src/xcontainer/agent/agent-frames';
-import { controlMessage, decodeControl, encodeControl } from '../../../src/xcontainer/agent/agent-messages';
+import { AgentConnection } from '../../../../src/xcontainer/agent/agent-connection';
+import { type Frame, FrameReader, FrameType, STDIN_WINDOW, encodeFrame } from '../../../../src/xcontainer/agent/agent-frames';
+import { controlMessage, decodeControl, encodeControl } from '../../../../src/xcontainer/agent/agent-messages';
 
 // A connection over a real unix socket; the test plays the agent's end.
 async function connected(): Promise<{ conn: AgentConnection; agent: net.Socket; frames: Frame[]; done: () => void }> {

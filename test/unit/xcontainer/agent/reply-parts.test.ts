@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { controlMessage } from '../../../src/xcontainer/agent/agent-messages';
-import { ReplyParts } from '../../../src/xcontainer/agent/reply-parts';
+import { controlMessage } from '../../../../src/xcontainer/agent/agent-messages';
+import { ReplyParts } from '../../../../src/xcontainer/agent/reply-parts';
 
 describe('replies in parts', () => {
   it('passes a one-part reply through', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CreditedStream, pausingWriter } from '../../../src/xcontainer/agent/stdin-credit';
+import { CreditedStream, pausingWriter } from '../../../../src/xcontainer/agent/stdin-credit';
 
 function stream(window: number, maxChunk = 1024) {
   const sent: Buffer[] = [];
