@@ -68,7 +68,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       if (rec.annotations?.['io.runx.migrated-to']) throw new RunxError('ESTATE', `container ${id} already moved to ${rec.annotations['io.runx.migrated-to']}`);
       const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
       if (launch.qemu.shares.length) {
-        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${launch.qemu.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
+        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${launch.qemu.shares.flatMap((s) => s.binds?.map((b) => b.source) ?? [s.hostPath]).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
       }
       const net = launch.qemu.network;
       if (opts.netnsPath && !net) throw new RunxError('EUSAGE', `--netns: container ${id} has no NIC (its config names no network namespace path)`);

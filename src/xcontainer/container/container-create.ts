@@ -20,6 +20,7 @@ import { findGuestAssets } from '../vm/guest-assets';
 import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../cgroup/host-cgroup';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from '../devices/net/config';
+import { containerShares } from '../devices/share/config';
 import { type BootPolicy, templateState } from '../template/template';
 import { abandon, keeperGo, keeperReadiness, spawnKeeper, writeLaunch } from '../keeper/keeper-spawn';
 import { ROOT_DISK, shapeFromResources, vmDevicesOf } from '../vm/qemu-argv';
@@ -106,7 +107,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
         kernel: assets.kernel,
         initramfs: assets.initramfs,
         shape: shapeFromResources(config.linux?.resources, os.cpus().length),
-        shares: plan.shares,
+        shares: containerShares(dir, plan.binds),
         network,
       },
       agentCreate: [...guestCreateFields(config, plan), ...(network ? netFields(network) : [])],
