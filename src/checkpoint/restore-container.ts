@@ -23,6 +23,8 @@ import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import { StateStore, validateId } from '../xcontainer/state/state-store';
 import { VM_STATE_FILE, copySparse } from '../xcontainer/vm/vm-snapshot';
 import { vitalDifference } from './config-compat';
+import { restoreBinds } from './restore-shares';
+import { containerShares } from '../xcontainer/devices/share/config';
 import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
 
 export interface RestoreOptions {
@@ -55,8 +57,9 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   let configText = imageConfigText;
   let bundleDir = manifest.container.bundle;
   let rootfs = path.resolve(bundleDir, imageConfig.root?.path ?? 'rootfs');
+  let bundle: ReturnType<typeof loadBundle> | undefined;
   if (fs.existsSync(path.join(opts.bundle, 'config.json'))) {
-    const bundle = loadBundle(opts.bundle);
+    bundle = loadBundle(opts.bundle);
     const diff = vitalDifference(imageConfig, bundle.config);
     if (diff) throw new RunxError('ECONFIG', `bundle ${bundle.dir}: config.json differs from the checkpoint's in ${diff}`);
     configText = bundle.configText;
@@ -73,9 +76,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   if (!manifest.network && netnsPath) {
     throw new RunxError('ECONFIG', `checkpoint image ${image} has no network interface, but the bundle names network namespace ${netnsPath}`);
   }
-  for (const share of manifest.shares) {
-    if (!fs.existsSync(share.hostPath)) throw new RunxError('ECONFIG', `checkpoint image ${image}: bind-mounted host directory ${share.hostPath} does not exist here`);
-  }
+  const binds = restoreBinds(image, manifest, imageConfig, bundle);
 
   const store = new StateStore(opts.runtime.root);
   const dir = store.claim(opts.id);
@@ -109,7 +110,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
         kernel: path.join(dir, IMAGE_KERNEL),
         initramfs: path.join(dir, IMAGE_INITRAMFS),
         shape: manifest.shape,
-        shares: manifest.shares,
+        shares: containerShares(dir, binds),
         network,
       },
       agentCreate: [],
