@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { RunxError, messageOf } from '../../errors';
-import { log, configureLog, preloadLogger } from '../../log';
+import { log, configureLog, preloadLogger, stderrIsContainers } from '../../log';
 import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import type { FieldValue } from '../agent/agent-messages';
 import type { ContainerRecord } from '../state/container-record';
@@ -557,6 +557,8 @@ export async function runKeeper(dir: string): Promise<void> {
   if (!awaitGo()) process.exit(1);
   const launch = JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
   configureLog(launch.log);
+  // Its stderr is the container's (or nothing, with a console socket).
+  stderrIsContainers();
   process.chdir(dir);
   process.title = `runx keeper ${launch.id}`;
   await new Keeper(dir, launch).run();
