@@ -126,6 +126,9 @@ int main(int argc, char **argv)
 		fail("make / a slave mount: %s", strerror(errno));
 	/* A tmpfs of its own, so the slots are made here and not in the host's directory;
 	 * as many inodes as slots, and no room for anything else. */
+	/* The mount point, in the state directory (on the host's file system: empty there). */
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST)
+		fail("mkdir %s: %s", stage, strerror(errno));
 	char opts[64];
 	snprintf(opts, sizeof opts, "mode=0700,size=16k,nr_inodes=%zu", n + 8);
 	if (mount("runx-share", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option('--preserve-fds <n>', 'accepted for runc compatibility', '0')
     .action(async (id: string, o: { bundle: string; pidFile?: string; consoleSocket?: string }) => {
       if (!o.consoleSocket) stderrIsContainers();
-      const { createContainer } = await import('../xcontainer/container/container-create');
+      const { createContainer } = await import('../xcontainer');
       await createContainer({ id, bundle: o.bundle, pidFile: o.pidFile, consoleSocket: o.consoleSocket, runtime: runtimeOptions(program), detachKeeper: true });
     });
 }

@@ -3,8 +3,6 @@
 // it — native/runx-share-stage, which binds each source into its slot there, in a
 // mount namespace of QEMU's own, read-only ones read-only on the host side. QEMU's
 // argv then names only that runx-made directory, never a path from the config.
-import fs from 'node:fs';
-import path from 'node:path';
 import { BIND_SHARE_TAG, type HostShare, type StagedBind } from '../../../bundle/mount-plan';
 import { nativeFile } from '../../host/native';
 
@@ -15,12 +13,11 @@ export const SHARE_DIR = 'shares';
 export const STAGE_HELPER_FILE = 'native/build/runx-share-stage';
 
 /**
- * The shares of a container whose state directory is `stateDir`: none without bind
- * mounts, else one, staged at QEMU's start. Makes the (empty) directory it is staged on.
+ * A container's shares: none without bind mounts, else one, staged at QEMU's start
+ * in SHARE_DIR of its state directory (QEMU's cwd; the helper makes it).
  */
-export function containerShares(stateDir: string, binds: readonly StagedBind[]): HostShare[] {
+export function containerShares(binds: readonly StagedBind[]): HostShare[] {
   if (!binds.length) return [];
-  fs.mkdirSync(path.join(stateDir, SHARE_DIR), { mode: 0o700 });
   return [{ tag: BIND_SHARE_TAG, hostPath: SHARE_DIR, readonly: false, binds: [...binds] }];
 }
 
