@@ -216,4 +216,7 @@ exported_files() {
   runx --log "$BATS_TEST_TMPDIR/log" run --bundle "$BUNDLE" c3 >"$BATS_TEST_TMPDIR/out3" 2>"$BATS_TEST_TMPDIR/err3" </dev/null
   [ "$(cat "$BATS_TEST_TMPDIR/err3")" = err ]
   grep -q "warn seccomp: syscalls unknown on x86_64 are skipped: arm_fadvise64_64 sync_file_range2 no_such_syscall" "$BATS_TEST_TMPDIR/log"
+  # a person at a terminal, without --log, still sees it
+  timeout 120 script -qec "$RUNX_BIN --root $ROOT run --bundle $BUNDLE c4" /dev/null >"$BATS_TEST_TMPDIR/tty" 2>&1 </dev/null
+  grep -q "warn seccomp: syscalls unknown on x86_64 are skipped" "$BATS_TEST_TMPDIR/tty"
 }
