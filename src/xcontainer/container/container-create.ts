@@ -22,6 +22,7 @@ import { netnsPathOf } from '../devices/net/config';
 import { keeperNetnsOf } from '../devices/net/keeper-netns';
 import { loopbackNameserver } from '../devices/net/dns-relay';
 import type { BootPolicy } from '../template/template';
+import { containerShares } from '../devices/share/config';
 import { shapeFromResources } from '../vm/qemu-argv';
 import { qemuBinary } from '../vm/qemu-build';
 import type { RuntimeOptions } from './runtime-options';
@@ -112,7 +113,7 @@ function bundlePlan(opts: CreateOptions): VmPlan {
     kernel: { path: assets.kernel },
     initramfs: { path: assets.initramfs },
     shape: shapeFromResources(config.linux?.resources, os.cpus().length),
-    shares: plan.shares,
+    shares: containerShares(plan.binds),
     agentCreate: guestCreateFields(config, plan),
     terminal,
     // Not with a terminal: `run` makes ours raw before the process may read it.
