@@ -20,6 +20,14 @@ setup_file() {
   ip netns add "$PM_NS"
   ip -n "$PM_NS" link set lo up
   host_net_snapshot >"$PM_DIR/host-before"
+  # conmon runs the runtime with an environment of podman's choosing, without ours: a
+  # wrapper hands runx the RUNX_* settings of this run (the guest files to use, above all).
+  {
+    echo '#!/bin/sh'
+    env | grep -E '^RUNX_(INITRAMFS|KERNEL|ASSET_DIR|BOOT_TIMEOUT_MS|ACCEL|BOOT|CACHE_DIR)=' | sed -E "s/^([^=]*)=(.*)$/export \1='\2'/"
+    echo "exec '$RUNX_BIN' \"\$@\""
+  } >"$PM_DIR/runx"
+  chmod +x "$PM_DIR/runx"
   node "$REPO/test/helpers/make-docker-archive.mjs" "$PM_DIR/image.tar" "$IMAGE"
   pm load -i "$PM_DIR/image.tar" >/dev/null
 }
@@ -39,14 +47,14 @@ teardown_file() {
 
 pm() {
   podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --storage-driver vfs --cgroup-manager cgroupfs \
-    --events-backend file --network-config-dir "$PM_DIR/net" --tmpdir "$PM_DIR/tmp" --runtime "$RUNX_BIN" "$@"
+    --events-backend file --network-config-dir "$PM_DIR/net" --tmpdir "$PM_DIR/tmp" --runtime "$PM_DIR/runx" "$@"
 }
 
 # podman inside the test's network namespace: CNI's bridge and iptables rules go there.
 pm_ns() {
   nsenter --net="/run/netns/$PM_NS" podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --storage-driver vfs \
     --cgroup-manager cgroupfs --events-backend file --network-config-dir "$PM_DIR/net" --tmpdir "$PM_DIR/tmp" \
-    --runtime "$RUNX_BIN" "$@"
+    --runtime "$PM_DIR/runx" "$@"
 }
 
 @test "podman run --network none: output and exit status come through, and stdin" {
@@ -55,7 +63,7 @@ pm_ns() {
   [ "$output" = hi ]
   run --separate-stderr bash -c 'printf "a\nb\n" | "$@"' _ podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --storage-driver vfs \
     --cgroup-manager cgroupfs --events-backend file --network-config-dir "$PM_DIR/net" --tmpdir "$PM_DIR/tmp" \
-    --runtime "$RUNX_BIN" run -i --rm --network none "$IMAGE" wc -l
+    --runtime "$PM_DIR/runx" run -i --rm --network none "$IMAGE" wc -l
   [ "$status" -eq 0 ]
   [ "$output" = 2 ]
 }
