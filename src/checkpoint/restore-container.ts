@@ -20,7 +20,7 @@ import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from '../xcontaine
 import { qemuBuild } from '../xcontainer/vm/qemu-build';
 import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore, validateId } from '../xcontainer/state/state-store';
+import { PRIVATE_FILE_MODE, StateStore, validateId } from '../xcontainer/state/state-store';
 import { VM_STATE_FILE, copySparse } from '../xcontainer/vm/vm-snapshot';
 import { vitalDifference } from './config-compat';
 import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
@@ -90,7 +90,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
       // The guest keeps the MAC it was saved with (virtio-net's state carries it).
       network = { ...found, mac: manifest.network.mac };
     }
-    fs.writeFileSync(path.join(dir, 'config.json'), configText);
+    fs.writeFileSync(path.join(dir, 'config.json'), configText, { mode: PRIVATE_FILE_MODE });
     copySparse(path.join(image, ROOT_DISK), path.join(dir, ROOT_DISK));
     // The VM keeps running this kernel: it must outlive the image directory.
     fs.copyFileSync(path.join(image, IMAGE_KERNEL), path.join(dir, IMAGE_KERNEL));

@@ -22,7 +22,7 @@ import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from '../xcontaine
 import { qemuBuild } from '../xcontainer/vm/qemu-build';
 import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore, validateId } from '../xcontainer/state/state-store';
+import { PRIVATE_FILE_MODE, StateStore, validateId } from '../xcontainer/state/state-store';
 import type { IncomingEndpoints } from '../xcontainer/vm/vm-migration';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
@@ -91,7 +91,7 @@ export class Destination {
     if (accel !== req.accel) throw new RunxError('ECONFIG', `incompatible host: the VM runs CPU model "${req.cpu}" under ${req.accel}; this host would use ${accel}`);
     const needMem = req.memoryMib * MiB + 64 * MiB;
     if (os.freemem() < needMem) throw new RunxError('EHOST', `not enough free memory here: ${Math.round(os.freemem() / MiB)} MiB free, the VM needs ${req.memoryMib} MiB`);
-    fs.mkdirSync(this.runtime.root, { recursive: true, mode: 0o711 });
+    this.store.makeRoot();
     const st = fs.statfsSync(this.runtime.root);
     const diskBytes = Number(req.diskBytes);
     if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
@@ -107,10 +107,10 @@ export class Destination {
       network = req.nic ? this.setupNic(req.nic, req.netnsPath || req.nic.netnsPath) : undefined;
       const configJson = network ? withNetns(req.configJson, network.netnsPath) : req.configJson;
       const config = JSON.parse(configJson) as SpecConfig;
-      fs.writeFileSync(path.join(dir, 'config.json'), configJson);
+      fs.writeFileSync(path.join(dir, 'config.json'), configJson, { mode: PRIVATE_FILE_MODE });
       fs.writeFileSync(path.join(dir, 'bzImage'), req.kernel);
       fs.writeFileSync(path.join(dir, 'initramfs.cpio'), req.initramfs);
-      fs.closeSync(fs.openSync(path.join(dir, ROOT_DISK), 'w'));
+      fs.closeSync(fs.openSync(path.join(dir, ROOT_DISK), 'w', PRIVATE_FILE_MODE));
       fs.truncateSync(path.join(dir, ROOT_DISK), diskBytes);
       if (req.instance) writeInstance(this.store, id, req.instance);
       const record: ContainerRecord = {

@@ -25,7 +25,8 @@ import { abandon, keeperGo, keeperReadiness, spawnKeeper, writeLaunch } from '..
 import { ROOT_DISK, shapeFromResources, vmDevicesOf } from '../vm/qemu-argv';
 import { qemuBinary } from '../vm/qemu-build';
 import type { RuntimeOptions } from './runtime-options';
-import { StateStore, validateId, writeFileAtomic } from '../state/state-store';
+import { ClaimGuard } from '../state/claim-guard';
+import { PRIVATE_FILE_MODE, StateStore, validateId, writeFileAtomic } from '../state/state-store';
 
 export interface CreateOptions {
   id: string;
@@ -56,6 +57,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   validateId(opts.id);
   const store = new StateStore(opts.runtime.root);
   const dir = store.claim(opts.id);
+  const claim = new ClaimGuard(opts.id, dir);
   let keeper: ChildProcess | undefined;
   let network: GuestNetwork | undefined;
   let cgroup: HostCgroup | undefined;
@@ -81,7 +83,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     cgroup = makeHostCgroup(config.linux, opts.id, opts.runtime.systemdCgroup);
     const netnsPath = netnsPathOf(config.linux?.namespaces);
     network = netnsPath ? setupNetwork(netnsPath) : undefined;
-    fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText);
+    fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText, { mode: PRIVATE_FILE_MODE });
     buildRootfsImage(bundle.rootfs, path.join(dir, ROOT_DISK));
     log().debug('root disk built');
     const record: ContainerRecord = {
@@ -126,18 +128,22 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
     keeperGo(keeper);
     const reply = await ready;
     if (!reply.ok) throw new RunxError('EBOOT', reply.error);
+    claim.check();
     log().debug('keeper ready: container created');
     const state = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');
     await runHooks('prestart', config.hooks, state);
     await runHooks('createRuntime', config.hooks, state);
     await runHooks('createContainer', config.hooks, state);
+    claim.check();
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
     return { keeper, pid: keeper.pid!, terminal: terminal !== undefined, started: launch.startAfterCreate === true, hooks: config.hooks };
   } catch (err) {
-    await abandon(store, opts.id, keeper);
+    // A directory that is no longer ours is not ours to remove.
+    const reported = claim.explain(err);
+    await abandon(claim.held() ? store : undefined, opts.id, keeper);
     if (network) teardownNetwork(network);
     if (cgroup) await removeHostCgroup(cgroup);
-    throw err;
+    throw reported;
   }
 }
 

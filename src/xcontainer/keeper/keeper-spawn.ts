@@ -70,11 +70,11 @@ export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
   });
 }
 
-/** Undoes a create or restore that failed: ends its keeper (and so its VM) and removes its state. */
-export async function abandon(store: StateStore, id: string, keeper: ChildProcess | undefined): Promise<void> {
+/** Undoes a create or restore that failed: ends its keeper (and so its VM) and removes its state (not with `store` undefined: the directory is no longer its own). */
+export async function abandon(store: StateStore | undefined, id: string, keeper: ChildProcess | undefined): Promise<void> {
   if (keeper?.pid) {
     if (keeper.exitCode === null) keeper.kill('SIGKILL');
     await waitForExit(keeper.pid, undefined, 5000);
   }
-  store.remove(id);
+  store?.remove(id);
 }

@@ -76,12 +76,13 @@ class Keeper {
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       await this.boot();
       if (!restore && !this.launch.incoming) await this.prepareContainer(this.launch.startAfterCreate === true);
+      // In the try: a state directory removed meanwhile (delete --force) fails the create.
+      await this.serveControl();
     } catch (err) {
       this.reportReady({ ok: false, error: messageOf(err) });
       await this.stopQemu();
       process.exit(1);
     }
-    this.serveControl();
     this.relayStdin();
     this.terminal?.onResize(({ rows, cols }) => this.agent?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
@@ -185,7 +186,7 @@ class Keeper {
     stdin.on('error', () => send(Buffer.alloc(0)));
   }
 
-  private serveControl(): void {
+  private serveControl(): Promise<void> {
     const file = path.join(this.dir, KEEPER_SOCKET);
     fs.rmSync(file, { force: true });
     this.control = net.createServer((sock) => {
@@ -211,7 +212,14 @@ class Keeper {
       };
       sock.on('data', onData);
     });
-    this.control.listen(socketPath(file));
+    const control = this.control;
+    return new Promise((resolve, reject) => {
+      control.once('error', (err) => reject(new RunxError('ESTATE', `cannot serve ${KEEPER_SOCKET}: ${messageOf(err)}${fs.existsSync(this.dir) ? '' : ' (the state directory was removed)'}`)));
+      control.listen(socketPath(file), () => {
+        control.on('error', (err) => log().warn(`${KEEPER_SOCKET}: ${messageOf(err)}`));
+        resolve();
+      });
+    });
   }
 
   private async serveExec(sock: net.Socket, fields: Array<[string, FieldValue]>, rest: Buffer): Promise<void> {
