@@ -25,6 +25,7 @@ import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import { PRIVATE_FILE_MODE, StateStore, validateId } from '../xcontainer/state/state-store';
 import type { IncomingEndpoints } from '../xcontainer/vm/vm-migration';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { DEFAULT_SOURCE_TIMEOUT_MS, SourceWatch } from './source-watch';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
 const MiB = 1024 * 1024;
@@ -32,6 +33,8 @@ const MiB = 1024 * 1024;
 /** A VM arriving for a keeper started here, whose stdio the source's stand-in attaches to. */
 interface Incoming {
   keeper: ChildProcess;
+  /** The source's name for this attempt (PrepareRequest.attempt); empty from an older source. */
+  attempt: string;
   /** The NIC set up here for the VM, undone if the migration does not happen. */
   network?: GuestNetwork;
   /** Set at Finish: from then on only Attach concerns it. */
@@ -46,6 +49,7 @@ interface Incoming {
 /** A VM coming back to the stand-in that holds its id here. */
 interface Return {
   keeperPid: number;
+  attempt: string;
   /** The NIC set up here for it, undone if the return does not happen. */
   network?: GuestNetwork;
   /** The NIC its stand-in kept here, and the namespace it comes back to. */
@@ -75,12 +79,28 @@ export class Destination {
   private readonly store: StateStore;
   private readonly incoming = new Map<string, Incoming>();
   private readonly returns = new Map<string, Return>();
+  private readonly sources: SourceWatch;
 
-  constructor(private readonly runtime: RuntimeOptions, private readonly host: string) {
+  /** `host`: where the streams listen, unless a call says where it was reached (a wildcard listen). */
+  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS) {
     this.store = new StateStore(runtime.root);
+    this.sources = new SourceWatch(sourceTimeoutMs, (id, why) => void this.abort(id, why));
   }
 
-  async prepare(req: PrepareRequest): Promise<PrepareReply> {
+  /** A ping from the source of `id`: true (and its silence timeout restarts) if its migration here is under way. */
+  heard(id: string): boolean {
+    if (!this.sources.watching(id)) return false;
+    this.sources.heard(id);
+    return true;
+  }
+
+  async prepare(req: PrepareRequest, host = this.host): Promise<PrepareReply> {
+    const reply = await this.prepareVm(req, host);
+    this.sources.heard(req.containerId);
+    return reply;
+  }
+
+  private async prepareVm(req: PrepareRequest, host: string): Promise<PrepareReply> {
     if (req.protocolVersion !== MIGRATION_PROTOCOL_VERSION) {
       throw new RunxError('EUSAGE', `migration protocol ${req.protocolVersion} is not spoken here (this runx speaks ${MIGRATION_PROTOCOL_VERSION})`);
     }
@@ -97,7 +117,7 @@ export class Destination {
     if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
     for (const p of req.sharePaths) if (!fs.existsSync(p)) throw new RunxError('ECONFIG', `bind-mounted host path ${p} does not exist on this host`);
     if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
-    if (this.standInFor(req)) return this.prepareReturn(req);
+    if (this.standInFor(req)) return this.prepareReturn(req, host);
 
     const id = req.containerId;
     const dir = this.store.claim(id);
@@ -119,7 +139,7 @@ export class Destination {
         owner: '', annotations: config.annotations, keeperPid: 0,
       };
       this.store.write(record);
-      const endpoints = await this.endpoints(network);
+      const endpoints = await this.endpoints(network, host);
       const launch: KeeperLaunch = {
         id, root: path.resolve(this.runtime.root), qemuBinary,
         qemu: {
@@ -135,7 +155,7 @@ export class Destination {
       };
       writeLaunch(dir, launch);
       keeper = spawnKeeper(dir, false, 'pipe');
-      const entry: Incoming = { keeper, network, pending: [] };
+      const entry: Incoming = { keeper, attempt: req.attempt ?? '', network, pending: [] };
       this.incoming.set(id, entry);
       this.wireOutput(entry);
       const reply = await keeperReadiness(keeper);
@@ -174,12 +194,12 @@ export class Destination {
    * goes back into the namespace it had here unless --netns names another; the tap
    * the stand-in kept there is taken over as it is.
    */
-  private async prepareReturn(req: PrepareRequest): Promise<PrepareReply> {
+  private async prepareReturn(req: PrepareRequest, host: string): Promise<PrepareReply> {
     const id = req.containerId;
     const keeperSock = this.store.file(id, KEEPER_SOCKET);
     const previous = (JSON.parse(fs.readFileSync(this.store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
     const config = this.store.config(id);
-    const entry: Return = { keeperPid: this.store.read(id).keeperPid, previous };
+    const entry: Return = { keeperPid: this.store.read(id).keeperPid, attempt: req.attempt ?? '', previous };
     this.returns.set(id, entry);
     let network: GuestNetwork | undefined;
     try {
@@ -192,7 +212,7 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
-      const endpoints = await this.endpoints(network);
+      const endpoints = await this.endpoints(network, host);
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
       if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
@@ -207,15 +227,17 @@ export class Destination {
     return setupMigratedNetwork(netnsPath, { mac: nic.mac, cidr: nic.cidr || undefined, gateway: nic.gateway || undefined, mtu: nic.mtu });
   }
 
-  private async endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> {
+  private async endpoints(network: GuestNetwork | undefined, host: string): Promise<IncomingEndpoints> {
     // QEMU runs in the container's namespace when the VM has a NIC: its keeper relays.
-    return { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host), relay: network !== undefined };
+    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), relay: network !== undefined };
   }
 
   async finish(id: string): Promise<number> {
     const back = this.returns.get(id);
     const entry = this.incoming.get(id);
     if (!back && (!entry || entry.finished)) throw new RunxError('ENOTFOUND', `no incoming migration of "${id}" here`);
+    // The source is done sending: silence from here on is not its going away.
+    this.sources.stop(id);
     const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
     if (!reply.ok) throw new RunxError('ESTATE', `destination could not run ${id}: ${reply.error}`);
     if (entry && !back) {
@@ -233,8 +255,17 @@ export class Destination {
     return back!.keeperPid;
   }
 
-  /** Before switch-over only: a VM already running here is never aborted. */
-  async abort(id: string, reason: string): Promise<void> {
+  /**
+   * Before switch-over only: a VM already running here is never aborted. With
+   * `attempt`, only that attempt: a late Abort of an earlier one leaves a retry be.
+   */
+  async abort(id: string, reason: string, attempt?: string): Promise<void> {
+    const current = this.returns.get(id) ?? this.incoming.get(id);
+    if (attempt && current && current.attempt && current.attempt !== attempt) {
+      log().warn(`ignoring an abort of an earlier migration attempt of ${id}: ${reason}`);
+      return;
+    }
+    this.sources.stop(id);
     const back = this.returns.get(id);
     if (back) {
       log().warn(`aborting the return of ${id}: ${reason}`);

@@ -135,3 +135,20 @@ SH
   [ "$status" -eq 0 ]
   [ -z "$output" ]
 }
+
+@test "a token file readable by group or others is warned about" {
+  echo "t0ken-$RANDOM" >"$BATS_TEST_TMPDIR/token"
+  chmod 644 "$BATS_TEST_TMPDIR/token"
+  run runx serve --listen 127.0.0.1:0 --token-file "$BATS_TEST_TMPDIR/token" --source-timeout nope
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"token file $BATS_TEST_TMPDIR/token is readable by others (mode 0644)"*"chmod 600 it"* ]]
+  [[ "$output" == *"--source-timeout must be a positive number of seconds"* ]]
+  chmod 640 "$BATS_TEST_TMPDIR/token"
+  run runx migrate --to 127.0.0.1:1 --token-file "$BATS_TEST_TMPDIR/token" nope
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"readable by its group (mode 0640)"* ]]
+  chmod 600 "$BATS_TEST_TMPDIR/token"
+  run runx migrate --to 127.0.0.1:1 --token-file "$BATS_TEST_TMPDIR/token" nope
+  [ "$status" -eq 1 ]
+  [ "$output" = 'runx: container "nope" does not exist' ]
+}

@@ -20,7 +20,7 @@ import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
 import { type BootMode, type BootedVm, bootVm, consoleTail } from '../vm/vm-boot';
-import { StandIn, releaseNic } from './keeper-standin';
+import { StandIn, checkLink, releaseNic } from './keeper-standin';
 import { writeLaunch } from './keeper-spawn';
 import { ExecSessions } from './keeper-exec';
 import { HostTerminal } from './keeper-terminal';
@@ -263,6 +263,9 @@ class Keeper {
           return { ok: true };
         case 'handover':
           await this.becomeStandIn(req.to, req.auth, req.standIn !== false);
+          return { ok: true };
+        case 'check-link':
+          await checkLink(this.launch.id, req.to, req.auth);
           return { ok: true };
         case 'finish-incoming':
           await finishIncoming(this.qmp!);
