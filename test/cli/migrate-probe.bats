@@ -12,7 +12,6 @@ COUNTER='i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done'
 
 setup() {
   hosts_vars rxp
-  chmod 600 "$BATS_TEST_TMPDIR/token"
 }
 
 teardown() {
