@@ -3,7 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
+import type { RuntimeOptions } from '../xcontainer';
 import { type AuthOptions, authorized, serverCredentials } from './auth';
 import { Destination } from './destination';
 import { advertisedHost, localAddressInterceptor } from './local-address';

@@ -10,6 +10,9 @@ import path from 'node:path';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { AgentConnection } from '../agent/agent-connection';
+import { PROTOCOL_VERSION } from '../agent/agent-frames';
+import { type ControlMessage, field } from '../agent/agent-messages';
+import { checkAgentProtocol } from '../devices/agent/persist';
 import { sleep } from '../host/host';
 import { netnsCommand } from '../devices/net/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
@@ -151,7 +154,16 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
       log().debug('loaded VM running, agent answered');
     } else {
       const a = agent;
-      await new Promise<void>((resolve) => a.once('hello', () => resolve()));
+      // An agent of another protocol version is dropped at its first frame (the
+      // frame header carries the version): say so now, not at the boot timeout.
+      const hello = await new Promise<ControlMessage>((resolve, reject) => {
+        a.once('hello', resolve);
+        a.once('close', () => {
+          // Any other close is QEMU ending, which qemuExited reports with its reasons.
+          if (a.dropReason) reject(new RunxError('EBOOT', `the guest agent does not speak this runx's agent protocol ${PROTOCOL_VERSION} (${a.dropReason}): its initramfs is of another build`));
+        });
+      });
+      checkHello(hello);
       log().debug('agent said hello');
     }
   })();
@@ -174,4 +186,10 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   }
   settled = true;
   return { child, qmp: qmp!, agent: agent!, stderrTail: () => stderr };
+}
+
+/** The agent's `hello` must name the protocol this runx speaks (docs/protocol/agent.md). */
+export function checkHello(hello: ControlMessage): void {
+  const proto = field(hello, 'proto');
+  checkAgentProtocol(proto === undefined ? undefined : Number(proto), 'the guest agent said hello');
 }
