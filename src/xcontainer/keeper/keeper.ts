@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { RunxError, messageOf } from '../../errors';
-import { log, configureLog, preloadLogger } from '../../log';
+import { log, configureLog, preloadLogger, stderrIsContainers } from '../../log';
 import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import type { FieldValue } from '../agent/agent-messages';
 import type { ContainerRecord } from '../state/container-record';
@@ -573,6 +573,8 @@ export async function runKeeper(dir: string): Promise<void> {
   // From now on the VM's state is this keeper's to write (vm-state.json).
   writeLaunch(dir, launch);
   configureLog(launch.log);
+  // Its stderr is the container's (or nothing, with a console socket).
+  stderrIsContainers();
   process.chdir(dir);
   process.title = `runx keeper ${launch.id}`;
   await new Keeper(dir, launch).run();

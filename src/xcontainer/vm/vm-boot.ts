@@ -15,6 +15,7 @@ import { type ControlMessage, field } from '../agent/agent-messages';
 import { checkAgentProtocol } from '../devices/agent/persist';
 import { sleep } from '../host/host';
 import { netnsCommand } from '../devices/net/config';
+import { stageCommand } from '../devices/share/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
 import { QmpClient } from './qmp-client';
 import { type IncomingEndpoints, prepareIncoming } from './vm-migration';
@@ -101,7 +102,8 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   // exec'ing QEMU: Node cannot call prctl(PR_SET_PDEATHSIG) for a child, and QEMU must
   // not outlive its keeper.
   const netns = qemu.network ? netnsCommand(qemu.network) : [];
-  const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', qemuBinary, ...argv];
+  // A container's bind mounts are staged by a helper that then execs QEMU (devices/share).
+  const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', ...stageCommand(qemu.shares), qemuBinary, ...argv];
   // Its own session: when the keeper holds a container's host terminal as its
   // controlling tty, the terminal's SIGHUP (console closed) and SIGWINCH are the
   // container's business, and QEMU would end on SIGHUP. It still dies with the keeper
