@@ -284,9 +284,16 @@ class Keeper {
         case 'handover':
           await this.becomeStandIn(req.to, req.auth, req.standIn !== false);
           return { ok: true };
-        case 'check-link':
-          await checkLink(this.launch.id, req.to, req.auth);
+        case 'check-link': {
+          // From where the stand-in's link will be made (see 'migrate'), then back.
+          const hostNetns = enterHostNetns();
+          try {
+            await checkLink(this.launch.id, req.to, req.auth);
+          } finally {
+            hostNetns.back();
+          }
           return { ok: true };
+        }
         case 'finish-incoming':
           await finishIncoming(this.qmp!);
           await this.agent!.request('ping', {});
