@@ -1,7 +1,10 @@
-// `restore`: verify a checkpoint image completely, then start a keeper whose QEMU loads
-// the saved VM state (-incoming) over a copy of the saved disk. Nothing is created
-// until the image, the host (same QEMU build, same CPU model) and the bundle's config
-// have all been checked, so a bad image changes nothing.
+// `restore`: check a checkpoint image (image-reader.ts: names, file types, sizes,
+// manifest, signature), the host (same QEMU build, same CPU model) and the bundle's
+// config, and only then claim the id: the image's files are copied into the state
+// directory, their checksums verified as they are copied, and a keeper starts whose
+// QEMU loads the copied VM state (-incoming) over the copied disk. Nothing of the
+// image is used in place, so it cannot change under a running restore. A bad image
+// leaves no state behind.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -21,9 +24,11 @@ import { qemuBuild } from '../xcontainer/vm/qemu-build';
 import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import { StateStore, validateId } from '../xcontainer/state/state-store';
-import { VM_STATE_FILE, copySparse } from '../xcontainer/vm/vm-snapshot';
+import { VM_STATE_FILE } from '../xcontainer/vm/vm-snapshot';
 import { vitalDifference } from './config-compat';
-import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
+import { ImageReader } from './image-reader';
+import { readSigningKey } from './manifest-signature';
+import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL } from './manifest';
 
 export interface RestoreOptions {
   id: string;
@@ -32,6 +37,8 @@ export interface RestoreOptions {
   pidFile?: string;
   consoleSocket?: string;
   detach: boolean;
+  /** `--verify-key`: the image must be signed with this key file's key. */
+  verifyKey?: string;
   runtime: RuntimeOptions;
 }
 
@@ -40,7 +47,16 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   validateId(opts.id);
   if (opts.consoleSocket) throw new RunxError('EUSAGE', '--console-socket is not supported by this runx build yet');
   const image = path.resolve(opts.imagePath);
-  const manifest = await verifyImage(image);
+  const reader = ImageReader.open(image, opts.verifyKey ? readSigningKey(opts.verifyKey, '--verify-key') : undefined);
+  try {
+    return await restoreFrom(reader, image, opts);
+  } finally {
+    reader.close();
+  }
+}
+
+async function restoreFrom(reader: ImageReader, image: string, opts: RestoreOptions): Promise<number> {
+  const manifest = reader.manifest;
   const qemuBinary = process.env.RUNX_QEMU ?? 'qemu-system-x86_64';
   const here = qemuBuild(qemuBinary);
   if (here !== manifest.qemu.build) {
@@ -50,8 +66,13 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   if (accel.accel !== manifest.qemu.accel) {
     throw new RunxError('ECONFIG', `checkpoint image ${image} needs CPU model "${manifest.qemu.cpu}" under ${manifest.qemu.accel}; this host would use ${accel.accel}`);
   }
-  const imageConfigText = fs.readFileSync(path.join(image, IMAGE_CONFIG), 'utf8');
-  const imageConfig = JSON.parse(imageConfigText) as SpecConfig;
+  const imageConfigText = reader.readText(IMAGE_CONFIG);
+  let imageConfig: SpecConfig;
+  try {
+    imageConfig = JSON.parse(imageConfigText) as SpecConfig;
+  } catch {
+    throw new RunxError('ECONFIG', `checkpoint image ${image}: ${IMAGE_CONFIG} is not JSON`);
+  }
   let configText = imageConfigText;
   let bundleDir = manifest.container.bundle;
   let rootfs = path.resolve(bundleDir, imageConfig.root?.path ?? 'rootfs');
@@ -83,6 +104,12 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   let network: GuestNetwork | undefined;
   let cgroup: HostCgroup | undefined;
   try {
+    // Copied out and verified before anything uses them; the VM keeps running this
+    // kernel, so it must outlive the image directory anyway.
+    reader.copyTo(ROOT_DISK, path.join(dir, ROOT_DISK), true);
+    reader.copyTo(VM_STATE_FILE, path.join(dir, VM_STATE_FILE), false);
+    reader.copyTo(IMAGE_KERNEL, path.join(dir, IMAGE_KERNEL), false);
+    reader.copyTo(IMAGE_INITRAMFS, path.join(dir, IMAGE_INITRAMFS), false);
     cgroup = makeHostCgroup(linux, opts.id, opts.runtime.systemdCgroup);
     if (netnsPath && manifest.network) {
       const found = setupNetwork(netnsPath);
@@ -91,10 +118,6 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
       network = { ...found, mac: manifest.network.mac };
     }
     fs.writeFileSync(path.join(dir, 'config.json'), configText);
-    copySparse(path.join(image, ROOT_DISK), path.join(dir, ROOT_DISK));
-    // The VM keeps running this kernel: it must outlive the image directory.
-    fs.copyFileSync(path.join(image, IMAGE_KERNEL), path.join(dir, IMAGE_KERNEL));
-    fs.copyFileSync(path.join(image, IMAGE_INITRAMFS), path.join(dir, IMAGE_INITRAMFS));
     const record: ContainerRecord = {
       ociVersion: OCI_VERSION, id: opts.id, status: 'creating', bundle: bundleDir, rootfs,
       created: new Date().toISOString(), owner: '', annotations: manifest.container.annotations, keeperPid: 0, cgroup,
@@ -115,7 +138,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
       agentCreate: [],
       bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || 30_000,
       log: opts.runtime.log,
-      restore: { stateFile: path.join(image, VM_STATE_FILE), status: manifest.container.status },
+      restore: { stateFile: path.join(dir, VM_STATE_FILE), status: manifest.container.status },
       cgroup,
     };
     writeLaunch(dir, launch);

@@ -25,6 +25,7 @@ import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import { StateStore, validateId } from '../xcontainer/state/state-store';
 import type { IncomingEndpoints } from '../xcontainer/vm/vm-migration';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { checkNetnsName, checkPrepareNames } from './prepare-trust';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
 const MiB = 1024 * 1024;
@@ -84,6 +85,7 @@ export class Destination {
     if (req.protocolVersion !== MIGRATION_PROTOCOL_VERSION) {
       throw new RunxError('EUSAGE', `migration protocol ${req.protocolVersion} is not spoken here (this runx speaks ${MIGRATION_PROTOCOL_VERSION})`);
     }
+    checkPrepareNames(req);
     const qemuBinary = process.env.RUNX_QEMU ?? 'qemu-system-x86_64';
     const build = qemuBuild(qemuBinary);
     if (build !== req.qemuBuild) throw new RunxError('ECONFIG', `incompatible host: the source runs "${req.qemuBuild}", this host "${build}" (the same QEMU build is required)`);
@@ -204,6 +206,7 @@ export class Destination {
   }
 
   private setupNic(nic: GuestNic, netnsPath: string): GuestNetwork {
+    checkNetnsName(netnsPath, 'network namespace');
     return setupMigratedNetwork(netnsPath, { mac: nic.mac, cidr: nic.cidr || undefined, gateway: nic.gateway || undefined, mtu: nic.mtu });
   }
 

@@ -23,8 +23,9 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
     try {
       live = store.readLive(id);
     } catch (err) {
-      // As runc: --force on an id whose state never got written still cleans its directory.
-      if (force && (err as RunxError).code === 'ENOTFOUND') {
+      // As runc: --force on an id whose state never got written still cleans its directory
+      // (and one whose state.json is unreadable or of another container: record-trust.ts).
+      if (force && ((err as RunxError).code === 'ENOTFOUND' || (err as RunxError).code === 'ESTATE')) {
         if (fs.existsSync(store.dir(id))) store.remove(id);
         return;
       }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { RunxError, containerNotFound } from '../../errors';
 import { type ContainerRecord, effectiveStatus } from './container-record';
 import { isSameProcessAlive } from '../host/host';
+import { checkRecord } from './record-trust';
 import type { ContainerStatus, SpecConfig } from '../../bundle/spec-types';
 
 export const DEFAULT_ROOT = '/run/runx';
@@ -42,6 +43,7 @@ export class StateStore {
   }
 
   write(rec: ContainerRecord): void {
+    validateId(rec.id);
     writeFileAtomic(this.file(rec.id, 'state.json'), `${JSON.stringify(rec)}\n`);
   }
 
@@ -55,11 +57,13 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw containerNotFound(id);
       throw err;
     }
+    let rec: ContainerRecord;
     try {
-      return JSON.parse(text) as ContainerRecord;
+      rec = JSON.parse(text) as ContainerRecord;
     } catch {
       throw new RunxError('ESTATE', `container "${id}": state file ${this.file(id, 'state.json')} is corrupt`);
     }
+    return checkRecord(rec, id, this.file(id, 'state.json'));
   }
 
   /** The record with its status corrected for a dead keeper. */
