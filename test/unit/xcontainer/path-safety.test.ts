@@ -93,3 +93,16 @@ describe('OpenDir', () => {
     }
   });
 });
+
+describe('a migration Prepare', () => {
+  it('refuses names that would reach outside the state directory, before acting on any', async () => {
+    const { checkPrepareNames, checkNetnsName } = await import('../../../src/migrate/prepare-trust');
+    const req = { containerId: 'c1', instance: 'ab12', netnsPath: '', nic: undefined } as unknown as Parameters<typeof checkPrepareNames>[0];
+    expect(() => checkPrepareNames({ ...req, containerId: '../../etc' })).toThrow(/invalid container id format/);
+    expect(() => checkPrepareNames({ ...req, instance: '../x' })).toThrow(/instance must be up to 64 hex digits/);
+    expect(() => checkPrepareNames({ ...req, netnsPath: '/run/netns/../../etc/shadow' })).toThrow(/is not an absolute, normalised path/);
+    expect(() => checkNetnsName(path.join(work, 'victim'), 'network namespace')).toThrow(/victim is not a network namespace on this host/);
+    expect(() => checkNetnsName('/proc/self/ns/net', 'network namespace')).not.toThrow();
+    expect(() => checkPrepareNames(req)).not.toThrow();
+  });
+});
