@@ -146,6 +146,8 @@ async function restoreFrom(reader: ImageReader, image: string, opts: RestoreOpti
     keeper = spawnKeeper(dir, opts.detach);
     const reply = await keeperReadiness(keeper);
     if (!reply.ok) throw new RunxError('EBOOT', `restore of ${opts.id} failed: ${reply.error}`);
+    // QEMU has loaded it (the VM runs): the copy only took disk space, as much as the guest's RAM.
+    fs.rmSync(path.join(dir, VM_STATE_FILE), { force: true });
     log().info(`restored ${opts.id} from ${image} in ${Date.now() - started} ms`);
     if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
   } catch (err) {

@@ -3,8 +3,8 @@
 // own files all have fixed names in its state directory (<root>/<id>, the id checked
 // like create's); the only host paths a request may name are network namespaces
 // (--netns, or the source's own path), which must be absolute, normalised and
-// actually namespace files (nsfs), so a name like ../../etc/shadow is never stat'ed,
-// opened or entered. Share paths are the bind-mount rules' (the destination takes
+// actually namespace files (nsfs, by statfs), so a name like ../../etc/shadow is
+// never opened or entered. Share paths are the bind-mount rules' (the destination takes
 // them from its own configuration).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,7 +28,9 @@ export function checkNetnsName(p: string, what: string): void {
   let type: number | undefined;
   try {
     type = fs.statfsSync(p).type;
-  } catch { /* refused below, without saying whether it exists */ }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RunxError('ECONFIG', `${what} ${p} does not exist on this host (runx migrate --netns names the one to use)`);
+  }
   if (type !== NSFS_MAGIC) throw new RunxError('ECONFIG', `${what} ${p} is not a network namespace on this host`);
 }
 

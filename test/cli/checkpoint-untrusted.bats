@@ -145,6 +145,17 @@ refused() {
   refused "bzImage has 2 hard links"
 }
 
+@test "untrusted image: a file mounted over an image file from another device is refused" {
+  fresh
+  OTHER="$(mktemp /dev/shm/runx-victim.XXXXXX)"
+  cp "$IMG/bzImage" "$OTHER"
+  mount --bind "$OTHER" "$IMG/bzImage"
+  restore_img
+  umount "$IMG/bzImage"
+  rm -f "$OTHER"
+  refused "bzImage is on another device than its directory"
+}
+
 @test "untrusted image: a fifo or a device in place of vm.state is refused at once, not read" {
   fresh
   rm "$IMG/vm.state"; mkfifo "$IMG/vm.state"
@@ -232,4 +243,37 @@ refused() {
   [[ "$output" == *'holds "notes.txt", which is not a file of a runx checkpoint image'* ]]
   [ "$(ls -A "$IMG")" = notes.txt ]
   [ "$("$RUNX_BIN" --root "$FROOT" state src | node -p 'JSON.parse(require("fs").readFileSync(0)).status')" = running ]
+}
+
+@test "state dir: a launch.json naming a host file as the guest kernel gets it copied into no image" {
+  launch="$FROOT/src/launch.json"
+  cp "$launch" "$BATS_TEST_TMPDIR/launch.json.orig"
+  node -e 'const f=process.argv[1], l=JSON.parse(require("fs").readFileSync(f,"utf8")); l.qemu.kernel=process.argv[2]; require("fs").writeFileSync(f, JSON.stringify(l))' "$launch" "$VICTIM"
+  run "$RUNX_BIN" --root "$FROOT" checkpoint --leave-running --image-path "$IMG" src
+  cp "$BATS_TEST_TMPDIR/launch.json.orig" "$launch"
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"names $VICTIM as the guest kernel, which is neither this runx's nor in the container's state directory"* ]]
+  [ ! -e "$IMG/bzImage" ]
+  ! grep -rqs 'host secret' "$IMG"
+}
+
+@test "state dir: a state.json of another id is refused, and steers no write outside its directory" {
+  mkdir -p "$ROOT/x" "$BATS_TEST_TMPDIR/victim-dir"
+  # its "keeper": a process of ours, which nothing may signal
+  sleep 120 </dev/null >/dev/null 2>&1 &
+  sleeper=$!
+  printf '{"ociVersion":"1.0.2","id":"../../%s","status":"running","bundle":"/","rootfs":"/","created":"now","owner":"","keeperPid":%d}\n' "${BATS_TEST_TMPDIR#/}/victim-dir" "$sleeper" >"$ROOT/x/state.json"
+  run "$RUNX_BIN" --root "$ROOT" kill x KILL
+  kill_out="$output" kill_status=$status
+  run "$RUNX_BIN" --root "$ROOT" delete --force x
+  alive=0; kill -0 "$sleeper" && alive=1
+  kill "$sleeper" || true
+  [ "$kill_status" -eq 1 ]
+  [[ "$kill_out" == *'state file'*'is of another container'* ]]
+  [ "$(printf '%s\n' "$kill_out" | wc -l)" -eq 1 ]
+  [ "$status" -eq 0 ]
+  [ ! -e "$ROOT/x" ]
+  [ -z "$(ls -A "$BATS_TEST_TMPDIR/victim-dir")" ]
+  [ "$alive" -eq 1 ]
 }
