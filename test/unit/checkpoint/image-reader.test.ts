@@ -30,9 +30,10 @@ async function makeImage(sign?: SigningKey): Promise<void> {
 }
 
 /** Edits the manifest and recomputes its digest, as anyone can. */
-function rewrite(edit: (m: Record<string, any>) => void): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+interface LooseManifest { files: Record<string, unknown>; shape: { memoryMiB: number }; digest?: string; signature?: unknown }
+function rewrite(edit: (m: LooseManifest) => void): void {
   const f = path.join(img, 'manifest.json');
-  const m = JSON.parse(fs.readFileSync(f, 'utf8'));
+  const m = JSON.parse(fs.readFileSync(f, 'utf8')) as LooseManifest;
   edit(m);
   const { digest: _d, signature, ...rest } = m;
   fs.writeFileSync(f, JSON.stringify({ ...rest, digest: createHash('sha256').update(JSON.stringify(rest)).digest('hex'), ...(signature ? { signature } : {}) }));
