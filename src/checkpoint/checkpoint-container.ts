@@ -8,20 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
 import { log } from '../log';
-import { versionText } from '../oci-cli/version';
-import { PROTOCOL_VERSION } from '../xcontainer/agent/agent-frames';
-import { waitForExit } from '../xcontainer/host/host';
-import { askKeeper } from '../xcontainer/keeper/keeper-client';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
-import { qemuBuild } from '../xcontainer/vm/qemu-build';
-import { MACHINE } from '../xcontainer/vm/qemu-argv';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore } from '../xcontainer/state/state-store';
+import { runxVersionLine } from '../runx-version';
+import { KEEPER_SOCKET, type RuntimeOptions, StateStore, askKeeper, readVm, waitForExit } from '../xcontainer';
 import { trustedGuestFiles } from '../xcontainer/state/launch-trust';
 import { digestText } from './file-digest';
 import { ImageWriter } from './image-writer';
 import { readSigningKey, type SigningKey } from './manifest-signature';
-import { IMAGE_CONFIG, IMAGE_FILES, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, writeManifest } from './manifest';
+import { IMAGE_CONFIG, IMAGE_FILES, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, manifestVmOf, writeManifest } from './manifest';
 
 export interface CheckpointOptions {
   imagePath: string;
@@ -30,7 +23,7 @@ export interface CheckpointOptions {
   parentPath?: string;
   /** `--sign-key`: a key file whose key signs the manifest. */
   signKey?: string;
-  /** The key itself, for callers that derive one (the spot daemon: from a peer's token). */
+  /** The key itself, for callers that derive one (keyFromToken). */
   signingKey?: SigningKey;
 }
 
@@ -43,8 +36,8 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
   await store.withLock(id, async () => {
     const { rec, status } = store.readLive(id);
     if (status !== 'running' && status !== 'created' && status !== 'paused') throw new RunxError('ESTATE', `cannot checkpoint container ${id}: it is ${status}`);
-    const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
-    const guest = trustedGuestFiles(store.dir(id), launch);
+    const { spec } = readVm(store.dir(id));
+    const guest = trustedGuestFiles(store.dir(id), spec);
     const image = ImageWriter.begin(path.resolve(opts.imagePath));
     try {
       // COPYFILE_EXCL: the staging directory is new, so nothing can be there to follow.
@@ -59,15 +52,12 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
       await writeManifest(image.localPath(), {
         format: FORMAT,
         formatVersion: FORMAT_VERSION,
-        runxVersion: versionText().split('\n')[0]!,
+        runxVersion: runxVersionLine(),
         created: new Date().toISOString(),
-        qemu: { build: qemuBuild(launch.qemuBinary), machine: MACHINE, cpu: launch.qemu.accel === 'kvm' ? 'host' : 'max', accel: launch.qemu.accel },
-        shape: launch.qemu.shape,
-        agentProtocol: PROTOCOL_VERSION,
+        // The VM as its keeper has it after the save (vm-state.json).
+        ...manifestVmOf(spec, readVm(store.dir(id)).state),
         configDigest: digestText(configText),
         container: { id, status: status === 'created' ? 'created' : 'running', bundle: rec.bundle, annotations: rec.annotations },
-        shares: launch.qemu.shares,
-        network: launch.qemu.network ? { mac: launch.qemu.network.mac } : undefined,
       }, IMAGE_FILES, key);
       image.publish();
     } finally {

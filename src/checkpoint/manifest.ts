@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { HostShare } from '../bundle/mount-plan';
-import type { Accel } from '../xcontainer/vm/accel';
-import type { VmShape } from '../xcontainer/vm/qemu-argv';
+import type { Accel, VmShape, VmSpec, VmState } from '../xcontainer';
 import { type FileDigest, digestFile, digestText } from './file-digest';
 import { type ManifestSignature, type SigningKey, signManifest } from './manifest-signature';
 import { VM_STATE_FILE } from '../xcontainer/vm/vm-snapshot';
@@ -45,6 +44,20 @@ export interface CheckpointManifest {
 export function manifestBody(m: CheckpointManifest): string {
   const { digest: _d, signature: _s, ...rest } = m;
   return JSON.stringify(rest);
+}
+
+/** The manifest's description of the VM, from its state model: what a restoring host must match and rebuild. */
+export type ManifestVm = Pick<CheckpointManifest, 'qemu' | 'shape' | 'agentProtocol' | 'shares' | 'network'>;
+
+export function manifestVmOf(spec: VmSpec, state: VmState): ManifestVm {
+  const net = state.devices.net;
+  return {
+    qemu: { build: spec.qemuBuild, machine: spec.machine, cpu: spec.cpu, accel: spec.accel },
+    shape: spec.shape,
+    agentProtocol: state.agent.protocol,
+    shares: state.devices.shares,
+    network: net ? { mac: net.mac } : undefined,
+  };
 }
 
 export function selfDigest(m: CheckpointManifest): string {

@@ -245,12 +245,15 @@ refused() {
   [ "$("$RUNX_BIN" --root "$FROOT" state src | node -p 'JSON.parse(require("fs").readFileSync(0)).status')" = running ]
 }
 
-@test "state dir: a launch.json naming a host file as the guest kernel gets it copied into no image" {
-  launch="$FROOT/src/launch.json"
-  cp "$launch" "$BATS_TEST_TMPDIR/launch.json.orig"
-  node -e 'const f=process.argv[1], l=JSON.parse(require("fs").readFileSync(f,"utf8")); l.qemu.kernel=process.argv[2]; require("fs").writeFileSync(f, JSON.stringify(l))' "$launch" "$VICTIM"
+@test "state dir: a launch.json or vm-spec.json naming a host file as the guest kernel gets it copied into no image" {
+  # the VM's spec names its kernel (vm-spec.json; launch.json where there is none)
+  for f in launch.json vm-spec.json; do if [ -f "$FROOT/src/$f" ]; then cp "$FROOT/src/$f" "$BATS_TEST_TMPDIR/$f.orig"; fi; done
+  node -e '
+    const fs = require("fs"), [dir, victim] = process.argv.slice(1);
+    const l = JSON.parse(fs.readFileSync(dir + "/launch.json", "utf8")); l.qemu.kernel = victim; fs.writeFileSync(dir + "/launch.json", JSON.stringify(l));
+    if (fs.existsSync(dir + "/vm-spec.json")) { const s = JSON.parse(fs.readFileSync(dir + "/vm-spec.json", "utf8")); s.kernel = victim; fs.writeFileSync(dir + "/vm-spec.json", JSON.stringify(s)); }' "$FROOT/src" "$VICTIM"
   run "$RUNX_BIN" --root "$FROOT" checkpoint --leave-running --image-path "$IMG" src
-  cp "$BATS_TEST_TMPDIR/launch.json.orig" "$launch"
+  for f in launch.json vm-spec.json; do if [ -f "$BATS_TEST_TMPDIR/$f.orig" ]; then cp "$BATS_TEST_TMPDIR/$f.orig" "$FROOT/src/$f"; fi; done
   [ "$status" -eq 1 ]
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == *"names $VICTIM as the guest kernel, which is neither this runx's nor in the container's state directory"* ]]

@@ -17,8 +17,8 @@ export interface GuestFiles {
   initramfs: string;
 }
 
-/** The kernel and initramfs of the container in `stateDir`, checked as above. */
-export function trustedGuestFiles(stateDir: string, launch: KeeperLaunch): GuestFiles {
+/** The kernel and initramfs of the container in `stateDir` (its launch.json's or vm-spec.json's), checked as above. */
+export function trustedGuestFiles(stateDir: string, named: GuestFiles): GuestFiles {
   let assets: GuestFiles | undefined;
   try {
     assets = findGuestAssets();
@@ -26,14 +26,14 @@ export function trustedGuestFiles(stateDir: string, launch: KeeperLaunch): Guest
   const check = (file: string, what: string, asset: string | undefined): string => {
     const own = path.dirname(path.resolve(file)) === path.resolve(stateDir);
     if (!own && path.resolve(file) !== asset) {
-      throw new RunxError('ESTATE', `${path.join(stateDir, 'launch.json')} names ${file} as the guest ${what}, which is neither this runx's nor in the container's state directory`);
+      throw new RunxError('ESTATE', `state directory ${stateDir} names ${file} as the guest ${what}, which is neither this runx's nor in the container's state directory`);
     }
     if (own) assertPlainFile(file, `state directory ${stateDir}`);
     return file;
   };
   return {
-    kernel: check(launch.qemu.kernel, 'kernel', assets?.kernel && path.resolve(assets.kernel)),
-    initramfs: check(launch.qemu.initramfs, 'initramfs', assets?.initramfs && path.resolve(assets.initramfs)),
+    kernel: check(named.kernel, 'kernel', assets?.kernel && path.resolve(assets.kernel)),
+    initramfs: check(named.initramfs, 'initramfs', assets?.initramfs && path.resolve(assets.initramfs)),
   };
 }
 

@@ -56,11 +56,11 @@ describe('a state directory is its own authority', () => {
   it('does not take a guest kernel from launch.json unless it is runx\'s or the state directory\'s own', () => {
     const dir = path.join(work, 'root', 'c1');
     fs.mkdirSync(dir, { recursive: true });
-    expect(() => trustedGuestFiles(dir, launchOf({ kernel: path.join(work, 'victim'), initramfs: path.join(work, 'victim') })))
+    expect(() => trustedGuestFiles(dir, { kernel: path.join(work, 'victim'), initramfs: path.join(work, 'victim') }))
       .toThrow(/names .*victim as the guest kernel, which is neither this runx's nor in the container's state directory/);
     fs.writeFileSync(path.join(dir, 'bzImage'), 'k');
     fs.symlinkSync(path.join(work, 'victim'), path.join(dir, 'initramfs.cpio'));
-    expect(() => trustedGuestFiles(dir, launchOf({ kernel: path.join(dir, 'bzImage'), initramfs: path.join(dir, 'initramfs.cpio') })))
+    expect(() => trustedGuestFiles(dir, { kernel: path.join(dir, 'bzImage'), initramfs: path.join(dir, 'initramfs.cpio') }))
       .toThrow(/initramfs.cpio is a symbolic link, not a regular file/);
   });
 });
