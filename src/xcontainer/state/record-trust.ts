@@ -5,18 +5,16 @@
 // the record back to <root>/<rec.id>) or a removal (delete removes rec.cgroup's
 // directories) outside where it belongs.
 import path from 'node:path';
-import { RunxError } from '../../errors';
 import { CGROUP_ROOT } from '../cgroup/host-cgroup';
 import type { ContainerRecord } from './container-record';
 
-export function checkRecord(rec: ContainerRecord, id: string, file: string): ContainerRecord {
-  if (typeof rec !== 'object' || rec === null) throw new RunxError('ESTATE', `container "${id}": state file ${file} is corrupt`);
-  if (rec.id !== id) throw new RunxError('ESTATE', `container "${id}": state file ${file} is of another container (${JSON.stringify(rec.id)})`);
+/** Why the record of `id` may not be used as it is, or undefined when it may. */
+export function recordProblem(rec: ContainerRecord, id: string): string | undefined {
+  if (typeof rec !== 'object' || rec === null) return 'is corrupt';
+  if (rec.id !== id) return `is of another container (${JSON.stringify(rec.id)})`;
   for (const dir of Object.values(rec.cgroup?.dirs ?? {})) {
     const rel = path.relative(CGROUP_ROOT, path.resolve(String(dir)));
-    if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) {
-      throw new RunxError('ESTATE', `container "${id}": state file ${file} names cgroup ${String(dir)}, which is not under ${CGROUP_ROOT}`);
-    }
+    if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) return `names cgroup ${String(dir)}, which is not under ${CGROUP_ROOT}`;
   }
-  return rec;
+  return undefined;
 }
