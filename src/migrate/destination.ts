@@ -25,9 +25,13 @@ import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import { StateStore, validateId } from '../xcontainer/state/state-store';
 import type { IncomingEndpoints } from '../xcontainer/vm/vm-migration';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { newStreamSecret, streamKey } from './stream-tls';
+import { type PskCreds, removePskDir, writePskDir } from '../xcontainer/vm/tls-creds';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
 const MiB = 1024 * 1024;
+/** The incoming streams' key directory, in the container's state directory. */
+const TLS_DIR = 'migrate-tls';
 
 /** A VM arriving for a keeper started here, whose stdio the source's stand-in attaches to. */
 interface Incoming {
@@ -76,7 +80,7 @@ export class Destination {
   private readonly incoming = new Map<string, Incoming>();
   private readonly returns = new Map<string, Return>();
 
-  constructor(private readonly runtime: RuntimeOptions, private readonly host: string) {
+  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, private readonly token?: string) {
     this.store = new StateStore(runtime.root);
   }
 
@@ -97,7 +101,10 @@ export class Destination {
     if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
     for (const p of req.sharePaths) if (!fs.existsSync(p)) throw new RunxError('ECONFIG', `bind-mounted host path ${p} does not exist on this host`);
     if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
-    if (this.standInFor(req)) return this.prepareReturn(req);
+    const secret = newStreamSecret();
+    const psk = streamKey(this.token, secret, Buffer.from(req.streamNonce ?? []), req.containerId);
+    const streams = { streamIdentity: secret.identity, streamSecret: secret.secret };
+    if (this.standInFor(req)) return { ...await this.prepareReturn(req, psk), ...streams };
 
     const id = req.containerId;
     const dir = this.store.claim(id);
@@ -119,7 +126,7 @@ export class Destination {
         owner: '', annotations: config.annotations, keeperPid: 0,
       };
       this.store.write(record);
-      const endpoints = await this.endpoints(network);
+      const endpoints = await this.endpoints(network, id, psk);
       const launch: KeeperLaunch = {
         id, root: path.resolve(this.runtime.root), qemuBinary,
         qemu: {
@@ -141,7 +148,7 @@ export class Destination {
       const reply = await keeperReadiness(keeper);
       if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
       log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${network ? `, NIC in ${network.netnsPath}` : ''}`);
-      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: network?.netnsPath ?? '' };
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: network?.netnsPath ?? '', ...streams };
     } catch (err) {
       this.incoming.delete(id);
       await abandon(this.store, id, keeper);
@@ -174,7 +181,7 @@ export class Destination {
    * goes back into the namespace it had here unless --netns names another; the tap
    * the stand-in kept there is taken over as it is.
    */
-  private async prepareReturn(req: PrepareRequest): Promise<PrepareReply> {
+  private async prepareReturn(req: PrepareRequest, psk: PskCreds): Promise<Omit<PrepareReply, 'streamIdentity' | 'streamSecret'>> {
     const id = req.containerId;
     const keeperSock = this.store.file(id, KEEPER_SOCKET);
     const previous = (JSON.parse(fs.readFileSync(this.store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
@@ -192,7 +199,7 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
-      const endpoints = await this.endpoints(network);
+      const endpoints = await this.endpoints(network, id, psk);
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
       if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
@@ -207,9 +214,12 @@ export class Destination {
     return setupMigratedNetwork(netnsPath, { mac: nic.mac, cidr: nic.cidr || undefined, gateway: nic.gateway || undefined, mtu: nic.mtu });
   }
 
-  private async endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> {
+  private async endpoints(network: GuestNetwork | undefined, id: string, psk: PskCreds): Promise<IncomingEndpoints> {
+    // Only this migration's key opens the streams: QEMU reads it at each handshake.
+    const tlsDir = this.store.file(id, TLS_DIR);
+    writePskDir(tlsDir, psk, true);
     // QEMU runs in the container's namespace when the VM has a NIC: its keeper relays.
-    return { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host), relay: network !== undefined };
+    return { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host), relay: network !== undefined, tlsDir };
   }
 
   async finish(id: string): Promise<number> {
@@ -218,6 +228,7 @@ export class Destination {
     if (!back && (!entry || entry.finished)) throw new RunxError('ENOTFOUND', `no incoming migration of "${id}" here`);
     const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
     if (!reply.ok) throw new RunxError('ESTATE', `destination could not run ${id}: ${reply.error}`);
+    removePskDir(this.store.file(id, TLS_DIR));
     if (entry && !back) {
       entry.finished = true;
       return entry.keeper.pid ?? 0;
@@ -242,6 +253,7 @@ export class Destination {
       const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'abort-incoming', network: back.previous })
         .catch((err: Error) => ({ ok: false as const, error: err.message }));
       if (!reply.ok) log().warn(`abort of ${id}'s return: ${reply.error}`);
+      removePskDir(this.store.file(id, TLS_DIR));
       if (back.network) teardownNetwork(back.network);
       return;
     }

@@ -17,9 +17,10 @@ import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import { StateStore } from '../xcontainer/state/state-store';
 import { EXPORT_NAME, type MigrationProgress, type MigrationStats } from '../xcontainer/vm/vm-migration';
-import { type AuthOptions, clientCredentials } from './auth';
+import { type AuthOptions, clientCredentials, readToken } from './auth';
+import { newNonce, streamKey } from './stream-tls';
 import { instanceOf } from './instance';
-import { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
+import { MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
 
 export interface MigrateOptions extends AuthOptions {
   to: string;
@@ -73,9 +74,10 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       const net = launch.qemu.network;
       if (opts.netnsPath && !net) throw new RunxError('EUSAGE', `--netns: container ${id} has no NIC (its config names no network namespace path)`);
       const { Client } = migrationPackage();
-      const { creds, metadata } = clientCredentials(opts);
-      const client: MigrationClient = new Client(opts.to, creds, CHANNEL_OPTIONS);
+      const { creds, metadata, options } = clientCredentials(opts);
+      const client: MigrationClient = new Client(opts.to, creds, options);
       const deadline = () => ({ deadline: Date.now() + 60_000 });
+      const nonce = newNonce();
       try {
         const ep = await call<PrepareReply>((cb) => client.Prepare({
           protocolVersion: MIGRATION_PROTOCOL_VERSION,
@@ -94,9 +96,17 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           nic: net ? { mac: net.mac, cidr: net.cidr ?? '', gateway: net.gateway ?? '', mtu: net.mtu, netnsPath: net.netnsPath } : null,
           netnsPath: opts.netnsPath ?? '',
           instance: instanceOf(store, id),
+          streamNonce: nonce,
         }, metadata, deadline(), cb));
         const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason }, metadata, deadline(), cb))
           .catch((err) => log().warn(`abort at ${opts.to}: ${messageOf(err)}`));
+        let tls: ReturnType<typeof streamKey>;
+        try {
+          tls = streamKey(readToken(opts.tokenFile), { identity: ep.streamIdentity, secret: Buffer.from(ep.streamSecret ?? []) }, nonce, id);
+        } catch (err) {
+          await abort(messageOf(err));
+          throw err;
+        }
         if (cancelled) {
           await abort('cancelled');
           throw cancelledError();
@@ -119,6 +129,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
             autoConverge: opts.autoConverge, postcopy: opts.postcopy,
             // QEMU sits in the container's namespace, which cannot reach the other host.
             relay: net !== undefined,
+            tls,
           },
         }, 3_600_000, (p) => onProgress(p as MigrationProgress));
         // From here on the VM is at the destination: a late Ctrl-C no longer cancels.

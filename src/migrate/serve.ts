@@ -29,7 +29,7 @@ export async function serveMigration(opts: ServeOptions, runtime: RuntimeOptions
   const { grpc: g, service } = migrationPackage();
   const { host, port } = parseHostPort(opts.listen);
   const { creds, token } = serverCredentials(opts);
-  const dest = new Destination(runtime, host);
+  const dest = new Destination(runtime, host, token);
   const server = new g.Server(CHANNEL_OPTIONS);
   const denied = (md: grpc.Metadata) => !authorized(md, token);
   const unauth = () => Object.assign(new Error('unauthenticated: bad or missing token'), { code: g.status.UNAUTHENTICATED }) as grpc.ServiceError;

@@ -9,7 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { type AuthOptions, clientCredentials } from '../../migrate/auth';
-import { type AttachIn, type AttachOut, CHANNEL_OPTIONS, type MigrationClient, migrationPackage } from '../../migrate/proto';
+import { type AttachIn, type AttachOut, type MigrationClient, migrationPackage } from '../../migrate/proto';
 import { teardownNetwork } from '../devices/net/config';
 import type { KeeperLaunch } from './keeper-launch';
 import { writeLaunch } from './keeper-spawn';
@@ -31,8 +31,8 @@ export class StandIn {
 
   constructor(id: string, to: string, auth: AuthOptions, sinks: StandInSinks) {
     const { Client } = migrationPackage();
-    const { creds, metadata } = clientCredentials(auth);
-    this.client = new Client(to, creds, CHANNEL_OPTIONS);
+    const { creds, metadata, options } = clientCredentials(auth);
+    this.client = new Client(to, creds, options);
     this.stream = this.client.Attach(metadata);
     this.stream.write({ containerId: id });
     const end = (status: number, why?: string) => {
