@@ -70,6 +70,18 @@ export function clientCredentials(o: AuthOptions): { creds: grpc.ChannelCredenti
   return { creds, metadata, options: { ...CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': TOKEN_CERT_NAME } };
 }
 
+/**
+ * The message of a failed call, where a TLS handshake that failed on certificates
+ * means a peer that holds another token (or other certificates).
+ */
+export function callErrorMessage(err: { details?: string; message: string }): string {
+  const text = err.details || err.message;
+  if (/certificate|handshake|SSL|alert/i.test(text) && /No connection established/.test(text)) {
+    return `unauthenticated: the TLS handshake with the migration service failed (${text.replace(/^.*Last error: (Error: )?/, '').replace(/\.? ?Resolution note:.*$/, '')}): another token or certificate?`;
+  }
+  return text;
+}
+
 /** Equal strings, in time that does not depend on where they differ (HMACs of both, of equal length). */
 export function sameSecret(a: string, b: string): boolean {
   const key = crypto.randomBytes(32);

@@ -17,7 +17,7 @@ import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
 import { StateStore } from '../xcontainer/state/state-store';
 import { EXPORT_NAME, type MigrationProgress, type MigrationStats } from '../xcontainer/vm/vm-migration';
-import { type AuthOptions, clientCredentials, readToken } from './auth';
+import { type AuthOptions, callErrorMessage, clientCredentials, readToken } from './auth';
 import { newNonce, streamKey } from './stream-tls';
 import { instanceOf } from './instance';
 import { MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
@@ -48,7 +48,7 @@ export interface MigrationReport {
 }
 
 function call<T>(fn: (cb: (err: Error | null, res?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(new RunxError('EHOST', (err as { details?: string }).details || err.message)) : resolve(res as T))));
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(new RunxError('EHOST', callErrorMessage(err))) : resolve(res as T))));
 }
 
 export async function migrateContainer(id: string, opts: MigrateOptions, runtime: RuntimeOptions, onProgress: (p: MigrationProgress) => void): Promise<MigrationReport> {
