@@ -126,7 +126,7 @@ export class Destination {
         owner: '', annotations: config.annotations, keeperPid: 0,
       };
       this.store.write(record);
-      const endpoints = await this.endpoints(network, id, psk);
+      const endpoints = await this.endpoints(id, psk);
       const launch: KeeperLaunch = {
         id, root: path.resolve(this.runtime.root), qemuBinary,
         qemu: {
@@ -199,7 +199,7 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
-      const endpoints = await this.endpoints(network, id, psk);
+      const endpoints = await this.endpoints(id, psk);
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
       if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
@@ -214,12 +214,12 @@ export class Destination {
     return setupMigratedNetwork(netnsPath, { mac: nic.mac, cidr: nic.cidr || undefined, gateway: nic.gateway || undefined, mtu: nic.mtu });
   }
 
-  private async endpoints(network: GuestNetwork | undefined, id: string, psk: PskCreds): Promise<IncomingEndpoints> {
-    // Only this migration's key opens the streams: QEMU reads it at each handshake.
+  private async endpoints(id: string, psk: PskCreds): Promise<IncomingEndpoints> {
+    // Only this migration's key opens the streams: its keeper reads it and removes it.
     const tlsDir = this.store.file(id, TLS_DIR);
-    writePskDir(tlsDir, psk, true);
-    // QEMU runs in the container's namespace when the VM has a NIC: its keeper relays.
-    return { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host), relay: network !== undefined, tlsDir };
+    writePskDir(tlsDir, psk);
+    // QEMU listens on unix sockets; its keeper tunnels the ports to them.
+    return { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host), tlsDir };
   }
 
   async finish(id: string): Promise<number> {

@@ -127,8 +127,6 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
             migrateUri: `tcp:${ep.host}:${ep.migratePort}`,
             downtimeLimitMs: opts.downtimeLimitMs, bandwidthMiBps: opts.bandwidthMiBps,
             autoConverge: opts.autoConverge, postcopy: opts.postcopy,
-            // QEMU sits in the container's namespace, which cannot reach the other host.
-            relay: net !== undefined,
             tls,
           },
         }, 3_600_000, (p) => onProgress(p as MigrationProgress));

@@ -18,13 +18,8 @@ export interface QmpCommands {
   migrate_cancel: { args: Record<string, never>; result: Record<string, never> };
   'migrate-incoming': { args: { uri: string }; result: Record<string, never> };
   'migrate-set-capabilities': { args: { capabilities: Array<{ capability: string; state: boolean }> }; result: Record<string, never> };
-  'migrate-set-parameters': { args: { 'downtime-limit'?: number; 'max-bandwidth'?: number; 'tls-creds'?: string; 'tls-hostname'?: string }; result: Record<string, never> };
-  'nbd-server-start': { args: { addr: { type: 'inet'; data: { host: string; port: string } } | { type: 'unix'; data: { path: string } }; 'tls-creds'?: string }; result: Record<string, never> };
-  'object-add': { args: { 'qom-type': 'tls-creds-psk'; id: string; endpoint: 'server' | 'client'; dir: string; username?: string }; result: Record<string, never> };
-  'object-del': { args: { id: string }; result: Record<string, never> };
-  'blockdev-add': { args: { driver: 'nbd'; 'node-name': string; server: { type: 'inet'; host: string; port: string } | { type: 'unix'; path: string }; export: string; 'tls-creds'?: string }; result: Record<string, never> };
-  'blockdev-del': { args: { 'node-name': string }; result: Record<string, never> };
-  'blockdev-mirror': { args: { 'job-id': string; device: string; target: string; sync: 'full' }; result: Record<string, never> };
+  'migrate-set-parameters': { args: { 'downtime-limit'?: number; 'max-bandwidth'?: number }; result: Record<string, never> };
+  'nbd-server-start': { args: { addr: { type: 'inet'; data: { host: string; port: string } } | { type: 'unix'; data: { path: string } } }; result: Record<string, never> };
   'nbd-server-add': { args: { device: string; name?: string; writable: boolean }; result: Record<string, never> };
   'nbd-server-stop': { args: Record<string, never>; result: Record<string, never> };
   'drive-mirror': { args: { 'job-id': string; device: string; target: string; format: string; sync: 'full'; mode: 'existing' }; result: Record<string, never> };

@@ -1,35 +1,29 @@
 // Live migration of a VM with its disk and without shared storage, the way libvirt's
 // --copy-storage-all works on QEMU 7.2: the destination QEMU waits paused
 // (-S -incoming defer) with an NBD export of its empty disk; the source mirrors its
-// disk there (blockdev-mirror sync=full onto the existing export), waits until the mirror is
+// disk there (drive-mirror sync=full mode=existing), waits until the mirror is
 // ready, pre-copies memory (migrate), and on completion ends the mirror
 // (block-job-cancel, which for a ready job flushes it); the destination then stops
 // the export and continues.
 //
-// A VM with a NIC has its QEMU inside the container's network namespace, whose own
-// traffic all goes to the guest (tc redirects): QEMU cannot reach the other host from
-// there. Its two streams then go through unix sockets in the state directory (the
-// working directory of both QEMU and its keeper, and a path works across network
-// namespaces) that the keeper, in the host's namespace, relays to and from TCP.
-//
-// Both streams are TLS between the two QEMUs, with that migration's pre-shared key
-// (tls-creds.ts; the key comes from src/migrate/stream-tls.ts): the NBD server and
-// the incoming migration accept no other peer, and the relays carry only TLS. The
-// mirror's target is therefore an NBD node made with blockdev-add (drive-mirror's
-// nbd:// filename cannot take TLS credentials) and the job is blockdev-mirror.
+// QEMU's two streams go through unix sockets in the state directory (the working
+// directory of both QEMU and its keeper, and a path works across network namespaces)
+// that the keeper, in the host's namespace, relays to and from the other host over a
+// TLS tunnel keyed for this migration alone (stream-tunnel.ts): nothing crosses
+// between the hosts in the clear, and the destination's ports take no other peer. (A
+// VM with a NIC could not reach the other host from its QEMU anyway: its QEMU is in
+// the container's network namespace, whose traffic all goes to the guest.)
 import fs from 'node:fs';
 import net from 'node:net';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { sleep } from '../host/host';
 import type { MigrateInfo, QmpClient } from './qmp-client';
-import { type PskCreds, TLS_CREDS_ID, addPskCreds, dropTlsCreds, removePskDir, writePskDir } from './tls-creds';
+import { tunnelConnect, tunnelServer } from './stream-tunnel';
+import { type PskCreds, readPskDir, removePskDir } from './tls-creds';
 
 export const EXPORT_NAME = 'root';
 const MIRROR_JOB = 'runx-mirror';
-const MIRROR_TARGET = 'runx-mirror-target';
-/** The source's key directory, gone once its QEMU has read it. */
-const CLIENT_TLS_DIR = 'migrate-tls-out';
 const NBD_SOCKET = 'migrate-nbd.sock';
 const STREAM_SOCKET = 'migrate-stream.sock';
 
@@ -37,9 +31,7 @@ export interface IncomingEndpoints {
   host: string;
   nbdPort: number;
   migratePort: number;
-  /** QEMU listens on unix sockets in its directory and the keeper relays the ports to them. */
-  relay?: boolean;
-  /** The directory of the streams' server credentials (tls-creds.ts writePskDir), made by the migration service. */
+  /** The directory of the migration's key (tls-creds.ts writePskDir), made by the migration service. */
   tlsDir: string;
 }
 
@@ -50,9 +42,7 @@ export interface SendOptions {
   bandwidthMiBps?: number;
   autoConverge?: boolean;
   postcopy?: boolean;
-  /** QEMU connects to unix sockets in its directory and the keeper relays them to the TCP URIs. */
-  relay?: boolean;
-  /** The migration's pre-shared key for both streams. */
+  /** The migration's pre-shared key for the tunnel. */
   tls: PskCreds;
 }
 
@@ -80,13 +70,15 @@ export interface MigrationStats {
  * Relays every connection accepted on one side to a fresh connection to the other,
  * both ways, each direction ending on its own (QEMU half-closes). An error on either
  * end breaks the pair, so QEMU sees a broken stream, as it would on a direct one.
+ * With a key, the accepting side is the TLS tunnel's server: only connections that
+ * completed its handshake are relayed.
  */
 export class Relay {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
 
-  async listen(at: net.ListenOptions, connect: () => net.Socket): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: true }, (inbound) => {
+  async listen(at: net.ListenOptions, connect: () => net.Socket, psk?: PskCreds): Promise<void> {
+    const onInbound = (inbound: net.Socket) => {
       const outbound = connect();
       for (const s of [inbound, outbound]) {
         this.sockets.add(s);
@@ -99,7 +91,8 @@ export class Relay {
       }
       inbound.pipe(outbound);
       outbound.pipe(inbound);
-    });
+    };
+    const server = psk ? tunnelServer(psk, onInbound) : net.createServer({ allowHalfOpen: true }, onInbound);
     this.servers.push(server);
     // A socket file left by a keeper that died mid-migration would block the name.
     if (at.path) fs.rmSync(at.path, { force: true });
@@ -125,22 +118,17 @@ let incomingRelay: Relay | undefined;
 
 /** Destination: export the (empty) disk over NBD and start listening for the VM state. */
 export async function prepareIncoming(qmp: QmpClient, ep: IncomingEndpoints): Promise<void> {
-  await addPskCreds(qmp, ep.tlsDir, 'server');
-  await qmp.execute('migrate-set-parameters', { 'tls-creds': TLS_CREDS_ID });
-  if (!ep.relay) {
-    await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: ep.host, port: String(ep.nbdPort) } }, 'tls-creds': TLS_CREDS_ID });
-    await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
-    await qmp.execute('migrate-incoming', { uri: `tcp:${ep.host}:${ep.migratePort}` });
-    return;
-  }
-  await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: NBD_SOCKET } }, 'tls-creds': TLS_CREDS_ID });
+  // Read once: from here on the key is in this process's memory only.
+  const psk = readPskDir(ep.tlsDir);
+  removePskDir(ep.tlsDir);
+  await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: NBD_SOCKET } } });
   await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
   await qmp.execute('migrate-incoming', { uri: `unix:${STREAM_SOCKET}` });
   const relay = new Relay();
   incomingRelay = relay;
   const unix = (file: string) => () => net.connect({ path: file, allowHalfOpen: true });
-  await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET));
-  await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET));
+  await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET), psk);
+  await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET), psk);
 }
 
 /** Destination: the source gave up before switch-over; the incoming VM is to end. */
@@ -164,7 +152,6 @@ export async function finishIncoming(qmp: QmpClient, timeoutMs = 30_000): Promis
     await sleep(10);
   }
   await qmp.execute('nbd-server-stop', {}).catch(() => undefined);
-  await dropTlsCreds(qmp);
   incomingRelay?.close(true);
   incomingRelay = undefined;
   if (status !== 'running') await qmp.execute('cont', {});
@@ -193,29 +180,13 @@ async function waitMirrorReady(qmp: QmpClient, onProgress: (p: MigrationProgress
 }
 
 /** Source: ends the ready mirror, flushing it; resolves once the job is gone. */
-async function endMirror(qmp: QmpClient, force = false): Promise<void> {
-  await qmp.execute('block-job-cancel', { device: MIRROR_JOB, ...(force ? { force } : {}) }).catch(() => undefined);
-  const deadline = Date.now() + (force ? 5_000 : 30_000);
+async function endMirror(qmp: QmpClient): Promise<void> {
+  await qmp.execute('block-job-cancel', { device: MIRROR_JOB }).catch(() => undefined);
+  const deadline = Date.now() + 30_000;
   while ((await qmp.execute('query-block-jobs', {})).some((j) => j.device === MIRROR_JOB)) {
     if (Date.now() > deadline) throw new RunxError('EQMP', 'the disk mirror did not finish');
     await sleep(10);
   }
-  await qmp.execute('blockdev-del', { 'node-name': MIRROR_TARGET }).catch(() => undefined);
-}
-
-/** Source: the NBD node of the destination's export, over TLS, and the mirror job onto it. */
-async function startMirror(qmp: QmpClient, o: SendOptions): Promise<void> {
-  writePskDir(CLIENT_TLS_DIR, o.tls, false);
-  try {
-    await addPskCreds(qmp, CLIENT_TLS_DIR, 'client', o.tls.identity);
-  } finally {
-    removePskDir(CLIENT_TLS_DIR);
-  }
-  // A name is needed for TLS over a unix socket; a PSK session checks none.
-  await qmp.execute('migrate-set-parameters', { 'tls-creds': TLS_CREDS_ID, 'tls-hostname': 'runx' });
-  const server = o.relay ? { type: 'unix' as const, path: NBD_SOCKET } : { type: 'inet' as const, host: tcpTarget(o.nbdUri).host, port: String(tcpTarget(o.nbdUri).port) };
-  await qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': MIRROR_TARGET, server, export: EXPORT_NAME, 'tls-creds': TLS_CREDS_ID });
-  await qmp.execute('blockdev-mirror', { 'job-id': MIRROR_JOB, device: 'root', target: MIRROR_TARGET, sync: 'full' });
 }
 
 /**
@@ -229,16 +200,14 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
     onProgress(p);
   };
   let relay: Relay | undefined;
-  let migrateUri = o.migrateUri;
+  const nbdUri = `nbd+unix:///${EXPORT_NAME}?socket=${NBD_SOCKET}`;
+  const migrateUri = `unix:${STREAM_SOCKET}`;
   try {
-    if (o.relay) {
-      relay = new Relay();
-      const tcp = (uri: string) => () => net.connect({ ...tcpTarget(uri), allowHalfOpen: true });
-      await relay.listen({ path: NBD_SOCKET }, tcp(o.nbdUri));
-      await relay.listen({ path: STREAM_SOCKET }, tcp(o.migrateUri));
-      migrateUri = `unix:${STREAM_SOCKET}`;
-    }
-    await startMirror(qmp, o);
+    relay = new Relay();
+    const tunnel = (uri: string) => () => tunnelConnect(tcpTarget(uri), o.tls);
+    await relay.listen({ path: NBD_SOCKET }, tunnel(o.nbdUri));
+    await relay.listen({ path: STREAM_SOCKET }, tunnel(o.migrateUri));
+    await qmp.execute('drive-mirror', { 'job-id': MIRROR_JOB, device: 'root', target: nbdUri, format: 'raw', sync: 'full', mode: 'existing' });
     diskBytes = await waitMirrorReady(qmp, progress, 600_000);
     const caps = [{ capability: 'auto-converge', state: o.autoConverge === true }, { capability: 'postcopy-ram', state: o.postcopy === true }];
     await qmp.execute('migrate-set-capabilities', { capabilities: caps });
@@ -265,15 +234,13 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
       await sleep(20);
     }
     await endMirror(qmp);
-    await dropTlsCreds(qmp);
     relay?.close(false);
     const dirtySyncCount = (info.ram as { 'dirty-sync-count'?: number } | undefined)?.['dirty-sync-count'] ?? 0;
     return { totalTimeMs: info['total-time'] ?? 0, downtimeMs: info.downtime ?? 0, ramBytes: info.ram?.transferred ?? 0, diskBytes, cpuThrottlePercent: throttle, dirtySyncCount };
   } catch (err) {
     relay?.close(true);
     await qmp.execute('migrate_cancel', {}).catch(() => undefined);
-    await endMirror(qmp, true).catch(() => undefined);
-    await dropTlsCreds(qmp);
+    await qmp.execute('block-job-cancel', { device: MIRROR_JOB, force: true }).catch(() => undefined);
     if (wasRunning) {
       const st = await qmp.execute('query-status', {}).catch(() => undefined);
       if (st && st.status !== 'running') await qmp.execute('cont', {}).catch(() => undefined);

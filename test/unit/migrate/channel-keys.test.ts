@@ -1,6 +1,6 @@
 // The migration channel's keys: the certificate a token stands for (token-tls.ts), the
 // streams' pre-shared key (stream-tls.ts), the constant-time token check (auth.ts), and
-// the key directory QEMU reads (tls-creds.ts).
+// the key directory the destination keeper reads (tls-creds.ts).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { sameSecret } from '../../../src/migrate/auth';
 import { newNonce, newStreamSecret, streamKey } from '../../../src/migrate/stream-tls';
 import { tokenIdentity } from '../../../src/migrate/token-tls';
-import { writePskDir } from '../../../src/xcontainer/vm/tls-creds';
+import { readPskDir, writePskDir } from '../../../src/xcontainer/vm/tls-creds';
 
 describe('the certificate a token stands for', () => {
   it('is the same from the same token, self-signed, and another for another token', () => {
@@ -69,11 +69,11 @@ describe('the streams key', () => {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'runx-psk-')), 'tls');
     try {
       const k = streamKey('tok', newStreamSecret(), newNonce(), 'c1');
-      writePskDir(dir, k, true);
+      writePskDir(dir, k);
       expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
       expect(fs.statSync(path.join(dir, 'keys.psk')).mode & 0o777).toBe(0o600);
       expect(fs.readFileSync(path.join(dir, 'keys.psk'), 'utf8')).toBe(`${k.identity}:${k.keyHex}\n`);
-      expect(fs.readFileSync(path.join(dir, 'dh-params.pem'), 'utf8')).toMatch(/BEGIN DH PARAMETERS/);
+      expect(readPskDir(dir)).toEqual(k);
     } finally {
       fs.rmSync(path.dirname(dir), { recursive: true, force: true });
     }
@@ -86,5 +86,30 @@ describe('the token check', () => {
     expect(sameSecret('Bearer abd', 'Bearer abc')).toBe(false);
     expect(sameSecret('Bearer ab', 'Bearer abc')).toBe(false);
     expect(sameSecret('', 'Bearer abc')).toBe(false);
+  });
+});
+
+describe('the streams tunnel', () => {
+  it('relays for the key it was made with, and for no other key or identity', async () => {
+    const { tunnelConnect, tunnelServer } = await import('../../../src/xcontainer/vm/stream-tunnel');
+    const psk = streamKey('tok', newStreamSecret(), newNonce(), 'c1');
+    const server = tunnelServer(psk, (s) => s.end('in'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const talk = (k: typeof psk) => new Promise<string>((resolve) => {
+      const s = tunnelConnect({ host: '127.0.0.1', port }, k);
+      let got = '';
+      s.on('data', (b: Buffer) => { got += b.toString(); });
+      s.on('end', () => s.end()); // half-open: our side ends when we choose
+      s.on('close', () => resolve(got));
+      s.on('error', () => undefined);
+    });
+    try {
+      expect(await talk(psk)).toBe('in');
+      expect(await talk({ ...psk, keyHex: 'ab'.repeat(32) })).toBe('');
+      expect(await talk({ ...psk, identity: 'runx-000000000000000000000000' })).toBe('');
+    } finally {
+      server.close();
+    }
   });
 });
