@@ -1,5 +1,5 @@
 // The key of one migration's QEMU-to-QEMU streams (memory over the migration stream,
-// disk over NBD): QEMU's TLS with a pre-shared key (tls-creds-psk). The destination
+// disk over NBD), which the keepers' TLS-PSK tunnel uses (stream-tunnel.ts). The destination
 // makes a fresh PSK identity and secret at Prepare and sends them back over the
 // authenticated TLS control channel; the key is HKDF-SHA256 of the token (when there
 // is one) and that secret, salted with the source's nonce from Prepare and bound to
