@@ -71,7 +71,8 @@ export interface MigrationStats {
  * both ways, each direction ending on its own (QEMU half-closes). An error on either
  * end breaks the pair, so QEMU sees a broken stream, as it would on a direct one.
  * With a key, the accepting side is the TLS tunnel's server: only connections that
- * completed its handshake are relayed.
+ * completed its handshake are relayed. Errors are logged at debug: without --log a
+ * keeper's stderr is the container's, and QEMU reports the broken stream anyway.
  */
 export class Relay {
   private readonly servers: net.Server[] = [];
@@ -84,7 +85,7 @@ export class Relay {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
         s.on('error', (err) => {
-          log().warn(`migration relay: ${err.message}`);
+          log().debug(`migration relay: ${err.message}`);
           inbound.destroy();
           outbound.destroy();
         });
@@ -100,7 +101,7 @@ export class Relay {
       server.once('error', reject);
       server.listen(at, () => {
         server.off('error', reject);
-        server.on('error', (err) => log().warn(`migration relay: ${err.message}`));
+        server.on('error', (err) => log().debug(`migration relay: ${err.message}`));
         resolve();
       });
     });
