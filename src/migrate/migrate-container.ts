@@ -3,14 +3,17 @@
 // Finish), any failure aborts the destination and the VM here runs on untouched. A VM
 // with a NIC takes its identity along: the destination recreates the NIC in its own
 // namespace for the container (--netns) with the same MAC and address.
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import type * as grpc from '@grpc/grpc-js';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import {
   type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperRequest, type MigrationProgress, type MigrationStats,
-  type RuntimeOptions, StateStore, askKeeper, netFromState, readVm, removeHostCgroup, teardownNetwork, waitForExit,
+  DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, netFromState, readVm, removeHostCgroup, teardownNetwork, waitForExit,
 } from '../xcontainer';
 import { type AuthOptions, callErrorMessage, clientCredentials, readToken } from './auth';
+import { Heartbeat } from './heartbeat';
 import { newNonce, streamKey } from './stream-tls';
 import { instanceOf } from './instance';
 import { prepareVmOf } from './prepare-request';
@@ -25,7 +28,12 @@ export interface MigrateOptions extends AuthOptions {
   dryRun: boolean;
   /** The destination host's network namespace for the container (its NIC goes there). */
   netnsPath?: string;
+  /** A phase with no progress (or a destination not answering) for this long fails the migration. */
+  stallTimeoutMs?: number;
 }
+
+/** An Abort goes to a destination that may be unreachable: it must not hold up the failure. */
+const ABORT_DEADLINE_MS = 5_000;
 
 export interface MigrationReport {
   id: string;
@@ -71,9 +79,19 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       const { creds, metadata, options } = clientCredentials(opts);
       const client: MigrationClient = new Client(opts.to, creds, options);
       const deadline = () => ({ deadline: Date.now() + 60_000 });
+      const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+      const attempt = randomUUID();
+      let heartbeat: Heartbeat | undefined;
       const nonce = newNonce();
       try {
-        const ep = await call<PrepareReply>((cb) => client.Prepare({
+        // A cancel while the destination prepares ends the call at once; the
+        // destination reaps what it prepared when no ping comes.
+        let preparing: grpc.ClientUnaryCall | undefined;
+        onCancel = () => {
+          cancelled = true;
+          preparing?.cancel();
+        };
+        const ep = await call<PrepareReply>((cb) => { preparing = client.Prepare({
           protocolVersion: MIGRATION_PROTOCOL_VERSION,
           containerId: id,
           ...prepareVmOf(spec, state),
@@ -83,10 +101,17 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           bundle: rec.bundle,
           netnsPath: opts.netnsPath ?? '',
           instance: instanceOf(store, id),
+          attempt,
           streamNonce: nonce,
-        }, metadata, deadline(), cb));
-        const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason }, metadata, deadline(), cb))
-          .catch((err) => log().warn(`abort at ${opts.to}: ${messageOf(err)}`));
+        }, metadata, deadline(), cb); }).catch(async (err: unknown) => {
+          if (!cancelled) throw err;
+          await call<unknown>((cb) => client.Abort({ containerId: id, reason: 'cancelled', attempt }, metadata, { deadline: Date.now() + ABORT_DEADLINE_MS }, cb)).catch(() => undefined);
+          throw cancelledError();
+        });
+        onCancel = () => { cancelled = true; };
+        const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason, attempt }, metadata, { deadline: Date.now() + ABORT_DEADLINE_MS }, cb))
+          // The failure is reported anyway, and a destination that did not hear this reaps its VM itself.
+          .catch((err) => log().info(`abort at ${opts.to}: ${messageOf(err)}`));
         let tls: ReturnType<typeof streamKey>;
         try {
           tls = streamKey(readToken(opts.tokenFile), { identity: ep.streamIdentity, secret: Buffer.from(ep.streamSecret ?? []) }, nonce, id);
@@ -94,6 +119,14 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           await abort(messageOf(err));
           throw err;
         }
+        // From here to Finish the destination waits on us: it hears from us, and we
+        // notice when it stops answering.
+        let silent: string | undefined;
+        const keeperSock = store.file(id, KEEPER_SOCKET);
+        heartbeat = new Heartbeat((ms) => call((cb) => client.Ping({ containerId: id }, metadata, { deadline: Date.now() + ms }, cb)), stallMs, (why) => {
+          silent = why;
+          void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+        });
         if (cancelled) {
           await abort('cancelled');
           throw cancelledError();
@@ -102,7 +135,20 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           await abort('dry run');
           return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started, netnsPath: ep.netnsPath || undefined };
         }
-        const keeperSock = store.file(id, KEEPER_SOCKET);
+        // The stand-in this keeper becomes must be able to attach, or the output after
+        // the switch-over would go nowhere: learn it now, while nothing has moved.
+        const auth = { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa };
+        if (!ep.returning) {
+          const link = await askKeeper(keeperSock, { op: 'check-link', to: opts.to, auth }, 30_000);
+          if (!link.ok) {
+            await abort(link.error);
+            throw new RunxError('EHOST', `migration of ${id} to ${opts.to} refused before anything moved (the container runs on here): ${link.error}`);
+          }
+        }
+        if (cancelled) {
+          await abort('cancelled');
+          throw cancelledError();
+        }
         onCancel = () => {
           cancelled = true;
           void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
@@ -115,15 +161,19 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
             downtimeLimitMs: opts.downtimeLimitMs, bandwidthMiBps: opts.bandwidthMiBps,
             autoConverge: opts.autoConverge, postcopy: opts.postcopy,
             tls,
+            stallTimeoutMs: stallMs,
           },
         }, 3_600_000, (p) => onProgress(p as MigrationProgress));
         // From here on the VM is at the destination: a late Ctrl-C no longer cancels.
         onCancel = () => undefined;
         if (!sent.ok) {
-          await abort(sent.error);
-          throw new RunxError('EHOST', `migration of ${id} to ${opts.to} failed before switch-over (the container runs on here): ${sent.error}`);
+          const why = silent ?? sent.error;
+          heartbeat.stop();
+          await abort(why);
+          throw new RunxError('EHOST', `migration of ${id} to ${opts.to} failed before switch-over (the container runs on here): ${why}`);
         }
         const switchStart = Date.now();
+        heartbeat.stop();
         try {
           await call((cb) => client.Finish({ containerId: id }, metadata, deadline(), cb));
         } catch (err) {
@@ -132,7 +182,6 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
         }
         const switchoverMs = Date.now() - switchStart;
-        const auth = { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa };
         const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result as MigrationStats, netnsPath: ep.netnsPath || undefined };
         if (ep.returning) {
           await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
@@ -144,6 +193,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         report.totalMs = Date.now() - started;
         return report;
       } finally {
+        heartbeat?.stop();
         client.close();
       }
     });

@@ -8,7 +8,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
-import { type AuthOptions, clientCredentials } from '../../migrate/auth';
+import { type AuthOptions, callErrorMessage, clientCredentials } from '../../migrate/auth';
 import { type AttachIn, type AttachOut, type MigrationClient, migrationPackage } from '../../migrate/proto';
 import { teardownNetwork } from '../devices/net/config';
 import type { KeeperLaunch } from './keeper-launch';
@@ -87,6 +87,27 @@ export class StandIn {
       if (this.ended) done();
     });
   }
+}
+
+/** How long a stand-in-to-be may take to reach the destination before a migration. */
+const CHECK_LINK_TIMEOUT_MS = 10_000;
+
+/**
+ * Before a migration moves anything: can this keeper, as the stand-in it will be, read
+ * its credentials and reach the destination's service with them? (It runs elsewhere
+ * than `runx migrate`: another working directory, perhaps another network namespace.)
+ */
+export function checkLink(id: string, to: string, auth: AuthOptions): Promise<void> {
+  const { Client } = migrationPackage();
+  const { creds, metadata, options } = clientCredentials(auth);
+  const client: MigrationClient = new Client(to, creds, options);
+  return new Promise<void>((resolve, reject) => {
+    client.Ping({ containerId: id }, metadata, { deadline: Date.now() + CHECK_LINK_TIMEOUT_MS }, (err) => {
+      client.close();
+      if (err) reject(new RunxError('EHOST', `this host's keeper, the container's stand-in after the switch-over, cannot reach ${to}: ${callErrorMessage(err)}`));
+      else resolve();
+    });
+  });
 }
 
 /**
