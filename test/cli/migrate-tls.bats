@@ -13,6 +13,7 @@ setup() {
   BUNDLE="$BATS_TEST_TMPDIR/bundle"
   mkdir -p "$BUNDLE"
   echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
+  chmod 600 "$BATS_TEST_TMPDIR/token"
 }
 
 teardown() {
@@ -59,6 +60,7 @@ incoming_port() {
   runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
   runx start c1
   echo "other-$RANDOM" >"$BATS_TEST_TMPDIR/wrong"
+  chmod 600 "$BATS_TEST_TMPDIR/wrong"
   run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/wrong" c1
   [ "$status" -ne 0 ]
   [ "${#lines[@]}" -eq 1 ]
