@@ -19,6 +19,7 @@ import {
   StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { checkNetnsName, checkPrepareNames } from './prepare-trust';
 import { DEFAULT_SOURCE_TIMEOUT_MS, SourceWatch } from './source-watch';
 import { refuseWireShares } from './wire-shares';
 import { newStreamSecret, streamKey } from './stream-tls';
@@ -103,6 +104,7 @@ export class Destination {
     if (req.protocolVersion !== MIGRATION_PROTOCOL_VERSION) {
       throw new RunxError('EUSAGE', `migration protocol ${req.protocolVersion} is not spoken here (this runx speaks ${MIGRATION_PROTOCOL_VERSION})`);
     }
+    checkPrepareNames(req);
     const binary = qemuBinary();
     const build = qemuBuild(binary);
     if (build !== req.qemuBuild) throw new RunxError('ECONFIG', `incompatible host: the source runs "${req.qemuBuild}", this host "${build}" (the same QEMU build is required)`);
@@ -122,6 +124,7 @@ export class Destination {
     if (this.standInFor(req)) return { ...await this.prepareReturn(req, host, psk), ...streams };
 
     const id = req.containerId;
+    if (req.nic) checkNetnsName(req.netnsPath || req.nic.netnsPath, 'network namespace');
     let entry: Incoming | undefined;
     try {
       const done = await provision({
@@ -221,6 +224,7 @@ export class Destination {
   }
 
   private setupNic(nic: GuestNic, netnsPath: string): GuestNetwork {
+    checkNetnsName(netnsPath, 'network namespace');
     return setupMigratedNetwork(netnsPath, nicIdentity(nic));
   }
 
