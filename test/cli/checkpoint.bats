@@ -133,7 +133,7 @@ refused() { # expected-text
   fresh; rewrite_manifest agentProtocol 99
   run bash -c '"$0" --root "$1" restore --image-path "$2" --detach r1 >"$3" 2>&1 </dev/null; rc=$?; cat "$3"; exit $rc' \
     "$RUNX_BIN" "$ROOT" "$IMG" "$BATS_TEST_TMPDIR/r1.out"
-  refused "guest agent protocol 99, but this runx speaks protocol 1"
+  refused "guest agent protocol 99, but this runx speaks protocol $(node -p 'require(process.argv[1]).version' "$REPO/docs/protocol/agent.json")"
 
   fresh; rm "$IMG/manifest.json"
   run runx restore --image-path "$IMG" --detach r1

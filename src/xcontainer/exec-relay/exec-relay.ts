@@ -11,6 +11,7 @@ import { log } from '../../log';
 import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
 import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from './exec-stream';
+import { CreditedStream, pausingWriter } from '../agent/stdin-credit';
 import type { KeeperReply } from '../keeper/keeper-launch';
 import { openConsole } from '../keeper/console-socket';
 import { type WindowSize, native } from '../host/native';
@@ -63,6 +64,8 @@ export class ExecRelay {
   private wire(isTty: boolean, rest: Buffer): void {
     const reader = new FrameReader();
     let exited = false;
+    // Within the credit the keeper passes on from the agent (exec-stream.ts).
+    const stdin = new CreditedStream((chunk) => this.send(encodeFrame(FrameType.stdin, chunk)), 64 * 1024);
     const onData = (chunk: Buffer) => {
       let frames;
       try {
@@ -77,7 +80,8 @@ export class ExecRelay {
         else if (f.type === FrameType.stderr) this.err(f.payload);
         else if (f.type === FrameType.control) {
           const msg = parseControl(f.payload);
-          if (msg && 'exit' in msg) {
+          if (msg && 'credit' in msg) stdin.grant(msg.credit);
+          else if (msg && 'exit' in msg) {
             exited = true;
             this.end(msg.exit.signal !== undefined ? 128 + msg.exit.signal : msg.exit.code! & 0xff);
           }
@@ -93,8 +97,11 @@ export class ExecRelay {
     onData(rest);
 
     const input = this.input(isTty);
-    input.on('data', (d: Buffer) => this.send(encodeFrame(FrameType.stdin, d)));
-    const eof = () => this.send(encodeFrame(FrameType.stdin, Buffer.alloc(0)));
+    // Out of credit, the rest stays in our source (a pipe's writer then blocks) until
+    // the process has taken what went before.
+    const write = pausingWriter(input);
+    input.on('data', (d: Buffer) => write(stdin, d));
+    const eof = () => stdin.write(Buffer.alloc(0));
     input.on('end', eof);
     input.on('error', eof);
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { RunxError, messageOf } from '../../errors';
-import { log, configureLog, preloadLogger } from '../../log';
+import { log, configureLog, preloadLogger, stderrIsContainers } from '../../log';
 import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import type { FieldValue } from '../agent/agent-messages';
 import type { ContainerRecord } from '../state/container-record';
@@ -28,6 +28,7 @@ import type { AuthOptions } from '../../migrate/auth';
 import type { QmpClient } from '../vm/qmp-client';
 import { StateStore } from '../state/state-store';
 import { writeAllSync } from './write-all';
+import { pausingWriter } from '../agent/stdin-credit';
 import { socketPath } from '../state/socket-path';
 
 const READY_FD = 3;
@@ -179,7 +180,9 @@ class Keeper {
 
   private relayStdin(): void {
     const stdin = this.terminal?.input() ?? process.stdin;
-    const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent?.sendStdin(chunk));
+    // Within the agent's credit: out of it, our source waits (stdin-credit.ts).
+    const write = pausingWriter(stdin);
+    const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent && write(this.agent.stdinStream(), chunk));
     stdin.on('data', (chunk: Buffer) => send(chunk));
     stdin.on('end', () => (this.launch.incoming && !this.started ? void this.orphaned() : send(Buffer.alloc(0))));
     stdin.on('error', () => send(Buffer.alloc(0)));
@@ -559,6 +562,8 @@ export async function runKeeper(dir: string): Promise<void> {
   // From now on the VM's state is this keeper's to write (vm-state.json).
   writeLaunch(dir, launch);
   configureLog(launch.log);
+  // Its stderr is the container's (or nothing, with a console socket).
+  stderrIsContainers();
   process.chdir(dir);
   process.title = `runx keeper ${launch.id}`;
   await new Keeper(dir, launch).run();
