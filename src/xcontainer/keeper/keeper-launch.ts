@@ -57,6 +57,8 @@ export type KeeperRequest =
   | { op: 'cancel-migration' }
   /** standIn false: the destination's stand-in took the container back; this keeper ends. */
   | { op: 'handover'; to: string; auth: AuthOptions; standIn?: boolean }
+  /** Before a migration: can the stand-in this keeper would become reach the destination with these credentials? */
+  | { op: 'check-link'; to: string; auth: AuthOptions }
   | { op: 'finish-incoming' }
   /** A stand-in: the container comes back here; boot its VM waiting for the incoming state. */
   | { op: 'take-back'; incoming: IncomingEndpoints; network?: GuestNetwork }

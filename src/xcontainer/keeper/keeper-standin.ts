@@ -89,6 +89,27 @@ export class StandIn {
   }
 }
 
+/** How long a stand-in-to-be may take to reach the destination before a migration. */
+const CHECK_LINK_TIMEOUT_MS = 10_000;
+
+/**
+ * Before a migration moves anything: can this keeper, as the stand-in it will be, read
+ * its credentials and reach the destination's service with them? (It runs elsewhere
+ * than `runx migrate`: another working directory, perhaps another network namespace.)
+ */
+export function checkLink(id: string, to: string, auth: AuthOptions): Promise<void> {
+  const { Client } = migrationPackage();
+  const { creds, metadata } = clientCredentials(auth);
+  const client: MigrationClient = new Client(to, creds, CHANNEL_OPTIONS);
+  return new Promise<void>((resolve, reject) => {
+    client.Ping({ containerId: id }, metadata, { deadline: Date.now() + CHECK_LINK_TIMEOUT_MS }, (err) => {
+      client.close();
+      if (err) reject(new RunxError('EHOST', `this host's keeper, the container's stand-in after the switch-over, cannot reach ${to}: ${err.details || err.message}`));
+      else resolve();
+    });
+  });
+}
+
 /**
  * The VM has left for good: its tap and redirects go from the namespace here, and
  * launch.json forgets them. (A stand-in keeps them instead: with its tap unread, the

@@ -20,7 +20,7 @@ import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
 import { type BootMode, type BootedVm, bootVm, consoleTail } from '../vm/vm-boot';
-import { StandIn, releaseNic } from './keeper-standin';
+import { StandIn, checkLink, releaseNic } from './keeper-standin';
 import { writeLaunch } from './keeper-spawn';
 import { ExecSessions } from './keeper-exec';
 import { HostTerminal } from './keeper-terminal';
@@ -77,12 +77,13 @@ class Keeper {
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       await this.boot();
       if (!restore && !this.launch.incoming) await this.prepareContainer(this.launch.startAfterCreate === true);
+      // In the try: a state directory removed meanwhile (delete --force) fails the create.
+      await this.serveControl();
     } catch (err) {
       this.reportReady({ ok: false, error: messageOf(err) });
       await this.stopQemu();
       process.exit(1);
     }
-    this.serveControl();
     this.relayStdin();
     this.terminal?.onResize(({ rows, cols }) => this.agent?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
@@ -188,7 +189,7 @@ class Keeper {
     stdin.on('error', () => send(Buffer.alloc(0)));
   }
 
-  private serveControl(): void {
+  private serveControl(): Promise<void> {
     const file = path.join(this.dir, KEEPER_SOCKET);
     fs.rmSync(file, { force: true });
     this.control = net.createServer((sock) => {
@@ -214,7 +215,14 @@ class Keeper {
       };
       sock.on('data', onData);
     });
-    this.control.listen(socketPath(file));
+    const control = this.control;
+    return new Promise((resolve, reject) => {
+      control.once('error', (err) => reject(new RunxError('ESTATE', `cannot serve ${KEEPER_SOCKET}: ${messageOf(err)}${fs.existsSync(this.dir) ? '' : ' (the state directory was removed)'}`)));
+      control.listen(socketPath(file), () => {
+        control.on('error', (err) => log().warn(`${KEEPER_SOCKET}: ${messageOf(err)}`));
+        resolve();
+      });
+    });
   }
 
   private async serveExec(sock: net.Socket, fields: Array<[string, FieldValue]>, rest: Buffer): Promise<void> {
@@ -258,6 +266,9 @@ class Keeper {
           return { ok: true };
         case 'handover':
           await this.becomeStandIn(req.to, req.auth, req.standIn !== false);
+          return { ok: true };
+        case 'check-link':
+          await checkLink(this.launch.id, req.to, req.auth);
           return { ok: true };
         case 'finish-incoming':
           await finishIncoming(this.qmp!);
