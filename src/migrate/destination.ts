@@ -19,6 +19,7 @@ import {
   StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { checkNetnsName, checkPrepareNames } from './prepare-trust';
 import { DEFAULT_SOURCE_TIMEOUT_MS, SourceWatch } from './source-watch';
 import { refuseWireShares } from './wire-shares';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
@@ -99,6 +100,7 @@ export class Destination {
     if (req.protocolVersion !== MIGRATION_PROTOCOL_VERSION) {
       throw new RunxError('EUSAGE', `migration protocol ${req.protocolVersion} is not spoken here (this runx speaks ${MIGRATION_PROTOCOL_VERSION})`);
     }
+    checkPrepareNames(req);
     const binary = qemuBinary();
     const build = qemuBuild(binary);
     if (build !== req.qemuBuild) throw new RunxError('ECONFIG', `incompatible host: the source runs "${req.qemuBuild}", this host "${build}" (the same QEMU build is required)`);
@@ -115,6 +117,7 @@ export class Destination {
     if (this.standInFor(req)) return this.prepareReturn(req, host);
 
     const id = req.containerId;
+    if (req.nic) checkNetnsName(req.netnsPath || req.nic.netnsPath, 'network namespace');
     let entry: Incoming | undefined;
     try {
       const done = await provision({
@@ -214,6 +217,7 @@ export class Destination {
   }
 
   private setupNic(nic: GuestNic, netnsPath: string): GuestNetwork {
+    checkNetnsName(netnsPath, 'network namespace');
     return setupMigratedNetwork(netnsPath, nicIdentity(nic));
   }
 

@@ -206,7 +206,8 @@ function makeDisk(origin: VmOrigin, disk: string, host: ProvisionHost): void {
     host.buildRootfs(origin.rootfs, disk);
     log().debug('root disk built');
   } else if (origin.kind === 'image') {
-    host.copySparse(origin.disk, disk);
+    // restore copies (and verifies) the image's disk into place itself: image-reader.ts.
+    if (path.resolve(origin.disk) !== path.resolve(disk)) host.copySparse(origin.disk, disk);
   } else {
     fs.closeSync(fs.openSync(disk, 'w', PRIVATE_FILE_MODE));
     fs.truncateSync(disk, origin.diskBytes);

@@ -16,6 +16,7 @@ import type { ContainerRecord } from '../state/container-record';
 import { processStartTime, sleep } from '../host/host';
 import { joinHostCgroup } from '../cgroup/host-cgroup';
 import { KEEPER_GO, KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
+import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
@@ -569,7 +570,7 @@ export async function runKeeper(dir: string): Promise<void> {
   // the container's start-up time.
   preloadLogger();
   if (!awaitGo()) process.exit(1);
-  const launch = JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+  const launch = anchorLaunch(dir, JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch);
   // From now on the VM's state is this keeper's to write (vm-state.json).
   writeLaunch(dir, launch);
   configureLog(launch.log);

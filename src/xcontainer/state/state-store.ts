@@ -10,6 +10,7 @@ import path from 'node:path';
 import { RunxError, containerNotFound } from '../../errors';
 import { type ContainerRecord, effectiveStatus } from './container-record';
 import { isSameProcessAlive } from '../host/host';
+import { recordProblem } from './record-trust';
 import type { ContainerStatus, SpecConfig } from '../../bundle/spec-types';
 
 export const DEFAULT_ROOT = '/run/runx';
@@ -31,10 +32,13 @@ export function validateId(id: string): void {
   if (!ID_PATTERN.test(id) || id === '.' || id === '..') throw new RunxError('EUSAGE', `invalid container id format: ${id}`);
 }
 
-/** A state.json that does not parse: `list` shows it, `delete --force` removes it. */
+/**
+ * A state.json that does not parse, or that names places it may not (record-trust.ts,
+ * `why`): `list` shows it, `delete --force` removes it.
+ */
 export class CorruptStateError extends RunxError {
-  constructor(readonly id: string, readonly file: string) {
-    super('ESTATE', `container "${id}": state file ${file} is corrupt`);
+  constructor(readonly id: string, readonly file: string, why = 'is corrupt') {
+    super('ESTATE', `container "${id}": state file ${file} ${why}`);
   }
 }
 
@@ -68,6 +72,7 @@ export class StateStore {
   }
 
   write(rec: ContainerRecord): void {
+    validateId(rec.id);
     writeFileAtomic(this.file(rec.id, 'state.json'), `${JSON.stringify(rec)}\n`);
   }
 
@@ -81,11 +86,15 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw containerNotFound(id);
       throw err;
     }
+    let rec: ContainerRecord;
     try {
-      return JSON.parse(text) as ContainerRecord;
+      rec = JSON.parse(text) as ContainerRecord;
     } catch {
       throw new CorruptStateError(id, this.file(id, 'state.json'));
     }
+    const untrusted = recordProblem(rec, id);
+    if (untrusted) throw new CorruptStateError(id, this.file(id, 'state.json'), untrusted);
+    return rec;
   }
 
   /** The record with its status corrected for a dead keeper. */
