@@ -22,9 +22,13 @@ import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { checkNetnsName, checkPrepareNames } from './prepare-trust';
 import { DEFAULT_SOURCE_TIMEOUT_MS, SourceWatch } from './source-watch';
 import { refuseWireShares } from './wire-shares';
+import { newStreamSecret, streamKey } from './stream-tls';
+import { type PskCreds, removePskDir, writePskDir } from '../xcontainer/vm/tls-creds';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
 const MiB = 1024 * 1024;
+/** The incoming streams' key directory, in the container's state directory. */
+const TLS_DIR = 'migrate-tls';
 
 /** A VM arriving for a keeper started here, whose stdio the source's stand-in attaches to. */
 interface Incoming {
@@ -78,7 +82,7 @@ export class Destination {
   private readonly sources: SourceWatch;
 
   /** `host`: where the streams listen, unless a call says where it was reached (a wildcard listen). */
-  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS) {
+  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS, private readonly token?: string) {
     this.store = new StateStore(runtime.root);
     this.sources = new SourceWatch(sourceTimeoutMs, (id, why) => void this.abort(id, why));
   }
@@ -114,7 +118,10 @@ export class Destination {
     if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
     refuseWireShares(req);
     if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
-    if (this.standInFor(req)) return this.prepareReturn(req, host);
+    const secret = newStreamSecret();
+    const psk = streamKey(this.token, secret, Buffer.from(req.streamNonce ?? []), req.containerId);
+    const streams = { streamIdentity: secret.identity, streamSecret: secret.secret };
+    if (this.standInFor(req)) return { ...await this.prepareReturn(req, host, psk), ...streams };
 
     const id = req.containerId;
     if (req.nic) checkNetnsName(req.netnsPath || req.nic.netnsPath, 'network namespace');
@@ -134,7 +141,7 @@ export class Destination {
           const config = JSON.parse(req.configJson) as SpecConfig;
           if (req.instance) writeInstance(this.store, id, req.instance);
           return {
-            origin: { kind: 'incoming', diskBytes, endpoints: (network) => this.endpoints(network, host) },
+            origin: { kind: 'incoming', diskBytes, endpoints: () => this.endpoints(id, host, psk) },
             configText: req.configJson,
             config,
             bundle: req.bundle,
@@ -156,7 +163,7 @@ export class Destination {
       entry!.rollback = done.rollback;
       const endpoints = done.launch.incoming!;
       log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${done.network ? `, NIC in ${done.network.netnsPath}` : ''}`);
-      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: done.network?.netnsPath ?? '' };
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: done.network?.netnsPath ?? '', ...streams };
     } catch (err) {
       if (entry && this.incoming.get(id) === entry) this.incoming.delete(id);
       throw err;
@@ -187,7 +194,7 @@ export class Destination {
    * goes back into the namespace it had here unless --netns names another; the tap
    * the stand-in kept there is taken over as it is.
    */
-  private async prepareReturn(req: PrepareRequest, host: string): Promise<PrepareReply> {
+  private async prepareReturn(req: PrepareRequest, host: string, psk: PskCreds): Promise<Omit<PrepareReply, 'streamIdentity' | 'streamSecret'>> {
     const id = req.containerId;
     const keeperSock = this.store.file(id, KEEPER_SOCKET);
     const previous = netFromState(readVm(this.store.dir(id)).state.devices.net);
@@ -205,7 +212,7 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
-      const endpoints = await this.endpoints(network, host);
+      const endpoints = await this.endpoints(id, host, psk);
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
       if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
@@ -221,9 +228,12 @@ export class Destination {
     return setupMigratedNetwork(netnsPath, nicIdentity(nic));
   }
 
-  private async endpoints(network: GuestNetwork | undefined, host: string): Promise<IncomingEndpoints> {
-    // QEMU runs in the container's namespace when the VM has a NIC: its keeper relays.
-    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), relay: network !== undefined };
+  private async endpoints(id: string, host: string, psk: PskCreds): Promise<IncomingEndpoints> {
+    // Only this migration's key opens the streams: its keeper reads it and removes it.
+    const tlsDir = this.store.file(id, TLS_DIR);
+    writePskDir(tlsDir, psk);
+    // QEMU listens on unix sockets; its keeper tunnels the ports to them.
+    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), tlsDir };
   }
 
   async finish(id: string): Promise<number> {
@@ -234,6 +244,7 @@ export class Destination {
     this.sources.stop(id);
     const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
     if (!reply.ok) throw new RunxError('ESTATE', `destination could not run ${id}: ${reply.error}`);
+    removePskDir(this.store.file(id, TLS_DIR));
     if (entry && !back) {
       entry.finished = true;
       return entry.keeper.pid ?? 0;
@@ -267,6 +278,7 @@ export class Destination {
       const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'abort-incoming', network: back.previous })
         .catch((err: Error) => ({ ok: false as const, error: err.message }));
       if (!reply.ok) log().warn(`abort of ${id}'s return: ${reply.error}`);
+      removePskDir(this.store.file(id, TLS_DIR));
       if (back.network) teardownNetwork(back.network);
       return;
     }

@@ -12,11 +12,12 @@ import {
   type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperRequest, type MigrationProgress, type MigrationStats,
   DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, netFromState, readVm, removeHostCgroup, teardownNetwork, waitForExit,
 } from '../xcontainer';
-import { type AuthOptions, clientCredentials } from './auth';
+import { type AuthOptions, callErrorMessage, clientCredentials, readToken } from './auth';
 import { Heartbeat } from './heartbeat';
+import { newNonce, streamKey } from './stream-tls';
 import { instanceOf } from './instance';
 import { prepareVmOf } from './prepare-request';
-import { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
+import { MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
 
 export interface MigrateOptions extends AuthOptions {
   to: string;
@@ -49,7 +50,7 @@ export interface MigrationReport {
 }
 
 function call<T>(fn: (cb: (err: Error | null, res?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(new RunxError('EHOST', (err as { details?: string }).details || err.message)) : resolve(res as T))));
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(new RunxError('EHOST', callErrorMessage(err))) : resolve(res as T))));
 }
 
 export async function migrateContainer(id: string, opts: MigrateOptions, runtime: RuntimeOptions, onProgress: (p: MigrationProgress) => void): Promise<MigrationReport> {
@@ -75,12 +76,13 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       const net = state.devices.net;
       if (opts.netnsPath && !net) throw new RunxError('EUSAGE', `--netns: container ${id} has no NIC (its config names no network namespace path)`);
       const { Client } = migrationPackage();
-      const { creds, metadata } = clientCredentials(opts);
-      const client: MigrationClient = new Client(opts.to, creds, CHANNEL_OPTIONS);
+      const { creds, metadata, options } = clientCredentials(opts);
+      const client: MigrationClient = new Client(opts.to, creds, options);
       const deadline = () => ({ deadline: Date.now() + 60_000 });
       const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
       const attempt = randomUUID();
       let heartbeat: Heartbeat | undefined;
+      const nonce = newNonce();
       try {
         // A cancel while the destination prepares ends the call at once; the
         // destination reaps what it prepared when no ping comes.
@@ -100,6 +102,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           netnsPath: opts.netnsPath ?? '',
           instance: instanceOf(store, id),
           attempt,
+          streamNonce: nonce,
         }, metadata, deadline(), cb); }).catch(async (err: unknown) => {
           if (!cancelled) throw err;
           await call<unknown>((cb) => client.Abort({ containerId: id, reason: 'cancelled', attempt }, metadata, { deadline: Date.now() + ABORT_DEADLINE_MS }, cb)).catch(() => undefined);
@@ -109,6 +112,13 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason, attempt }, metadata, { deadline: Date.now() + ABORT_DEADLINE_MS }, cb))
           // The failure is reported anyway, and a destination that did not hear this reaps its VM itself.
           .catch((err) => log().info(`abort at ${opts.to}: ${messageOf(err)}`));
+        let tls: ReturnType<typeof streamKey>;
+        try {
+          tls = streamKey(readToken(opts.tokenFile), { identity: ep.streamIdentity, secret: Buffer.from(ep.streamSecret ?? []) }, nonce, id);
+        } catch (err) {
+          await abort(messageOf(err));
+          throw err;
+        }
         // From here to Finish the destination waits on us: it hears from us, and we
         // notice when it stops answering.
         let silent: string | undefined;
@@ -150,8 +160,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
             migrateUri: `tcp:${ep.host}:${ep.migratePort}`,
             downtimeLimitMs: opts.downtimeLimitMs, bandwidthMiBps: opts.bandwidthMiBps,
             autoConverge: opts.autoConverge, postcopy: opts.postcopy,
-            // QEMU sits in the container's namespace, which cannot reach the other host.
-            relay: net !== undefined,
+            tls,
             stallTimeoutMs: stallMs,
           },
         }, 3_600_000, (p) => onProgress(p as MigrationProgress));

@@ -25,9 +25,10 @@ export interface PrepareRequest {
   netnsPath: string;
   instance: string;
   attempt: string;
+  streamNonce: Buffer;
 }
 export interface GuestNic { mac: string; cidr: string; gateway: string; mtu: number; netnsPath: string }
-export interface PrepareReply { host: string; nbdPort: number; migratePort: number; returning: boolean; netnsPath: string }
+export interface PrepareReply { host: string; nbdPort: number; migratePort: number; returning: boolean; netnsPath: string; streamIdentity: string; streamSecret: Buffer }
 export interface FinishRequest { containerId: string }
 export interface FinishReply { keeperPid: number }
 export interface AbortRequest { containerId: string; reason: string; attempt?: string }

@@ -32,7 +32,7 @@ export async function serveMigration(opts: ServeOptions, runtime: RuntimeOptions
   const { grpc: g, service } = migrationPackage();
   const { host, port } = parseHostPort(opts.listen);
   const { creds, token } = serverCredentials(opts);
-  const dest = new Destination(runtime, host, opts.sourceTimeoutMs);
+  const dest = new Destination(runtime, host, opts.sourceTimeoutMs, token);
   const server = new g.Server({ ...CHANNEL_OPTIONS, interceptors: [localAddressInterceptor(g)] });
   const denied = (md: grpc.Metadata) => !authorized(md, token);
   const unauth = () => Object.assign(new Error('unauthenticated: bad or missing token'), { code: g.status.UNAUTHENTICATED }) as grpc.ServiceError;

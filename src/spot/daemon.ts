@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { RuntimeOptions } from '../xcontainer';
 import { RunxError, messageOf } from '../errors';
 import { splitHostPort, type DaemonConfig } from './config';
+import { sameSecret } from '../migrate/auth';
 import type { ContainerSource } from './container-source';
 import type { ControlServer } from './control-server';
 import { executePlan, type EvacuationReport } from './evacuate';
@@ -291,7 +292,8 @@ export class SpotDaemon {
   private authorised(req: http.IncomingMessage): boolean {
     let token: string;
     try { token = fs.readFileSync(this.config.tokenFile, 'utf8').trim(); } catch { return false; }
-    return token.length > 0 && req.headers.authorization === `Bearer ${token}`;
+    const got = req.headers.authorization;
+    return token.length > 0 && typeof got === 'string' && sameSecret(got, `Bearer ${token}`);
   }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

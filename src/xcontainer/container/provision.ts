@@ -130,9 +130,15 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
   const claim = new ClaimGuard(req.id, dir);
   const made: { keeper?: ChildProcess; network?: GuestNetwork; cgroup?: HostCgroup } = {};
   const rollback = async () => {
+    // The VM's QEMU, if the keeper got as far as starting it: it may still be leaving
+    // the cgroup when the keeper is gone (it dies by its parent-death signal).
+    let qemuPid: number | undefined;
+    try {
+      qemuPid = store.read(req.id).qemuPid;
+    } catch { /* no record yet */ }
     if (made.keeper) await host.endKeeper(made.keeper);
     if (made.network) host.teardownNetwork(made.network);
-    if (made.cgroup) await host.removeCgroup(made.cgroup, made.keeper?.pid ? [made.keeper.pid] : []);
+    if (made.cgroup) await host.removeCgroup(made.cgroup, [made.keeper?.pid ?? 0, qemuPid ?? 0]);
     // A directory that is no longer ours is not ours to remove.
     if (claim.held()) store.remove(req.id);
   };

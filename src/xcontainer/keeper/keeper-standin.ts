@@ -8,8 +8,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
-import { type AuthOptions, clientCredentials } from '../../migrate/auth';
-import { type AttachIn, type AttachOut, CHANNEL_OPTIONS, type MigrationClient, migrationPackage } from '../../migrate/proto';
+import { type AuthOptions, callErrorMessage, clientCredentials } from '../../migrate/auth';
+import { type AttachIn, type AttachOut, type MigrationClient, migrationPackage } from '../../migrate/proto';
 import { teardownNetwork } from '../devices/net/config';
 import type { KeeperLaunch } from './keeper-launch';
 import { writeLaunch } from './keeper-spawn';
@@ -31,8 +31,8 @@ export class StandIn {
 
   constructor(id: string, to: string, auth: AuthOptions, sinks: StandInSinks) {
     const { Client } = migrationPackage();
-    const { creds, metadata } = clientCredentials(auth);
-    this.client = new Client(to, creds, CHANNEL_OPTIONS);
+    const { creds, metadata, options } = clientCredentials(auth);
+    this.client = new Client(to, creds, options);
     this.stream = this.client.Attach(metadata);
     this.stream.write({ containerId: id });
     const end = (status: number, why?: string) => {
@@ -99,12 +99,12 @@ const CHECK_LINK_TIMEOUT_MS = 10_000;
  */
 export function checkLink(id: string, to: string, auth: AuthOptions): Promise<void> {
   const { Client } = migrationPackage();
-  const { creds, metadata } = clientCredentials(auth);
-  const client: MigrationClient = new Client(to, creds, CHANNEL_OPTIONS);
+  const { creds, metadata, options } = clientCredentials(auth);
+  const client: MigrationClient = new Client(to, creds, options);
   return new Promise<void>((resolve, reject) => {
     client.Ping({ containerId: id }, metadata, { deadline: Date.now() + CHECK_LINK_TIMEOUT_MS }, (err) => {
       client.close();
-      if (err) reject(new RunxError('EHOST', `this host's keeper, the container's stand-in after the switch-over, cannot reach ${to}: ${err.details || err.message}`));
+      if (err) reject(new RunxError('EHOST', `this host's keeper, the container's stand-in after the switch-over, cannot reach ${to}: ${callErrorMessage(err)}`));
       else resolve();
     });
   });

@@ -6,17 +6,19 @@
 // (block-job-cancel, which for a ready job flushes it); the destination then stops
 // the export and continues.
 //
-// A VM with a NIC has its QEMU inside the container's network namespace, whose own
-// traffic all goes to the guest (tc redirects): QEMU cannot reach the other host from
-// there. Its two streams then go through unix sockets in the state directory (the
-// working directory of both QEMU and its keeper, and a path works across network
-// namespaces) that the keeper, in the host's namespace, relays to and from TCP.
+// QEMU's two streams go through unix sockets in the state directory (the working
+// directory of both QEMU and its keeper, and a path works across network namespaces)
+// that the keeper, in the host's namespace, relays to and from the other host over a
+// TLS tunnel keyed for this migration alone (stream-tunnel.ts): nothing crosses
+// between the hosts in the clear, and the destination's ports take no other peer. (A
+// VM with a NIC could not reach the other host from its QEMU anyway: its QEMU is in
+// the container's network namespace, whose traffic all goes to the guest.)
 //
-// The source's disk mirror always goes through such a relay, NIC or not: QEMU's NBD
-// client has no timeout, and cancelling a mirror whose requests hang on a dead link
-// (a cable cut mid-transfer) blocks QEMU's main loop, and with it the VM, until TCP
-// gives up many minutes later. The keeper closing its end of the relay fails those
-// requests at once, so the cancel is quick and the VM runs on.
+// The keeper's end of the source's relays also matters when the link dies: QEMU's
+// NBD client has no timeout, and cancelling a mirror whose requests hang on a dead
+// link (a cable cut mid-transfer) blocks QEMU's main loop, and with it the VM, until
+// TCP gives up many minutes later. The keeper closing its end of the relay fails
+// those requests at once, so the cancel is quick and the VM runs on.
 import fs from 'node:fs';
 import net from 'node:net';
 import { RunxError } from '../../errors';
@@ -24,6 +26,8 @@ import { log } from '../../log';
 import { sleep } from '../host/host';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from './stall-watch';
 import type { MigrateInfo, QmpClient } from './qmp-client';
+import { tunnelConnect, tunnelServer } from './stream-tunnel';
+import { type PskCreds, readPskDir, removePskDir } from './tls-creds';
 
 export const EXPORT_NAME = 'root';
 const MIRROR_JOB = 'runx-mirror';
@@ -37,8 +41,8 @@ export interface IncomingEndpoints {
   host: string;
   nbdPort: number;
   migratePort: number;
-  /** QEMU listens on unix sockets in its directory and the keeper relays the ports to them. */
-  relay?: boolean;
+  /** The directory of the migration's key (tls-creds.ts writePskDir), made by the migration service. */
+  tlsDir: string;
 }
 
 export interface SendOptions {
@@ -48,8 +52,8 @@ export interface SendOptions {
   bandwidthMiBps?: number;
   autoConverge?: boolean;
   postcopy?: boolean;
-  /** QEMU connects to unix sockets in its directory and the keeper relays them to the TCP URIs. */
-  relay?: boolean;
+  /** The migration's pre-shared key for the tunnel. */
+  tls: PskCreds;
   /** A phase whose counter does not move for this long fails (default 30 s). */
   stallTimeoutMs?: number;
 }
@@ -78,13 +82,16 @@ export interface MigrationStats {
  * Relays every connection accepted on one side to a fresh connection to the other,
  * both ways, each direction ending on its own (QEMU half-closes). An error on either
  * end breaks the pair, so QEMU sees a broken stream, as it would on a direct one.
+ * With a key, the accepting side is the TLS tunnel's server: only connections that
+ * completed its handshake are relayed. Errors are logged at debug: without --log a
+ * keeper's stderr is the container's, and QEMU reports the broken stream anyway.
  */
 export class Relay {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
 
-  async listen(at: net.ListenOptions, connect: () => net.Socket): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: true }, (inbound) => {
+  async listen(at: net.ListenOptions, connect: () => net.Socket, psk?: PskCreds): Promise<void> {
+    const onInbound = (inbound: net.Socket) => {
       const outbound = connect();
       for (const s of [inbound, outbound]) {
         this.sockets.add(s);
@@ -99,7 +106,8 @@ export class Relay {
       }
       inbound.pipe(outbound);
       outbound.pipe(inbound);
-    });
+    };
+    const server = psk ? tunnelServer(psk, onInbound) : net.createServer({ allowHalfOpen: true }, onInbound);
     this.servers.push(server);
     // A socket file left by a keeper that died mid-migration would block the name.
     if (at.path) fs.rmSync(at.path, { force: true });
@@ -107,7 +115,7 @@ export class Relay {
       server.once('error', reject);
       server.listen(at, () => {
         server.off('error', reject);
-        server.on('error', (err) => log().warn(`migration relay: ${err.message}`));
+        server.on('error', (err) => log().debug(`migration relay: ${err.message}`));
         resolve();
       });
     });
@@ -125,20 +133,17 @@ let incomingRelay: Relay | undefined;
 
 /** Destination: export the (empty) disk over NBD and start listening for the VM state. */
 export async function prepareIncoming(qmp: QmpClient, ep: IncomingEndpoints): Promise<void> {
-  if (!ep.relay) {
-    await qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: ep.host, port: String(ep.nbdPort) } } });
-    await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
-    await qmp.execute('migrate-incoming', { uri: `tcp:${ep.host}:${ep.migratePort}` });
-    return;
-  }
+  // Read once: from here on the key is in this process's memory only.
+  const psk = readPskDir(ep.tlsDir);
+  removePskDir(ep.tlsDir);
   await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: NBD_SOCKET } } });
   await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
   await qmp.execute('migrate-incoming', { uri: `unix:${STREAM_SOCKET}` });
   const relay = new Relay();
   incomingRelay = relay;
   const unix = (file: string) => () => net.connect({ path: file, allowHalfOpen: true });
-  await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET));
-  await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET));
+  await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET), psk);
+  await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET), psk);
 }
 
 /** Destination: the source gave up before switch-over; the incoming VM is to end. */
@@ -211,18 +216,13 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
     onProgress(p);
   };
   let relay: Relay | undefined;
-  let nbdUri = o.nbdUri;
-  let migrateUri = o.migrateUri;
+  const nbdUri = `nbd+unix:///${EXPORT_NAME}?socket=${NBD_SOCKET}`;
+  const migrateUri = `unix:${STREAM_SOCKET}`;
   try {
     relay = new Relay();
-    const tcp = (uri: string) => () => net.connect({ ...tcpTarget(uri), allowHalfOpen: true });
-    await relay.listen({ path: NBD_SOCKET }, tcp(o.nbdUri));
-    nbdUri = `nbd+unix:///${EXPORT_NAME}?socket=${NBD_SOCKET}`;
-    // Without a NIC, QEMU's own stream is fine: migrate_cancel shuts its socket down.
-    if (o.relay) {
-      await relay.listen({ path: STREAM_SOCKET }, tcp(o.migrateUri));
-      migrateUri = `unix:${STREAM_SOCKET}`;
-    }
+    const tunnel = (uri: string) => () => tunnelConnect(tcpTarget(uri), o.tls);
+    await relay.listen({ path: NBD_SOCKET }, tunnel(o.nbdUri));
+    await relay.listen({ path: STREAM_SOCKET }, tunnel(o.migrateUri));
     await qmp.execute('drive-mirror', { 'job-id': MIRROR_JOB, device: 'root', target: nbdUri, format: 'raw', sync: 'full', mode: 'existing' });
     const stallMs = o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     diskBytes = await waitMirrorReady(qmp, progress, 600_000, new StallWatch(stallMs, 'the disk mirror'));
