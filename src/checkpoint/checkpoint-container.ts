@@ -9,7 +9,7 @@ import { log } from '../log';
 import { versionText } from '../oci-cli/version';
 import { PROTOCOL_VERSION } from '../xcontainer/agent/agent-frames';
 import { waitForExit } from '../xcontainer/host/host';
-import { askKeeper } from '../xcontainer/keeper/keeper-client';
+import { callKeeper } from '../xcontainer/keeper/keeper-client';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
 import { qemuBuild } from '../xcontainer/vm/qemu-build';
 import { ROOT_DISK, MACHINE } from '../xcontainer/vm/qemu-argv';
@@ -46,8 +46,9 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
       const configText = fs.readFileSync(store.file(id, 'config.json'), 'utf8');
       fs.writeFileSync(path.join(dir, IMAGE_CONFIG), configText);
       const started = Date.now();
-      const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'checkpoint', dir, leaveRunning: opts.leaveRunning }, 300_000);
-      if (!reply.ok) throw new RunxError('ESTATE', `checkpoint of ${id} failed: ${reply.error}`);
+      await callKeeper(store.file(id, KEEPER_SOCKET), 'checkpoint', { dir, leaveRunning: opts.leaveRunning }, { timeoutMs: 300_000 }).catch((err: RunxError) => {
+        throw new RunxError(err.code, `checkpoint of ${id} failed: ${err.message}`, { cause: err });
+      });
       log().info(`checkpoint of ${id}: VM state and disk written in ${Date.now() - started} ms`);
       await writeManifest(dir, {
         format: FORMAT,

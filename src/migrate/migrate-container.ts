@@ -6,12 +6,13 @@
 import fs from 'node:fs';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
-import { askKeeper } from '../xcontainer/keeper/keeper-client';
+import { type KeeperCall, askKeeper, callKeeper } from '../xcontainer/keeper/keeper-client';
+import type { KeeperReply } from '../xcontainer/keeper/protocol';
 import type { ContainerRecord } from '../xcontainer/state/container-record';
 import { teardownNetwork } from '../xcontainer/devices/net/config';
-import { waitForExit } from '../xcontainer/host/host';
+import { processStartTime, waitForExit } from '../xcontainer/host/host';
 import { removeHostCgroup } from '../xcontainer/cgroup/host-cgroup';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperRequest } from '../xcontainer/keeper/keeper-launch';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
 import { qemuBuild } from '../xcontainer/vm/qemu-build';
 import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
 import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
@@ -76,6 +77,15 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       const { creds, metadata } = clientCredentials(opts);
       const client: MigrationClient = new Client(opts.to, creds, CHANNEL_OPTIONS);
       const deadline = () => ({ deadline: Date.now() + 60_000 });
+      const keeperSock = store.file(id, KEEPER_SOCKET);
+      // Before Prepare, which may take seconds: from here on a cancel (`runx migrate
+      // --cancel`, or a signal to us) is the keeper's to keep, and its migrate refuses.
+      await callKeeper(keeperSock, 'begin-migration', { owner: { pid: process.pid, startTime: processStartTime(process.pid) } });
+      onCancel = () => {
+        cancelled = true;
+        void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+      };
+      let sent: KeeperReply<'migrate'> | undefined;
       try {
         const ep = await call<PrepareReply>((cb) => client.Prepare({
           protocolVersion: MIGRATION_PROTOCOL_VERSION,
@@ -105,12 +115,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           await abort('dry run');
           return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started, netnsPath: ep.netnsPath || undefined };
         }
-        const keeperSock = store.file(id, KEEPER_SOCKET);
-        onCancel = () => {
-          cancelled = true;
-          void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
-        };
-        const sent = await askKeeper(keeperSock, {
+        sent = await askKeeper(keeperSock, {
           op: 'migrate',
           send: {
             nbdUri: `nbd://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.nbdPort}/${EXPORT_NAME}`,
@@ -137,7 +142,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         }
         const switchoverMs = Date.now() - switchStart;
         const auth = { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa };
-        const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result as MigrationStats, netnsPath: ep.netnsPath || undefined };
+        const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result, netnsPath: ep.netnsPath || undefined };
         if (ep.returning) {
           await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
           report.returned = true;
@@ -149,6 +154,9 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         return report;
       } finally {
         client.close();
+        // Prepare failed, or a cancel or dry run ended it there: the keeper's migration
+        // ends too (a migrate it served ended it, whatever its outcome).
+        if (!sent) await askKeeper(keeperSock, { op: 'abort-migration' }).catch((err: Error) => log().warn(`migration of ${id}: ${err.message}`));
       }
     });
   } finally {
@@ -162,7 +170,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
  * output and signals through this host: the keeper here ends once its last output is
  * out (its exit is the end of that link), and the id is free here again.
  */
-async function leaveForGood(store: StateStore, rec: ContainerRecord, req: KeeperRequest): Promise<void> {
+async function leaveForGood(store: StateStore, rec: ContainerRecord, req: KeeperCall<'handover'>): Promise<void> {
   const { id, keeperPid, keeperStartTime } = rec;
   const reply = await askKeeper(store.file(id, KEEPER_SOCKET), req).catch((err: Error) => ({ ok: false as const, error: err.message }));
   if (!reply.ok && !/closed the connection/.test(reply.error)) log().warn(`migration of ${id}: ending the keeper here: ${reply.error}`);
@@ -186,6 +194,5 @@ async function leaveForGood(store: StateStore, rec: ContainerRecord, req: Keeper
 export async function cancelMigration(id: string, runtime: RuntimeOptions): Promise<void> {
   const store = new StateStore(runtime.root);
   store.read(id);
-  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'cancel-migration' });
-  if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+  await callKeeper(store.file(id, KEEPER_SOCKET), 'cancel-migration', {});
 }

@@ -5,7 +5,7 @@ import type { SpecHooks } from '../../bundle/spec-types';
 import { toOciState } from '../state/container-record';
 import { runStartContainerHooks } from './guest-hooks';
 import { runHooksWarnOnly } from './hooks';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
@@ -20,8 +20,7 @@ export async function startContainer(id: string, runtime: RuntimeOptions): Promi
     const config = store.config(id);
     const { hooks } = config;
     await runStartContainerHooks(config, toOciState(rec, 'created'), store.file(id, KEEPER_SOCKET));
-    const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'start' });
-    if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+    await callKeeper(store.file(id, KEEPER_SOCKET), 'start', {});
     await runHooksWarnOnly('poststart', hooks, toOciState(rec, 'running'));
   });
 }

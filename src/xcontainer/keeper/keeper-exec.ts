@@ -4,13 +4,13 @@
 // between that connection and the agent's exec-* frames. A client that goes away
 // before the process ends takes it with it (SIGKILL), as a killed runc exec would.
 import type net from 'node:net';
-import { messageOf } from '../../errors';
+import { RunxError, messageOf } from '../../errors';
 import { log } from '../../log';
 import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
 import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from '../exec-relay/exec-stream';
-import type { KeeperReply } from './keeper-launch';
+import { KEEPER_PROTOCOL, type KeeperReply } from './protocol';
 
 const SIGKILL = 9;
 
@@ -52,10 +52,10 @@ export class ExecSessions {
       pid = Number(reply.fields.find(([k]) => k === 'pid')?.[1]);
     } catch (err) {
       this.open.delete(num);
-      sock.end(`${JSON.stringify({ ok: false, error: messageOf(err) } satisfies KeeperReply)}\n`);
+      sock.end(`${JSON.stringify({ ok: false, protocol: KEEPER_PROTOCOL, code: err instanceof RunxError ? err.code : 'EAGENT', error: messageOf(err) } satisfies KeeperReply<'exec'>)}\n`);
       return;
     }
-    sock.write(`${JSON.stringify({ ok: true, result: { pid } } satisfies KeeperReply)}\n`);
+    sock.write(`${JSON.stringify({ ok: true, protocol: KEEPER_PROTOCOL, result: { pid } } satisfies KeeperReply<'exec'>)}\n`);
     for (const frame of session.held ?? []) sock.write(frame);
     session.held = undefined;
     if (session.exit) {

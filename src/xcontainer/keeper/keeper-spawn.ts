@@ -5,7 +5,7 @@ import path from 'node:path';
 import { messageOf } from '../../errors';
 import { waitForExit } from '../host/host';
 import { internalCommand } from '../host/internal-command';
-import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
+import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReady } from './keeper-launch';
 import { type StateStore, writeFileAtomic } from '../state/state-store';
 
 export function writeLaunch(dir: string, launch: KeeperLaunch): void {
@@ -40,13 +40,13 @@ export function keeperGo(child: ChildProcess): void {
   pipe.write(`${KEEPER_GO}\n`);
 }
 
-export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
+export function keeperReadiness(child: ChildProcess): Promise<KeeperReady> {
   return new Promise((resolve) => {
     const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
     let text = '';
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` });
     const onError = (err: Error) => done({ ok: false, error: `cannot start keeper: ${err.message}` });
-    const done = (reply: KeeperReply) => {
+    const done = (reply: KeeperReady) => {
       pipe.removeAllListeners();
       pipe.destroy();
       // Only our own listeners: callers may watch the keeper's exit too.
@@ -59,7 +59,7 @@ export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
       const nl = text.indexOf('\n');
       if (nl >= 0) {
         try {
-          done(JSON.parse(text.slice(0, nl)) as KeeperReply);
+          done(JSON.parse(text.slice(0, nl)) as KeeperReady);
         } catch (err) {
           done({ ok: false, error: `keeper sent garbage: ${messageOf(err)}` });
         }

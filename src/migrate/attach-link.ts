@@ -1,0 +1,33 @@
+// The stand-in's remote link over the migration service's Attach stream (gRPC): the
+// implementation of xcontainer's RemoteLink that src/keeper-main.ts injects into a
+// keeper when it first stands in.
+import type * as grpc from '@grpc/grpc-js';
+import type { RemoteLinkFactory } from '../xcontainer/keeper/remote-link';
+import { clientCredentials } from './auth';
+import { type AttachIn, type AttachOut, CHANNEL_OPTIONS, type MigrationClient, migrationPackage } from './proto';
+
+export const attachLink: RemoteLinkFactory = (id, to, auth, sinks) => {
+  const { Client } = migrationPackage();
+  const { creds, metadata } = clientCredentials(auth);
+  const client: MigrationClient = new Client(to, creds, CHANNEL_OPTIONS);
+  const stream: grpc.ClientDuplexStream<AttachIn, AttachOut> = client.Attach(metadata);
+  stream.write({ containerId: id });
+  let closed = false;
+  stream.on('data', (m: AttachOut) => {
+    if (closed) return;
+    if (m.stdout && m.stdout.length) sinks.stdout(m.stdout);
+    else if (m.stderr && m.stderr.length) sinks.stderr(m.stderr);
+    else if (m.what === 'exitStatus' || m.exitStatus !== undefined) sinks.exitStatus(m.exitStatus ?? 255);
+  });
+  stream.on('error', (err) => { if (!closed) sinks.lost(`lost the link to ${to}: ${err.message}`); });
+  stream.on('end', () => { if (!closed) sinks.lost(`${to} ended the link without an exit status`); });
+  return {
+    stdin: (data) => void stream.write({ stdin: data }),
+    signal: (sig) => void stream.write({ signal: sig }),
+    close: () => {
+      closed = true;
+      stream.cancel();
+      client.close();
+    },
+  };
+};
