@@ -4,7 +4,7 @@
 // config gives, then namespaces, oomScoreAdj, sysctl, linux.devices and the limits of
 // linux.resources the guest's cgroup applies; and a process
 // for `exec` into the `exec` message's fields.
-import type { FieldValue } from '../xcontainer/agent/agent-messages';
+import type { FieldValue } from './guest-field';
 import { log } from '../log';
 import { CAPABILITY_SETS, capabilityMask } from './capabilities';
 import { guestNamespaces } from './namespaces';

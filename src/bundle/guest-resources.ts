@@ -4,7 +4,7 @@
 // set") is left out. Everything is checked here, before a VM boots or a live limit
 // changes, so a bad value changes nothing.
 import { ConfigError } from '../errors';
-import type { FieldValue } from '../xcontainer/agent/agent-messages';
+import type { FieldValue } from './guest-field';
 
 // The guest kernel's bounds (kernel/sched/core.c, kernel/cgroup/pids.c); the agent
 // checks them again.

@@ -6,18 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
 import { log } from '../log';
-import { versionText } from '../oci-cli/version';
-import { PROTOCOL_VERSION } from '../xcontainer/agent/agent-frames';
-import { waitForExit } from '../xcontainer/host/host';
-import { callKeeper } from '../xcontainer/keeper/keeper-client';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
-import { qemuBuild } from '../xcontainer/vm/qemu-build';
-import { ROOT_DISK, MACHINE } from '../xcontainer/vm/qemu-argv';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore } from '../xcontainer/state/state-store';
-import { VM_STATE_FILE } from '../xcontainer/vm/vm-snapshot';
+import { runxVersionLine } from '../runx-version';
+import { KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions, StateStore, VM_STATE_FILE, callKeeper, readVm, waitForExit } from '../xcontainer';
 import { digestText } from './file-digest';
-import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, MANIFEST_FILE, FORMAT, FORMAT_VERSION, writeManifest } from './manifest';
+import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, MANIFEST_FILE, FORMAT, FORMAT_VERSION, manifestVmOf, writeManifest } from './manifest';
 
 export interface CheckpointOptions {
   imagePath: string;
@@ -36,13 +28,13 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
   await store.withLock(id, async () => {
     const { rec, status } = store.readLive(id);
     if (status !== 'running' && status !== 'created' && status !== 'paused') throw new RunxError('ESTATE', `cannot checkpoint container ${id}: it is ${status}`);
-    const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+    const { spec } = readVm(store.dir(id));
     const dir = path.resolve(opts.imagePath);
     fs.mkdirSync(dir, { recursive: true });
     const written = [...IMAGE_FILES, MANIFEST_FILE].map((f) => path.join(dir, f));
     try {
-      fs.copyFileSync(launch.qemu.kernel, path.join(dir, IMAGE_KERNEL));
-      fs.copyFileSync(launch.qemu.initramfs, path.join(dir, IMAGE_INITRAMFS));
+      fs.copyFileSync(spec.kernel, path.join(dir, IMAGE_KERNEL));
+      fs.copyFileSync(spec.initramfs, path.join(dir, IMAGE_INITRAMFS));
       const configText = fs.readFileSync(store.file(id, 'config.json'), 'utf8');
       fs.writeFileSync(path.join(dir, IMAGE_CONFIG), configText);
       const started = Date.now();
@@ -53,15 +45,12 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
       await writeManifest(dir, {
         format: FORMAT,
         formatVersion: FORMAT_VERSION,
-        runxVersion: versionText().split('\n')[0]!,
+        runxVersion: runxVersionLine(),
         created: new Date().toISOString(),
-        qemu: { build: qemuBuild(launch.qemuBinary), machine: MACHINE, cpu: launch.qemu.accel === 'kvm' ? 'host' : 'max', accel: launch.qemu.accel },
-        shape: launch.qemu.shape,
-        agentProtocol: PROTOCOL_VERSION,
+        // The VM as its keeper has it after the save (vm-state.json).
+        ...manifestVmOf(spec, readVm(store.dir(id)).state),
         configDigest: digestText(configText),
         container: { id, status: status === 'created' ? 'created' : 'running', bundle: rec.bundle, annotations: rec.annotations },
-        shares: launch.qemu.shares,
-        network: launch.qemu.network ? { mac: launch.qemu.network.mac } : undefined,
       }, IMAGE_FILES);
     } catch (err) {
       for (const f of written) fs.rmSync(f, { force: true });

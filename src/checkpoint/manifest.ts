@@ -5,8 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
 import type { HostShare } from '../bundle/mount-plan';
-import type { Accel } from '../xcontainer/vm/accel';
-import type { VmShape } from '../xcontainer/vm/qemu-argv';
+import type { Accel, VmShape, VmSpec, VmState } from '../xcontainer';
 import { type FileDigest, digestFile, digestText } from './file-digest';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -31,6 +30,20 @@ export interface CheckpointManifest {
   network?: { mac: string };
   files: Record<string, FileDigest>;
   digest?: string;
+}
+
+/** The manifest's description of the VM, from its state model: what a restoring host must match and rebuild. */
+export type ManifestVm = Pick<CheckpointManifest, 'qemu' | 'shape' | 'agentProtocol' | 'shares' | 'network'>;
+
+export function manifestVmOf(spec: VmSpec, state: VmState): ManifestVm {
+  const net = state.devices.net;
+  return {
+    qemu: { build: spec.qemuBuild, machine: spec.machine, cpu: spec.cpu, accel: spec.accel },
+    shape: spec.shape,
+    agentProtocol: state.agent.protocol,
+    shares: state.devices.shares,
+    network: net ? { mac: net.mac } : undefined,
+  };
 }
 
 function selfDigest(m: CheckpointManifest): string {

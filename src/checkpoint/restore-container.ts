@@ -1,27 +1,14 @@
-// `restore`: verify a checkpoint image completely, then start a keeper whose QEMU loads
-// the saved VM state (-incoming) over a copy of the saved disk. Nothing is created
-// until the image, the host (same QEMU build, same CPU model) and the bundle's config
-// have all been checked, so a bad image changes nothing.
+// `restore`: verify a checkpoint image completely, then have provision() start a
+// keeper whose QEMU loads the saved VM state (-incoming) over a sparse copy of the
+// saved disk. Nothing is created until the image, the host (same QEMU build, same CPU
+// model) and the bundle's config have all been checked, so a bad image changes nothing.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import type { SpecConfig } from '../bundle/spec-types';
-import { chooseAccel } from '../xcontainer/vm/accel';
-import { OCI_VERSION, type ContainerRecord } from '../xcontainer/state/container-record';
-import { keeperExit, waitInForeground } from '../xcontainer/container/container-run';
-import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../xcontainer/cgroup/host-cgroup';
-import { writePidFile } from '../xcontainer/container/container-create';
-import type { KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
-import { type GuestNetwork, netnsPathOf, setupNetwork, teardownNetwork } from '../xcontainer/devices/net/config';
-import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from '../xcontainer/keeper/keeper-spawn';
-import { qemuBuild } from '../xcontainer/vm/qemu-build';
-import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore, validateId } from '../xcontainer/state/state-store';
-import { VM_STATE_FILE, copySparse } from '../xcontainer/vm/vm-snapshot';
+import { type RuntimeOptions, ROOT_DISK, VM_STATE_FILE, checkAgentProtocol, chooseAccel, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
 import { vitalDifference } from './config-compat';
 import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
 
@@ -41,8 +28,10 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   if (opts.consoleSocket) throw new RunxError('EUSAGE', '--console-socket is not supported by this runx build yet');
   const image = path.resolve(opts.imagePath);
   const manifest = await verifyImage(image);
-  const qemuBinary = process.env.RUNX_QEMU ?? 'qemu-system-x86_64';
-  const here = qemuBuild(qemuBinary);
+  // The agent inside the saved VM speaks what it spoke when saved.
+  checkAgentProtocol(manifest.agentProtocol, `checkpoint image ${image}`);
+  const binary = qemuBinary();
+  const here = qemuBuild(binary);
   if (here !== manifest.qemu.build) {
     throw new RunxError('ECONFIG', `checkpoint image ${image} was taken with "${manifest.qemu.build}"; this host runs "${here}" (the same QEMU build is required)`);
   }
@@ -77,60 +66,32 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
     if (!fs.existsSync(share.hostPath)) throw new RunxError('ECONFIG', `checkpoint image ${image}: bind-mounted host directory ${share.hostPath} does not exist here`);
   }
 
-  const store = new StateStore(opts.runtime.root);
-  const dir = store.claim(opts.id);
-  let keeper: ChildProcess | undefined;
-  let network: GuestNetwork | undefined;
-  let cgroup: HostCgroup | undefined;
-  try {
-    cgroup = makeHostCgroup(linux, opts.id, opts.runtime.systemdCgroup);
-    if (netnsPath && manifest.network) {
-      const found = setupNetwork(netnsPath);
-      if (!found) throw new RunxError('ECONFIG', `network namespace ${netnsPath} has no interface for the restored VM's NIC`);
-      // The guest keeps the MAC it was saved with (virtio-net's state carries it).
-      network = { ...found, mac: manifest.network.mac };
-    }
-    fs.writeFileSync(path.join(dir, 'config.json'), configText);
-    copySparse(path.join(image, ROOT_DISK), path.join(dir, ROOT_DISK));
-    // The VM keeps running this kernel: it must outlive the image directory.
-    fs.copyFileSync(path.join(image, IMAGE_KERNEL), path.join(dir, IMAGE_KERNEL));
-    fs.copyFileSync(path.join(image, IMAGE_INITRAMFS), path.join(dir, IMAGE_INITRAMFS));
-    const record: ContainerRecord = {
-      ociVersion: OCI_VERSION, id: opts.id, status: 'creating', bundle: bundleDir, rootfs,
-      created: new Date().toISOString(), owner: '', annotations: manifest.container.annotations, keeperPid: 0, cgroup,
-    };
-    store.write(record);
-    const launch: KeeperLaunch = {
-      id: opts.id,
-      root: path.resolve(opts.runtime.root),
-      qemuBinary,
-      qemu: {
-        accel: accel.accel,
-        kernel: path.join(dir, IMAGE_KERNEL),
-        initramfs: path.join(dir, IMAGE_INITRAMFS),
-        shape: manifest.shape,
-        shares: manifest.shares,
-        network,
-      },
+  const started = Date.now();
+  const { keeper } = await provision({
+    id: opts.id,
+    runtime: opts.runtime,
+    keeper: { detach: opts.detach, stdio: 'inherit' },
+    pidFile: opts.pidFile,
+    bootErrorPrefix: `restore of ${opts.id} failed: `,
+    plan: () => ({
+      origin: { kind: 'image', disk: path.join(image, ROOT_DISK), stateFile: path.join(image, VM_STATE_FILE), status: manifest.container.status },
+      configText,
+      config: JSON.parse(configText) as SpecConfig,
+      bundle: bundleDir,
+      rootfs,
+      annotations: manifest.container.annotations,
+      nic: netnsPath && manifest.network ? { kind: 'netns', netnsPath, mac: manifest.network.mac, required: true } : { kind: 'none' },
+      qemuBinary: binary,
+      accel: accel.accel,
+      // The VM keeps running this kernel: it must outlive the image directory.
+      kernel: { copyFrom: path.join(image, IMAGE_KERNEL) },
+      initramfs: { copyFrom: path.join(image, IMAGE_INITRAMFS) },
+      shape: manifest.shape,
+      shares: manifest.shares,
       agentCreate: [],
-      bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || 30_000,
-      log: opts.runtime.log,
-      restore: { stateFile: path.join(image, VM_STATE_FILE), status: manifest.container.status },
-      cgroup,
-    };
-    writeLaunch(dir, launch);
-    const started = Date.now();
-    keeper = spawnKeeper(dir, opts.detach);
-    const reply = await keeperReadiness(keeper);
-    if (!reply.ok) throw new RunxError('EBOOT', `restore of ${opts.id} failed: ${reply.error}`);
-    log().info(`restored ${opts.id} from ${image} in ${Date.now() - started} ms`);
-    if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
-  } catch (err) {
-    await abandon(store, opts.id, keeper);
-    if (network) teardownNetwork(network);
-    if (cgroup) await removeHostCgroup(cgroup);
-    throw err;
-  }
+    }),
+  });
+  log().info(`restored ${opts.id} from ${image} in ${Date.now() - started} ms`);
   if (opts.detach) return 0;
   return waitInForeground(opts.id, keeperExit(keeper), false, opts.runtime);
 }

@@ -2,7 +2,7 @@
 // implementation of xcontainer's RemoteLink that src/keeper-main.ts injects into a
 // keeper when it first stands in.
 import type * as grpc from '@grpc/grpc-js';
-import type { RemoteLinkFactory } from '../xcontainer/keeper/remote-link';
+import type { RemoteLinkFactory } from '../xcontainer';
 import { clientCredentials } from './auth';
 import { type AttachIn, type AttachOut, CHANNEL_OPTIONS, type MigrationClient, migrationPackage } from './proto';
 

@@ -1,6 +1,7 @@
 // The receiving side of a migration: Prepare checks that this host can take the VM
 // (same QEMU build, CPU model, free memory and disk, bind-mount paths) and starts a
-// keeper whose QEMU waits for it; Finish runs it; Abort undoes Prepare; Attach links
+// keeper whose QEMU waits for it (by provision(), as create and restore do, with
+// the container's host cgroup); Finish runs it; Abort undoes Prepare; Attach links
 // the source keeper (the container's stand-in there) to the container's stdio here.
 // A VM with a NIC gets it in this host's namespace for the container, with the MAC
 // and address it had. A container coming back to a host where its stand-in still
@@ -13,17 +14,10 @@ import path from 'node:path';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
-import { chooseAccel } from '../xcontainer/vm/accel';
-import { OCI_VERSION, type ContainerRecord } from '../xcontainer/state/container-record';
-import { askKeeper } from '../xcontainer/keeper/keeper-client';
-import { type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from '../xcontainer/devices/net/config';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
-import { abandon, keeperReadiness, spawnKeeper, writeLaunch } from '../xcontainer/keeper/keeper-spawn';
-import { qemuBuild } from '../xcontainer/vm/qemu-build';
-import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore, validateId } from '../xcontainer/state/state-store';
-import type { IncomingEndpoints } from '../xcontainer/vm/vm-migration';
+import {
+  type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
+  StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+} from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
@@ -32,8 +26,10 @@ const MiB = 1024 * 1024;
 /** A VM arriving for a keeper started here, whose stdio the source's stand-in attaches to. */
 interface Incoming {
   keeper: ChildProcess;
-  /** The NIC set up here for the VM, undone if the migration does not happen. */
+  /** The NIC set up here for the VM. */
   network?: GuestNetwork;
+  /** Undoes Prepare (keeper and VM, NIC, host cgroup, state dir) if the migration does not happen. */
+  rollback(): Promise<void>;
   /** Set at Finish: from then on only Attach concerns it. */
   finished?: boolean;
   /** Output the container wrote before the source attached. */
@@ -64,11 +60,9 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-/** The config with its network namespace path replaced by this host's. */
-function withNetns(configJson: string, netnsPath: string): string {
-  const config = JSON.parse(configJson) as SpecConfig;
-  for (const ns of config.linux?.namespaces ?? []) if (ns.type === 'network' && ns.path) ns.path = netnsPath;
-  return JSON.stringify(config);
+/** The identity the guest's NIC keeps, from the wire's (where "" means none). */
+function nicIdentity(nic: GuestNic): GuestIdentity {
+  return { mac: nic.mac, cidr: nic.cidr || undefined, gateway: nic.gateway || undefined, mtu: nic.mtu };
 }
 
 export class Destination {
@@ -84,8 +78,8 @@ export class Destination {
     if (req.protocolVersion !== MIGRATION_PROTOCOL_VERSION) {
       throw new RunxError('EUSAGE', `migration protocol ${req.protocolVersion} is not spoken here (this runx speaks ${MIGRATION_PROTOCOL_VERSION})`);
     }
-    const qemuBinary = process.env.RUNX_QEMU ?? 'qemu-system-x86_64';
-    const build = qemuBuild(qemuBinary);
+    const binary = qemuBinary();
+    const build = qemuBuild(binary);
     if (build !== req.qemuBuild) throw new RunxError('ECONFIG', `incompatible host: the source runs "${req.qemuBuild}", this host "${build}" (the same QEMU build is required)`);
     const accel = chooseAccel(this.runtime.accel).accel;
     if (accel !== req.accel) throw new RunxError('ECONFIG', `incompatible host: the VM runs CPU model "${req.cpu}" under ${req.accel}; this host would use ${accel}`);
@@ -100,52 +94,46 @@ export class Destination {
     if (this.standInFor(req)) return this.prepareReturn(req);
 
     const id = req.containerId;
-    const dir = this.store.claim(id);
-    let keeper: ChildProcess | undefined;
-    let network: GuestNetwork | undefined;
+    let entry: Incoming | undefined;
     try {
-      network = req.nic ? this.setupNic(req.nic, req.netnsPath || req.nic.netnsPath) : undefined;
-      const configJson = network ? withNetns(req.configJson, network.netnsPath) : req.configJson;
-      const config = JSON.parse(configJson) as SpecConfig;
-      fs.writeFileSync(path.join(dir, 'config.json'), configJson);
-      fs.writeFileSync(path.join(dir, 'bzImage'), req.kernel);
-      fs.writeFileSync(path.join(dir, 'initramfs.cpio'), req.initramfs);
-      fs.closeSync(fs.openSync(path.join(dir, ROOT_DISK), 'w'));
-      fs.truncateSync(path.join(dir, ROOT_DISK), diskBytes);
-      if (req.instance) writeInstance(this.store, id, req.instance);
-      const record: ContainerRecord = {
-        ociVersion: OCI_VERSION, id, status: 'creating', bundle: req.bundle,
-        rootfs: path.resolve(req.bundle, config.root?.path ?? 'rootfs'), created: new Date().toISOString(),
-        owner: '', annotations: config.annotations, keeperPid: 0,
-      };
-      this.store.write(record);
-      const endpoints = await this.endpoints(network);
-      const launch: KeeperLaunch = {
-        id, root: path.resolve(this.runtime.root), qemuBinary,
-        qemu: {
-          accel, kernel: path.join(dir, 'bzImage'), initramfs: path.join(dir, 'initramfs.cpio'),
-          shape: { memoryMiB: req.memoryMib, vcpus: req.vcpus },
-          shares: req.sharePaths.map((hostPath, i) => ({ tag: `runx${i}`, hostPath, readonly: false })),
-          network,
+      const done = await provision({
+        id,
+        runtime: this.runtime,
+        keeper: { detach: false, stdio: 'pipe' },
+        bootErrorPrefix: 'destination VM: ',
+        onKeeper: (keeper) => {
+          entry = { keeper, pending: [], rollback: async () => undefined };
+          this.incoming.set(id, entry);
+          this.wireOutput(entry);
         },
-        agentCreate: [],
-        bootTimeoutMs: 30_000,
-        log: this.runtime.log,
-        incoming: endpoints,
-      };
-      writeLaunch(dir, launch);
-      keeper = spawnKeeper(dir, false, 'pipe');
-      const entry: Incoming = { keeper, network, pending: [] };
-      this.incoming.set(id, entry);
-      this.wireOutput(entry);
-      const reply = await keeperReadiness(keeper);
-      if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
-      log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${network ? `, NIC in ${network.netnsPath}` : ''}`);
-      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: network?.netnsPath ?? '' };
+        plan: () => {
+          const config = JSON.parse(req.configJson) as SpecConfig;
+          if (req.instance) writeInstance(this.store, id, req.instance);
+          return {
+            origin: { kind: 'incoming', diskBytes, endpoints: (network) => this.endpoints(network) },
+            configText: req.configJson,
+            config,
+            bundle: req.bundle,
+            rootfs: path.resolve(req.bundle, config.root?.path ?? 'rootfs'),
+            annotations: config.annotations,
+            nic: req.nic ? { kind: 'migrated', netnsPath: req.netnsPath || req.nic.netnsPath, guest: nicIdentity(req.nic) } : { kind: 'none' },
+            qemuBinary: binary,
+            accel,
+            kernel: { data: req.kernel },
+            initramfs: { data: req.initramfs },
+            shape: { memoryMiB: req.memoryMib, vcpus: req.vcpus },
+            shares: req.sharePaths.map((hostPath, i) => ({ tag: `runx${i}`, hostPath, readonly: false })),
+            agentCreate: [],
+          };
+        },
+      });
+      entry!.network = done.network;
+      entry!.rollback = done.rollback;
+      const endpoints = done.launch.incoming!;
+      log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${done.network ? `, NIC in ${done.network.netnsPath}` : ''}`);
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: done.network?.netnsPath ?? '' };
     } catch (err) {
-      this.incoming.delete(id);
-      await abandon(this.store, id, keeper);
-      if (network) teardownNetwork(network);
+      if (entry && this.incoming.get(id) === entry) this.incoming.delete(id);
       throw err;
     }
   }
@@ -177,7 +165,7 @@ export class Destination {
   private async prepareReturn(req: PrepareRequest): Promise<PrepareReply> {
     const id = req.containerId;
     const keeperSock = this.store.file(id, KEEPER_SOCKET);
-    const previous = (JSON.parse(fs.readFileSync(this.store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
+    const previous = netFromState(readVm(this.store.dir(id)).state.devices.net);
     const config = this.store.config(id);
     const entry: Return = { keeperPid: this.store.read(id).keeperPid, previous };
     this.returns.set(id, entry);
@@ -204,7 +192,7 @@ export class Destination {
   }
 
   private setupNic(nic: GuestNic, netnsPath: string): GuestNetwork {
-    return setupMigratedNetwork(netnsPath, { mac: nic.mac, cidr: nic.cidr || undefined, gateway: nic.gateway || undefined, mtu: nic.mtu });
+    return setupMigratedNetwork(netnsPath, nicIdentity(nic));
   }
 
   private async endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> {
@@ -249,8 +237,7 @@ export class Destination {
     if (!entry || entry.finished) return;
     log().warn(`aborting incoming migration of ${id}: ${reason}`);
     this.incoming.delete(id);
-    await abandon(this.store, id, entry.keeper);
-    if (entry.network) teardownNetwork(entry.network);
+    await entry.rollback();
   }
 
   /** Links the source's stand-in to the container's stdio here. */

@@ -3,7 +3,7 @@
 // name, made at its first migration and kept in its state directory on every host.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import type { StateStore } from '../xcontainer/state/state-store';
+import type { StateStore } from '../xcontainer';
 
 const INSTANCE_FILE = 'instance';
 export const MIGRATED_TO = 'io.runx.migrated-to';

@@ -6,20 +6,13 @@
 import fs from 'node:fs';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
-import { type KeeperCall, askKeeper, callKeeper } from '../xcontainer/keeper/keeper-client';
-import type { KeeperReply } from '../xcontainer/keeper/protocol';
-import type { ContainerRecord } from '../xcontainer/state/container-record';
-import { teardownNetwork } from '../xcontainer/devices/net/config';
-import { processStartTime, waitForExit } from '../xcontainer/host/host';
-import { removeHostCgroup } from '../xcontainer/cgroup/host-cgroup';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../xcontainer/keeper/keeper-launch';
-import { qemuBuild } from '../xcontainer/vm/qemu-build';
-import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
-import { StateStore } from '../xcontainer/state/state-store';
-import { EXPORT_NAME, type MigrationProgress, type MigrationStats } from '../xcontainer/vm/vm-migration';
+import {
+  type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperCall, type KeeperReply, type MigrationProgress, type MigrationStats,
+  type RuntimeOptions, StateStore, askKeeper, callKeeper, netFromState, processStartTime, readVm, removeHostCgroup, teardownNetwork, waitForExit,
+} from '../xcontainer';
 import { type AuthOptions, clientCredentials } from './auth';
 import { instanceOf } from './instance';
+import { prepareVmOf } from './prepare-request';
 import { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
 
 export interface MigrateOptions extends AuthOptions {
@@ -67,11 +60,11 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       const { rec, status } = store.readLive(id);
       if (status !== 'running' && status !== 'paused') throw new RunxError('ESTATE', `cannot migrate container ${id}: it is ${status}`);
       if (rec.annotations?.['io.runx.migrated-to']) throw new RunxError('ESTATE', `container ${id} already moved to ${rec.annotations['io.runx.migrated-to']}`);
-      const launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
-      if (launch.qemu.shares.length) {
-        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${launch.qemu.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
+      const { spec, state } = readVm(store.dir(id));
+      if (state.devices.shares.length) {
+        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${state.devices.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
       }
-      const net = launch.qemu.network;
+      const net = state.devices.net;
       if (opts.netnsPath && !net) throw new RunxError('EUSAGE', `--netns: container ${id} has no NIC (its config names no network namespace path)`);
       const { Client } = migrationPackage();
       const { creds, metadata } = clientCredentials(opts);
@@ -90,18 +83,11 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         const ep = await call<PrepareReply>((cb) => client.Prepare({
           protocolVersion: MIGRATION_PROTOCOL_VERSION,
           containerId: id,
-          qemuBuild: qemuBuild(launch.qemuBinary),
-          accel: launch.qemu.accel,
-          cpu: launch.qemu.accel === 'kvm' ? 'host' : 'max',
-          memoryMib: launch.qemu.shape.memoryMiB,
-          vcpus: launch.qemu.shape.vcpus,
-          diskBytes: fs.statSync(store.file(id, ROOT_DISK)).size,
+          ...prepareVmOf(spec, state),
           configJson: fs.readFileSync(store.file(id, 'config.json'), 'utf8'),
-          kernel: fs.readFileSync(launch.qemu.kernel),
-          initramfs: fs.readFileSync(launch.qemu.initramfs),
-          sharePaths: [],
+          kernel: fs.readFileSync(spec.kernel),
+          initramfs: fs.readFileSync(spec.initramfs),
           bundle: rec.bundle,
-          nic: net ? { mac: net.mac, cidr: net.cidr ?? '', gateway: net.gateway ?? '', mtu: net.mtu, netnsPath: net.netnsPath } : null,
           netnsPath: opts.netnsPath ?? '',
           instance: instanceOf(store, id),
         }, metadata, deadline(), cb));
@@ -183,7 +169,7 @@ async function leaveForGood(store: StateStore, rec: ContainerRecord, req: Keeper
   }
   // What a keeper that did not get as far as ending by itself left: its NIC, its cgroup.
   try {
-    const network = (JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch).qemu.network;
+    const network = netFromState(readVm(store.dir(id)).state.devices.net);
     if (network) teardownNetwork(network);
   } catch { /* no launch.json: nothing was set up */ }
   if (rec.cgroup) await removeHostCgroup(rec.cgroup, [keeperPid]);

@@ -3,7 +3,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
+import type { RuntimeOptions } from '../xcontainer';
 import { type AuthOptions, authorized, serverCredentials } from './auth';
 import { Destination } from './destination';
 import { type AbortRequest, type AttachIn, type AttachOut, CHANNEL_OPTIONS, type FinishRequest, type PrepareRequest, migrationPackage } from './proto';

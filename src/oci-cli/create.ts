@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .option('--no-new-keyring', 'accepted for runc compatibility')
     .option('--preserve-fds <n>', 'accepted for runc compatibility', '0')
     .action(async (id: string, o: { bundle: string; pidFile?: string; consoleSocket?: string }) => {
-      const { createContainer } = await import('../xcontainer/container/container-create');
+      const { createContainer } = await import('../xcontainer');
       await createContainer({ id, bundle: o.bundle, pidFile: o.pidFile, consoleSocket: o.consoleSocket, runtime: runtimeOptions(program), detachKeeper: true });
     });
 }

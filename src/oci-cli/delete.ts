@@ -8,7 +8,7 @@ export function register(program: Command): void {
     .argument('<container-id...>')
     .option('-f, --force', 'forcibly delete the container if it is still running', false)
     .action(async (ids: string[], o: { force: boolean }) => {
-      const { deleteContainer } = await import('../xcontainer/container/container-delete');
+      const { deleteContainer } = await import('../xcontainer');
       const runtime = runtimeOptions(program);
       for (const id of ids) await deleteContainer(id, o.force, runtime);
     });

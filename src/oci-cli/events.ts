@@ -11,8 +11,7 @@ export function register(program: Command): void {
     .option('--stats', 'display the container\'s stats then exit', false)
     .option('--interval <duration>', 'set the stats collection interval', '5s')
     .action(async (id: string, o: { stats: boolean; interval: string }) => {
-      const { containerEvents } = await import('../xcontainer/container/container-events');
-      const { writeAllSync } = await import('../xcontainer/keeper/write-all');
+      const { containerEvents, writeAllSync } = await import('../xcontainer');
       await containerEvents(id, runtimeOptions(program), o, (e) => writeAllSync(1, Buffer.from(`${JSON.stringify(e)}\n`)));
     });
 }

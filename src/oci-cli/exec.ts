@@ -38,7 +38,7 @@ export function register(program: Command): void {
         if (!/^\d+$/.test(g)) throw new RunxError('EUSAGE', `invalid --additional-gids "${g}": want a number`);
         return Number(g);
       });
-      const { execInContainer } = await import('../xcontainer/container/container-exec');
+      const { execInContainer } = await import('../xcontainer');
       process.exitCode = await execInContainer({
         id,
         args: command,

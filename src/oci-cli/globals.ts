@@ -3,8 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { configureLog, type LogFormat } from '../log';
 import { RunxError } from '../errors';
-import { parseAccelMode } from '../xcontainer/vm/accel';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
+import { type RuntimeOptions, parseAccelMode } from '../xcontainer';
 
 export const DEFAULT_ROOT = '/run/runx';
 

@@ -9,8 +9,7 @@ export function register(program: Command): void {
     .argument('[signal]', 'signal name or number', 'SIGTERM')
     .option('-a, --all', 'send the signal to all processes in the container', false)
     .action(async (id: string, signal: string, o: { all: boolean }) => {
-      const { parseSignal } = await import('../xcontainer/container/signals');
-      const { killContainer } = await import('../xcontainer/container/container-kill');
+      const { killContainer, parseSignal } = await import('../xcontainer');
       await killContainer(id, parseSignal(signal), o.all, runtimeOptions(program));
     });
 }

@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .option('-f, --format <format>', 'table or json', 'table')
     .option('-q, --quiet', 'display only container IDs', false)
     .action(async (o: { format: string; quiet: boolean }) => {
-      const { listContainers } = await import('../xcontainer/container/container-state');
+      const { listContainers } = await import('../xcontainer');
       const states = listContainers(runtimeOptions(program));
       if (o.quiet) {
         process.stdout.write(states.map((s) => `${s.id}\n`).join(''));

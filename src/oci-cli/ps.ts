@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .argument('[ps-args...]', 'accepted for runc compatibility; the table has fixed columns')
     .option('-f, --format <format>', 'table or json', 'table')
     .action(async (id: string, _psArgs: string[], o: { format: string }) => {
-      const ps = await import('../xcontainer/container/container-ps');
+      const ps = await import('../xcontainer');
       if (o.format === 'json') {
         process.stdout.write(`${JSON.stringify(ps.containerHostPids(id, runtimeOptions(program)))}\n`);
       } else if (o.format === 'table') {

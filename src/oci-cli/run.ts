@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--no-subreaper', 'accepted for runc compatibility')
     .option('--preserve-fds <n>', 'accepted for runc compatibility', '0')
     .action(async (id: string, o: { bundle: string; detach: boolean; keep: boolean; pidFile?: string; consoleSocket?: string }) => {
-      const { runContainer } = await import('../xcontainer/container/container-run');
+      const { runContainer } = await import('../xcontainer');
       process.exitCode = await runContainer({ id, bundle: o.bundle, detach: o.detach, keep: o.keep, pidFile: o.pidFile, consoleSocket: o.consoleSocket, runtime: runtimeOptions(program) });
     });
 }

@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .description('execute the user-defined process in a created container')
     .argument('<container-id>')
     .action(async (id: string) => {
-      const { startContainer } = await import('../xcontainer/container/container-start');
+      const { startContainer } = await import('../xcontainer');
       await startContainer(id, runtimeOptions(program));
     });
 }

@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .description('output the state of a container')
     .argument('<container-id>')
     .action(async (id: string) => {
-      const { containerState } = await import('../xcontainer/container/container-state');
+      const { containerState } = await import('../xcontainer');
       process.stdout.write(`${JSON.stringify(containerState(id, runtimeOptions(program)), null, 2)}\n`);
     });
 }

@@ -3,8 +3,7 @@
 // boot starts from.
 import type { Command } from 'commander';
 import { RunxError } from '../errors';
-import type { TemplateEntry } from '../xcontainer/template/template-cache';
-import { describeDevices } from '../xcontainer/vm/qemu-argv';
+import { type TemplateEntry, describeDevices } from '../xcontainer';
 import { MAX_SHARES } from '../bundle/mount-plan';
 import { runtimeOptions } from './globals';
 
@@ -38,7 +37,7 @@ export function register(program: Command): void {
     .action(async (o: { bundle?: string; nic: boolean; shares: string; force: boolean }) => {
       if (!/^\d+$/.test(o.shares) || Number(o.shares) > MAX_SHARES) throw new RunxError('EUSAGE', `--shares must be a number from 0 to ${MAX_SHARES}, not '${o.shares}'`);
       if (o.bundle !== undefined && (o.nic || o.shares !== '0')) throw new RunxError('EUSAGE', '--nic and --shares are for a template without --bundle: a bundle\'s config gives its devices');
-      const { buildTemplate } = await import('../xcontainer/template/template');
+      const { buildTemplate } = await import('../xcontainer');
       const t = await buildTemplate({ bundle: o.bundle, devices: { nic: o.nic, shares: Number(o.shares) }, force: o.force, accel: runtimeOptions(program).accel });
       const shape = `${t.shape.memoryMiB} MiB, ${t.shape.vcpus} vCPU, ${t.accel}${t.devices.nic || t.devices.shares ? `, ${describeDevices(t.devices)}` : ''}`;
       process.stdout.write(`${t.built ? 'built' : 'already there:'} VM template ${t.key} (${shape}) in ${t.dir}\n`);
@@ -48,17 +47,15 @@ export function register(program: Command): void {
     .option('-f, --format <format>', 'table or json', 'table')
     .action(async (o: { format: string }) => {
       if (o.format !== 'table' && o.format !== 'json') throw new RunxError('EUSAGE', `invalid format option: ${o.format}`);
-      const { keptTemplates } = await import('../xcontainer/template/template');
-      const { listTemplates } = await import('../xcontainer/template/template-cache');
-      const entries = listTemplates({ keep: keptTemplates(runtimeOptions(program).accel) });
+      const { keptTemplates, listTemplates } = await import('../xcontainer');
+      const entries = await listTemplates({ keep: await keptTemplates(runtimeOptions(program).accel) });
       process.stdout.write(o.format === 'json' ? `${JSON.stringify(entries)}\n` : table(entries));
     });
   template.command('prune')
     .description('remove stale templates: of another format, unreadable, left by a failed build, or unused for 7 days')
     .action(async () => {
-      const { keptTemplates } = await import('../xcontainer/template/template');
-      const { pruneTemplates } = await import('../xcontainer/template/template-cache');
-      const removed = pruneTemplates({ keep: keptTemplates(runtimeOptions(program).accel) });
+      const { keptTemplates, pruneTemplates } = await import('../xcontainer');
+      const removed = await pruneTemplates({ keep: await keptTemplates(runtimeOptions(program).accel) });
       process.stdout.write(removed.map((e) => `removed ${e.name} (${e.reason}, ${mib(e.sizeBytes)})\n`).join(''));
     });
 }

@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .option('--cpu-shares <shares>', 'the same as --cpu-share');
   for (const flag of [...UNSUPPORTED, ...OBSOLETE]) cmd.option(`--${flag} <value>`, 'accepted for runc compatibility; not applied in the guest');
   cmd.action(async (id: string, o: Record<string, string | undefined>) => {
-    const { updateContainer } = await import('../xcontainer/container/container-update');
+    const { updateContainer } = await import('../xcontainer');
     await updateContainer(id, runtimeOptions(program), {
       resources: o.resources,
       memory: o.memory,

@@ -20,8 +20,7 @@ export class StateRootContainers implements ContainerSource {
   constructor(private readonly root: string, private readonly defaults: { memoryMiB: number; dirtyRateMiBps: number }) {}
 
   async list(): Promise<ContainerLoad[]> {
-    const { listContainers } = await import('../xcontainer/container/container-state');
-    const { shapeFromResources } = await import('../xcontainer/vm/qemu-argv');
+    const { listContainers, shapeFromResources } = await import('../xcontainer');
     const states = listContainers({ root: this.root } as Parameters<typeof listContainers>[0]);
     return states.filter((s) => (s.status === 'running' || s.status === 'paused' || s.status === 'created') && !s.annotations?.[MIGRATED_TO_ANNOTATION]).map((s) => {
       let memoryMiB = this.defaults.memoryMiB;

@@ -4,7 +4,7 @@
 // gRPC status, so callers can tell a bad request from an unreachable daemon.
 import type * as grpc from '@grpc/grpc-js';
 import { RunxError, type RunxErrorCode } from '../errors';
-import { socketPath } from '../xcontainer/state/socket-path';
+import { socketPath } from '../xcontainer';
 import {
   type ControlRpcs, type Container, type DeadlineRequest, type EvacuationPlan, type EvacuationReport, type RpcName,
   type SpotDaemonClient, type StatusReply, controlPackage,

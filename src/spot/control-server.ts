@@ -9,7 +9,7 @@ import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { RunxError, messageOf } from '../errors';
-import { socketPath } from '../xcontainer/state/socket-path';
+import { socketPath } from '../xcontainer';
 import type { DaemonStatus, OperatorAction } from './daemon';
 import type { ContainerOutcome as Outcome, EvacuationReport as Report } from './evacuate';
 import {

@@ -14,7 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
+import type { RuntimeOptions } from '../xcontainer';
 import { RunxError, messageOf } from '../errors';
 import { splitHostPort, type DaemonConfig } from './config';
 import type { ContainerSource } from './container-source';

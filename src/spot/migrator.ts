@@ -1,8 +1,6 @@
 // The seam between the spot daemon and whatever moves a container: the daemon decides
 // who goes where, how and when; a Migrator does it. The live-migration implementation
-// (src/migrate) plugs in here; until then `UnavailableMigrator` refuses, so a notice
-// is planned, logged and reported but nothing is claimed to have moved.
-import { RunxError } from '../errors';
+// (src/migrate) plugs in here (runx-migrator.ts).
 import type { PeerView } from './policy/peers';
 
 export interface MigrateOptions {
@@ -31,13 +29,4 @@ export interface Migrator {
   migrate(containerId: string, peer: PeerView, opts: MigrateOptions): Promise<MigrationReport>;
   /** Pauses the container and writes its checkpoint to the peer, to be restored there. */
   checkpointTo(containerId: string, peer: PeerView, opts?: Omit<MigrateOptions, 'bandwidthMiBps'> & { bandwidthMiBps?: number }): Promise<MigrationReport>;
-}
-
-export class UnavailableMigrator implements Migrator {
-  async migrate(containerId: string): Promise<MigrationReport> {
-    throw new RunxError('EINTERNAL', `cannot migrate ${containerId}: live migration is not built into this runx yet`);
-  }
-  async checkpointTo(containerId: string): Promise<MigrationReport> {
-    throw new RunxError('EINTERNAL', `cannot checkpoint ${containerId} to a peer: not built into this runx yet`);
-  }
 }

@@ -5,8 +5,7 @@
 // peer and restored there in one stream, the fastest way out when pre-copy cannot fit.
 import { messageOf } from '../errors';
 import { migrateContainer } from '../migrate/migrate-container';
-import { pauseContainer } from '../xcontainer/container/container-pause';
-import type { RuntimeOptions } from '../xcontainer/container/runtime-options';
+import { type RuntimeOptions, pauseContainer } from '../xcontainer';
 import type { MigrateOptions, MigrationReport, Migrator } from './migrator';
 import type { PeerView } from './policy/peers';
 

@@ -128,6 +128,10 @@ refused() { # expected-text
   run runx restore --image-path "$IMG" --detach r1
   refused 'needs CPU model "host" under kvm'
 
+  fresh; rewrite_manifest agentProtocol 99
+  run runx restore --image-path "$IMG" --detach r1
+  refused "guest agent protocol 99, but this runx speaks protocol 1"
+
   fresh; rm "$IMG/manifest.json"
   run runx restore --image-path "$IMG" --detach r1
   refused "not a runx checkpoint"

@@ -25,6 +25,9 @@ teardown() {
   done
   for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$ROOT" "$DEST"
+  if [ -n "${CG:-}" ]; then
+    for d in /sys/fs/cgroup"$CG" /sys/fs/cgroup/*"$CG"; do if [ -d "$d" ]; then rmdir "$d" 2>/dev/null || true; fi; done
+  fi
 }
 
 free_port() {
@@ -103,6 +106,41 @@ consecutive() {
   [ "$(state_field c1 status)" = running ]
   [ -z "$(state_field c1 annotations)" ] || [[ "$(state_field c1 annotations)" != *migrated-to* ]]
   runs_on_here
+}
+
+# dest_field ID FIELD: the destination's own record of ID
+dest_field() {
+  node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]] ?? "")' "$DEST/$1/state.json" "$2"
+}
+
+@test "the destination honours RUNX_BOOT_TIMEOUT_MS, and puts a migrated container's keeper and QEMU in its cgroupsPath" {
+  [ "$(id -u)" = 0 ] || skip "needs root to make cgroups"
+  CG="/runx-bats-mig-${ROOT##*.}"
+  if [ -e /sys/fs/cgroup/cgroup.controllers ]; then procs="/sys/fs/cgroup$CG/cgroup.procs"; else procs="/sys/fs/cgroup/pids$CG/cgroup.procs"; fi
+  port="$(free_port)"
+  # A destination whose VMs may take 1 ms to come up cannot take this one.
+  start_serve "127.0.0.1:$port" env RUNX_BOOT_TIMEOUT_MS=1
+  make_bundle --set linux.cgroupsPath="$CG" -- sh -c "$COUNTER"
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"did not answer within 0.001 s"* ]]
+  [ "$(state_field c1 status)" = running ]
+  [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
+  kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  dkeeper="$(dest_field c1 keeperPid)"
+  dqemu="$(dest_qemu c1)"
+  grep -qx "$dkeeper" "$procs"
+  grep -qx "$dqemu" "$procs"
+  # recorded, so that the destination's delete removes it
+  [[ "$(dest_field c1 cgroup)" == *"$CG"* ]]
+  runx kill c1 KILL
+  wait_status c1 stopped
+  wait_gone "$dqemu"
 }
 
 @test "serve refuses anonymous access; migrate refuses a container with 9p bind mounts" {

@@ -59,11 +59,6 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     });
   }
 
-  /** Sends a message that has no reply (e.g. `shutdown`). */
-  notify(name: string, fields: Record<string, FieldValue | undefined> = {}): void {
-    this.sendControl(controlMessage(name, fields));
-  }
-
   /** Sends stdin bytes; an empty buffer is EOF. Large writes are split into frames. */
   sendStdin(data: Buffer): void {
     if (this.closed) return;

@@ -6,7 +6,9 @@ export interface ControlMessage {
   fields: Array<[string, string]>;
 }
 
-export type FieldValue = string | number | boolean | ReadonlyArray<string | number>;
+import type { FieldValue } from '../../bundle/guest-field';
+
+export type { FieldValue };
 
 /** Builds a message; arrays become repeated keys, booleans 0/1, undefined is left out. */
 export function controlMessage(name: string, fields: Record<string, FieldValue | undefined> | Array<[string, FieldValue]>): ControlMessage {

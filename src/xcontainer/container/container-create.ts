@@ -1,9 +1,7 @@
-// `create`: claim the id, start the keeper, validate the bundle, build the root disk,
-// let the keeper go (it boots the VM and has the agent prepare the process), then
-// write the pid file.
-// Any failure removes everything this call made: a failed create leaves no state.
+// `create`: a bundle's checks (config, terminal rules, mounts, boot policy) and its
+// hooks; the VM itself comes into being by provision(), which spawns the keeper
+// before the bundle is read and leaves nothing when anything fails.
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, RunxError } from '../../errors';
@@ -11,21 +9,18 @@ import { log } from '../../log';
 import { loadBundle } from '../../bundle/load-bundle';
 import { planMounts } from '../../bundle/mount-plan';
 import { guestCreateFields } from '../../bundle/guest-plan';
-import { buildRootfsImage } from '../../bundle/rootfs-image';
 import type { SpecHooks } from '../../bundle/spec-types';
 import { chooseAccel } from '../vm/accel';
-import { OCI_VERSION, type ContainerRecord, toOciState } from '../state/container-record';
+import { toOciState } from '../state/container-record';
 import { runHooks } from './hooks';
 import { findGuestAssets } from '../vm/guest-assets';
-import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../cgroup/host-cgroup';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
-import { type GuestNetwork, netFields, netnsPathOf, setupNetwork, teardownNetwork } from '../devices/net/config';
-import { type BootPolicy, templateState } from '../template/template';
-import { abandon, keeperGo, keeperReadiness, spawnKeeper, writeLaunch } from '../keeper/keeper-spawn';
-import { ROOT_DISK, shapeFromResources, vmDevicesOf } from '../vm/qemu-argv';
+import { netnsPathOf } from '../devices/net/config';
+import type { BootPolicy } from '../template/template';
+import { shapeFromResources } from '../vm/qemu-argv';
 import { qemuBinary } from '../vm/qemu-build';
 import type { RuntimeOptions } from './runtime-options';
-import { StateStore, validateId, writeFileAtomic } from '../state/state-store';
+import { type VmPlan, provision } from './provision';
 
 export interface CreateOptions {
   id: string;
@@ -50,95 +45,64 @@ export interface CreatedContainer {
   hooks?: SpecHooks;
 }
 
-const DEFAULT_BOOT_TIMEOUT_MS = 30_000;
-
 export async function createContainer(opts: CreateOptions): Promise<CreatedContainer> {
-  validateId(opts.id);
-  const store = new StateStore(opts.runtime.root);
-  const dir = store.claim(opts.id);
-  let keeper: ChildProcess | undefined;
-  let network: GuestNetwork | undefined;
-  let cgroup: HostCgroup | undefined;
-  try {
-    // First, even before the bundle is read: Node's start-up in the keeper (~100 ms)
-    // runs while we check the bundle, build the root disk and the rest of launch.json;
-    // it waits for keeperGo before it reads them. With a console, the container's
-    // stdio is the pty (a console socket is only for a terminal: terminalPlan): the
-    // keeper must not hold our stdout/stderr, which the caller (go-runc) reads to EOF
-    // before create counts as done.
-    keeper = spawnKeeper(dir, opts.detachKeeper, opts.consoleSocket ? 'ignore' : 'inherit', false);
-    // Watched from now: a keeper that cannot start at all says so (an 'error' event)
-    // while we are still at the bundle.
-    const ready = keeperReadiness(keeper);
-    const bundle = loadBundle(opts.bundle);
-    const config = bundle.config;
-    const terminal = terminalPlan(config.process!.terminal === true, opts.consoleSocket, opts.detachKeeper);
-    const plan = planMounts(config.mounts ?? [], bundle.dir);
-    const boot = bootPolicyOf(config.annotations, opts.runtime.boot);
-    const accel = chooseAccel(opts.runtime.accel);
-    log().info(`accelerator: ${accel.accel} (${accel.reason})`);
-    const assets = findGuestAssets();
-    cgroup = makeHostCgroup(config.linux, opts.id, opts.runtime.systemdCgroup);
-    const netnsPath = netnsPathOf(config.linux?.namespaces);
-    network = netnsPath ? setupNetwork(netnsPath) : undefined;
-    fs.writeFileSync(path.join(dir, 'config.json'), bundle.configText);
-    buildRootfsImage(bundle.rootfs, path.join(dir, ROOT_DISK));
-    log().debug('root disk built');
-    const record: ContainerRecord = {
-      ociVersion: OCI_VERSION,
-      id: opts.id,
-      status: 'creating',
-      bundle: bundle.dir,
-      rootfs: bundle.rootfs,
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: config.annotations,
-      keeperPid: 0,
-      cgroup,
-    };
-    store.write(record);
-    const launch: KeeperLaunch = {
-      id: opts.id,
-      root: path.resolve(opts.runtime.root),
-      qemuBinary: qemuBinary(),
-      qemu: {
-        accel: accel.accel,
-        kernel: assets.kernel,
-        initramfs: assets.initramfs,
-        shape: shapeFromResources(config.linux?.resources, os.cpus().length),
-        shares: plan.shares,
-        network,
-      },
-      agentCreate: [...guestCreateFields(config, plan), ...(network ? netFields(network) : [])],
-      bootTimeoutMs: Number(process.env.RUNX_BOOT_TIMEOUT_MS) || DEFAULT_BOOT_TIMEOUT_MS,
-      log: opts.runtime.log,
-      cgroup,
-      terminal,
-      // Not with a terminal: `run` makes ours raw before the process may read it.
-      startAfterCreate: opts.start === true && !terminal && !hasHooksBeforeStart(config.hooks),
-    };
-    if (boot === 'snapshot') {
-      const stateFile = await templateState({ kernel: assets.kernel, initramfs: assets.initramfs, qemuBinary: launch.qemuBinary, accel: accel.accel,
-        shape: launch.qemu.shape, devices: vmDevicesOf(launch.qemu) });
-      if (stateFile) launch.template = { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size };
-    }
-    writeLaunch(dir, launch);
-    keeperGo(keeper);
-    const reply = await ready;
-    if (!reply.ok) throw new RunxError('EBOOT', reply.error);
-    log().debug('keeper ready: container created');
-    const state = toOciState({ ...record, keeperPid: keeper.pid! }, 'creating');
-    await runHooks('prestart', config.hooks, state);
-    await runHooks('createRuntime', config.hooks, state);
-    await runHooks('createContainer', config.hooks, state);
-    if (opts.pidFile) writePidFile(opts.pidFile, keeper.pid!);
-    return { keeper, pid: keeper.pid!, terminal: terminal !== undefined, started: launch.startAfterCreate === true, hooks: config.hooks };
-  } catch (err) {
-    await abandon(store, opts.id, keeper);
-    if (network) teardownNetwork(network);
-    if (cgroup) await removeHostCgroup(cgroup);
-    throw err;
-  }
+  let hooks: SpecHooks | undefined;
+  let terminal: KeeperLaunch['terminal'];
+  const done = await provision({
+    id: opts.id,
+    runtime: opts.runtime,
+    // With a console, the container's stdio is the pty (a console socket is only for
+    // a terminal: terminalPlan): the keeper must not hold our stdout/stderr, which the
+    // caller (go-runc) reads to EOF before create counts as done.
+    keeper: { detach: opts.detachKeeper, stdio: opts.consoleSocket ? 'ignore' : 'inherit' },
+    pidFile: opts.pidFile,
+    // Read while the keeper, spawned first, starts up.
+    plan: () => {
+      const plan = bundlePlan(opts);
+      hooks = plan.config.hooks;
+      terminal = plan.terminal;
+      return plan;
+    },
+    afterReady: async (_keeper, record) => {
+      const state = toOciState(record, 'creating');
+      await runHooks('prestart', hooks, state);
+      await runHooks('createRuntime', hooks, state);
+      await runHooks('createContainer', hooks, state);
+    },
+  });
+  return { keeper: done.keeper, pid: done.keeper.pid!, terminal: terminal !== undefined, started: done.launch.startAfterCreate === true, hooks };
+}
+
+/** What a bundle's VM is made of: create's own checks (config, terminal, mounts, boot policy). */
+function bundlePlan(opts: CreateOptions): VmPlan {
+  const bundle = loadBundle(opts.bundle);
+  const config = bundle.config;
+  const terminal = terminalPlan(config.process!.terminal === true, opts.consoleSocket, opts.detachKeeper);
+  const plan = planMounts(config.mounts ?? [], bundle.dir);
+  const boot = bootPolicyOf(config.annotations, opts.runtime.boot);
+  const accel = chooseAccel(opts.runtime.accel);
+  log().info(`accelerator: ${accel.accel} (${accel.reason})`);
+  const assets = findGuestAssets();
+  const netnsPath = netnsPathOf(config.linux?.namespaces);
+  return {
+    origin: { kind: 'bundle', rootfs: bundle.rootfs, boot },
+    configText: bundle.configText,
+    config,
+    bundle: bundle.dir,
+    rootfs: bundle.rootfs,
+    annotations: config.annotations,
+    nic: netnsPath ? { kind: 'netns', netnsPath } : { kind: 'none' },
+    qemuBinary: qemuBinary(),
+    accel: accel.accel,
+    kernel: { path: assets.kernel },
+    initramfs: { path: assets.initramfs },
+    shape: shapeFromResources(config.linux?.resources, os.cpus().length),
+    shares: plan.shares,
+    agentCreate: guestCreateFields(config, plan),
+    terminal,
+    // Not with a terminal: `run` makes ours raw before the process may read it.
+    startAfterCreate: opts.start === true && !terminal && !hasHooksBeforeStart(config.hooks),
+  };
 }
 
 /** Whether a hook runs between create and start (those `run` cannot start at create for). */
@@ -168,10 +132,4 @@ export function terminalPlan(terminal: boolean, consoleSocket: string | undefine
   if (terminal && detach && !consoleSocket) throw new RunxError('EUSAGE', 'cannot allocate tty if runx will detach without setting console socket');
   if (!terminal) return undefined;
   return consoleSocket ? { consoleSocket: path.resolve(consoleSocket) } : {};
-}
-
-/** The pid file holds just the number, no newline (containerd's shim parses it so). */
-export function writePidFile(file: string, pid: number): void {
-  const abs = path.resolve(file);
-  writeFileAtomic(abs, String(pid));
 }

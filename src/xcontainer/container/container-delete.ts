@@ -9,8 +9,10 @@ import { runHooksWarnOnly } from './hooks';
 import { waitForExit } from '../host/host';
 import { removeHostCgroup } from '../cgroup/host-cgroup';
 import { askKeeper } from '../keeper/keeper-client';
-import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../keeper/keeper-launch';
-import { teardownNetwork } from '../devices/net/config';
+import { KEEPER_SOCKET } from '../keeper/keeper-launch';
+import { type GuestNetwork, teardownNetwork } from '../devices/net/config';
+import { netFromState } from '../devices/net/persist';
+import { readVm } from '../vm/vm-state';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
 
@@ -68,11 +70,11 @@ async function endKeeper(store: StateStore, rec: ContainerRecord, kill: boolean)
 
 /** Removes the tap and redirects create set up in the container's network namespace. */
 function releaseNetwork(store: StateStore, id: string): void {
-  let launch: KeeperLaunch;
+  let net: GuestNetwork | undefined;
   try {
-    launch = JSON.parse(fs.readFileSync(store.file(id, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+    net = netFromState(readVm(store.dir(id)).state.devices.net);
   } catch {
     return;
   }
-  if (launch.qemu.network) teardownNetwork(launch.qemu.network);
+  if (net) teardownNetwork(net);
 }

@@ -9,7 +9,7 @@ import { ExecRelay, type ExecRelayRequest } from '../exec-relay/exec-relay';
 import { internalCommand } from '../host/internal-command';
 import { type ExecProcessOptions, execProcess } from './exec-process';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
-import { writePidFile } from './container-create';
+import { writePidFile } from './provision';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
 

@@ -1,15 +1,25 @@
-// Starting a keeper process (for create, run and restore) and waiting for its word
+// Starting a keeper process (for provision: create, run, restore, a migration's destination) and waiting for its word
 // that the VM is up and the container is prepared, or why not.
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { messageOf } from '../../errors';
-import { waitForExit } from '../host/host';
 import { internalCommand } from '../host/internal-command';
 import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReady } from './keeper-launch';
-import { type StateStore, writeFileAtomic } from '../state/state-store';
+import { writeFileAtomic } from '../state/state-store';
+import { saveVmState, vmStateOf } from '../vm/vm-state';
 
-export function writeLaunch(dir: string, launch: KeeperLaunch): void {
+/** Its starter's instructions to a keeper (launch.json), written once, before go. */
+export function writeLaunchFile(dir: string, launch: KeeperLaunch): void {
   writeFileAtomic(path.join(dir, LAUNCH_FILE), JSON.stringify(launch));
+}
+
+/**
+ * The keeper's own write, whenever its VM changes: the VM's mutable state
+ * (vm-state.json, vm/vm-state.ts) as its launch now stands. launch.json is not
+ * rewritten. (Named as before, for the keeper's many callers.)
+ */
+export function writeLaunch(dir: string, launch: KeeperLaunch): void {
+  saveVmState(dir, vmStateOf(dir, launch));
 }
 
 /**
@@ -68,13 +78,4 @@ export function keeperReadiness(child: ChildProcess): Promise<KeeperReady> {
     child.once('exit', onExit);
     child.once('error', onError);
   });
-}
-
-/** Undoes a create or restore that failed: ends its keeper (and so its VM) and removes its state. */
-export async function abandon(store: StateStore, id: string, keeper: ChildProcess | undefined): Promise<void> {
-  if (keeper?.pid) {
-    if (keeper.exitCode === null) keeper.kill('SIGKILL');
-    await waitForExit(keeper.pid, undefined, 5000);
-  }
-  store.remove(id);
 }

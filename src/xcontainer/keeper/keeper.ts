@@ -407,6 +407,8 @@ export async function runKeeper(dir: string, deps: KeeperDeps): Promise<void> {
   preloadLogger();
   if (!awaitGo()) process.exit(1);
   const launch = JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+  // From now on the VM's state is this keeper's to write (vm-state.json).
+  writeLaunch(dir, launch);
   configureLog(launch.log);
   process.chdir(dir);
   process.title = `runx keeper ${launch.id}`;

@@ -37,9 +37,7 @@ export function effectiveStatus(rec: ContainerRecord, keeperAlive: boolean): Con
   return keeperAlive ? rec.status : 'stopped';
 }
 
-export const canStart = (s: ContainerStatus): boolean => s === 'created';
 export const canKill = (s: ContainerStatus): boolean => s === 'created' || s === 'running' || s === 'paused';
-export const canDeleteWithoutForce = (s: ContainerStatus): boolean => s === 'stopped' || s === 'created';
 
 /** The runtime-spec state as runc prints it (pid 0 once stopped). */
 export function toOciState(rec: ContainerRecord, status: ContainerStatus): OciState {

@@ -25,6 +25,7 @@ import path from 'node:path';
 import { messageOf, RunxError } from '../../errors';
 import { log } from '../../log';
 import { loadBundle } from '../../bundle/load-bundle';
+import type { VmSpec } from '../vm/vm-spec';
 import { PROTOCOL_VERSION } from '../agent/agent-frames';
 import { recordedSha256, sha256File } from './digest-record';
 import { type Accel, type AccelMode, chooseAccel } from '../vm/accel';
@@ -56,6 +57,11 @@ export interface TemplateInputs {
   accel: Accel;
   shape: VmShape;
   devices: VmDevices;
+}
+
+/** A VM's template inputs, from its spec (vm/vm-spec.ts) and its devices (vm/vm-state.ts devicesOf). */
+export function templateInputsOf(spec: VmSpec, devices: VmDevices): TemplateInputs {
+  return { kernel: spec.kernel, initramfs: spec.initramfs, qemuBinary: spec.qemuBinary, accel: spec.accel, shape: spec.shape, devices };
 }
 
 export function templateKey(i: TemplateInputs, build: string): string {

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { AgentConnection } from '../agent/agent-connection';
+import { type ControlMessage, field } from '../agent/agent-messages';
+import { checkAgentProtocol } from '../devices/agent/persist';
 import { sleep } from '../host/host';
 import { netnsCommand } from '../devices/net/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
@@ -151,7 +153,8 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
       log().debug('loaded VM running, agent answered');
     } else {
       const a = agent;
-      await new Promise<void>((resolve) => a.once('hello', () => resolve()));
+      const hello = await new Promise<ControlMessage>((resolve) => a.once('hello', resolve));
+      checkHello(hello);
       log().debug('agent said hello');
     }
   })();
@@ -174,4 +177,10 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   }
   settled = true;
   return { child, qmp: qmp!, agent: agent!, stderrTail: () => stderr };
+}
+
+/** The agent's `hello` must name the protocol this runx speaks (docs/protocol/agent.md). */
+export function checkHello(hello: ControlMessage): void {
+  const proto = field(hello, 'proto');
+  checkAgentProtocol(proto === undefined ? undefined : Number(proto), 'the guest agent said hello');
 }

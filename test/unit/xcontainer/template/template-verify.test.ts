@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordedSha256 } from '../../../src/xcontainer/template/digest-record';
-import { templateKey, VERIFIED_RECORD, verifyTemplate } from '../../../src/xcontainer/template/template';
-import { TEMPLATE_FORMAT } from '../../../src/xcontainer/template/template-cache';
+import { recordedSha256 } from '../../../../src/xcontainer/template/digest-record';
+import { templateKey, VERIFIED_RECORD, verifyTemplate } from '../../../../src/xcontainer/template/template';
+import { TEMPLATE_FORMAT } from '../../../../src/xcontainer/template/template-cache';
 
 // A digest is recorded only for a file last changed more than a second before it was
 // hashed, so the fixtures are written once and left to settle.

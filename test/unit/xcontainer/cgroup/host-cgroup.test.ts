@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, RunxError } from '../../../src/errors';
+import { ConfigError, RunxError } from '../../../../src/errors';
 import {
   type CgroupHost, cleanPath, createHostCgroup, joinHostCgroup, makeHostCgroup, removeHostCgroup,
   resolveHostCgroup, sharesToWeight, systemdCgroupPath,
-} from '../../../src/xcontainer/cgroup/host-cgroup';
+} from '../../../../src/xcontainer/cgroup/host-cgroup';
 
 // Fake cgroup trees in a temporary directory: each hierarchy is a directory holding
 // cgroup.procs (what marks a hierarchy), as a mounted cgroupfs would.

@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Relay, tcpTarget } from '../../../src/xcontainer/vm/vm-migration';
+import { Relay, tcpTarget } from '../../../../src/xcontainer/vm/vm-migration';
 
 describe('migration targets', () => {
   it('reads host and port from the TCP and NBD URIs runx builds', () => {

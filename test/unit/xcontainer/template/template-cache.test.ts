@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   listTemplates, markTemplateUsed, MAX_UNUSED_MS, pruneTemplates, removeTemplateDir, TEMPLATE_FORMAT, templatesDir,
-} from '../../../src/xcontainer/template/template-cache';
+} from '../../../../src/xcontainer/template/template-cache';
 
 const DAY = 24 * 3600 * 1000;
 let work: string;

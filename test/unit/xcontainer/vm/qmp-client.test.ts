@@ -2,8 +2,8 @@
 // across split and merged chunks (events among them), error replies, timeouts, and
 // every pending command rejected when the connection closes.
 import { describe, expect, it, vi } from 'vitest';
-import { QmpClient, type QmpEvent } from '../../../src/xcontainer/vm/qmp-client';
-import { FakeSocket, everySplit } from './fake-socket';
+import { QmpClient, type QmpEvent } from '../../../../src/xcontainer/vm/qmp-client';
+import { FakeSocket, everySplit } from '../wire/fake-socket';
 
 const GREETING = { QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: 'Debian 1:7.2+dfsg-7' }, capabilities: [] } };
 const line = (v: unknown) => `${JSON.stringify(v)}\n`;

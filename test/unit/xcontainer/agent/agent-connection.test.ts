@@ -2,11 +2,11 @@
 // merged chunks, output and exit events, error replies, timeouts, and every pending
 // call rejected when the connection closes.
 import { describe, expect, it, vi } from 'vitest';
-import { RunxError } from '../../../src/errors';
-import { AgentConnection } from '../../../src/xcontainer/agent/agent-connection';
-import { FrameReader, FrameType, encodeFrame, execPayload } from '../../../src/xcontainer/agent/agent-frames';
-import { type ControlMessage, controlMessage, decodeControl, encodeControl } from '../../../src/xcontainer/agent/agent-messages';
-import { FakeSocket, everySplit } from './fake-socket';
+import { RunxError } from '../../../../src/errors';
+import { AgentConnection } from '../../../../src/xcontainer/agent/agent-connection';
+import { FrameReader, FrameType, encodeFrame, execPayload } from '../../../../src/xcontainer/agent/agent-frames';
+import { type ControlMessage, controlMessage, decodeControl, encodeControl } from '../../../../src/xcontainer/agent/agent-messages';
+import { FakeSocket, everySplit } from '../wire/fake-socket';
 
 const control = (name: string, fields: Record<string, string | number>) => encodeFrame(FrameType.control, encodeControl(controlMessage(name, fields)));
 

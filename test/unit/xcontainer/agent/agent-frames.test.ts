@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FRAME_MAGIC, FrameError, FrameReader, FrameType, HEADER_BYTES, MAX_PAYLOAD, PROTOCOL_VERSION, encodeFrame } from '../../../src/xcontainer/agent/agent-frames';
-import { agentProtocolSpec } from '../../../src/xcontainer/agent/agent-schema';
+import { FRAME_MAGIC, FrameError, FrameReader, FrameType, HEADER_BYTES, MAX_PAYLOAD, PROTOCOL_VERSION, encodeFrame } from '../../../../src/xcontainer/agent/agent-frames';
+import { agentProtocolSpec } from '../../../../src/xcontainer/agent/agent-schema';
 
 describe('agent frames', () => {
   it('match docs/protocol/agent.json', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseGoDuration, runcStats } from '../../../src/xcontainer/container/container-events';
-import { parseBytes } from '../../../src/xcontainer/container/container-update';
+import { parseGoDuration, runcStats } from '../../../../src/xcontainer/container/container-events';
+import { parseBytes } from '../../../../src/xcontainer/container/container-update';
 
 describe('events', () => {
   it('print the agent counters in runc\'s shape, with Go\'s omitempty', () => {

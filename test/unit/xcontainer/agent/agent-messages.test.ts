@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { controlMessage, decodeControl, encodeControl, field } from '../../../src/xcontainer/agent/agent-messages';
-import { checkControlMessage } from '../../../src/xcontainer/agent/agent-schema';
+import { controlMessage, decodeControl, encodeControl, field } from '../../../../src/xcontainer/agent/agent-messages';
+import { checkControlMessage } from '../../../../src/xcontainer/agent/agent-schema';
 
 describe('agent control messages', () => {
   it('round-trip with repeated keys in order and values holding "="', () => {

@@ -1,0 +1,29 @@
+// The NIC's part of a VM's state: where its tap is (namespace, interface, tap) and the
+// identity the guest has (MAC, address, gateway, MTU), which moves with it: a restore
+// keeps the MAC, a migration the whole identity.
+import type { GuestIdentity, GuestNetwork } from './config';
+
+export interface NetState {
+  netnsPath: string;
+  hostIf: string;
+  tap: string;
+  mac: string;
+  cidr?: string;
+  gateway?: string;
+  mtu: number;
+}
+
+export function netToState(n: GuestNetwork | undefined): NetState | undefined {
+  if (!n) return undefined;
+  return { netnsPath: n.netnsPath, hostIf: n.hostIf, tap: n.tap, mac: n.mac, cidr: n.cidr, gateway: n.gateway, mtu: n.mtu };
+}
+
+export function netFromState(s: NetState | undefined): GuestNetwork | undefined {
+  if (!s) return undefined;
+  return { netnsPath: s.netnsPath, hostIf: s.hostIf, tap: s.tap, mac: s.mac, cidr: s.cidr, gateway: s.gateway, mtu: s.mtu };
+}
+
+/** What of the NIC the guest itself knows, and a move must keep. */
+export function netIdentity(s: NetState): GuestIdentity {
+  return { mac: s.mac, cidr: s.cidr, gateway: s.gateway, mtu: s.mtu };
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { countCpuset, guestRamKiB, qemuArgv, shapeFromResources, TCG_TB_MIB } from '../../../../src/xcontainer/vm/qemu-argv';
+
+describe('VM shape', () => {
+  it('comes from linux.resources with sane defaults', () => {
+    expect(shapeFromResources(undefined, 2)).toEqual({ memoryMiB: 256, vcpus: 1 });
+    expect(shapeFromResources({ memory: { limit: 512 * 1024 * 1024 }, cpu: { quota: 150_000, period: 100_000 } }, 8)).toEqual({ memoryMiB: 560, vcpus: 2 });
+    expect(shapeFromResources({ cpu: { cpus: '0-3,6' } }, 2).vcpus).toBe(2);
+    expect(countCpuset('0-3,6')).toBe(5);
+  });
+  it('puts the QEMU command together for the accelerator', () => {
+    const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, shares: [] });
+    expect(argv.join(' ')).toContain(`-M microvm,acpi=off,rtc=on -accel tcg,tb-size=${TCG_TB_MIB} -cpu max -m 131080K -smp 2`);
+    expect(argv).toContain('-no-reboot');
+    expect(argv.join(' ')).not.toContain('memory-backend');
+    const kvm = qemuArgv({ accel: 'kvm', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 2 }, shares: [] });
+    expect(kvm.join(' ')).toContain('-accel kvm -cpu host -m 131072K');
+  });
+  it('keeps a TCG guest\'s RAM off the 64-page grid where QEMU 7.2 loses dirty pages in a migration', () => {
+    for (const memoryMiB of [96, 128, 256, 560, 4096]) {
+      expect((guestRamKiB({ memoryMiB, vcpus: 1 }, 'tcg') * 1024) % (64 * 4096)).not.toBe(0);
+      expect(guestRamKiB({ memoryMiB, vcpus: 1 }, 'kvm')).toBe(memoryMiB * 1024);
+    }
+  });
+  it('backs guest RAM with a file when asked, under microvm\'s own RAM name', () => {
+    const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares: [],
+      ramFile: { path: '/cache/a,b/vm.ram', share: false } }).join(' ');
+    expect(argv).toContain('-m 131080K -object memory-backend-file,id=microvm.ram,size=131080K,mem-path=/cache/a,,b/vm.ram,share=off -machine memory-backend=microvm.ram');
+  });
+});
