@@ -26,6 +26,7 @@ const ASSETS = [
   'docs/protocol/migration.proto',
   'docs/protocol/daemon.proto',
   'native/build/runx_native.node',
+  'native/build/runx-share-stage',
 ];
 
 /** Why this node cannot make a single executable, or undefined if it can. */

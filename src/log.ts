@@ -14,10 +14,31 @@ export interface LogOptions {
 
 let current: Logger | undefined;
 let currentOptions: LogOptions = { format: 'text', debug: false };
+let stderrOwnedByContainer = false;
 
 export function configureLog(opts: LogOptions): void {
   currentOptions = opts;
   current = undefined;
+}
+
+/**
+ * Said by the verbs whose stderr is the container's own output stream (create, run,
+ * restore and exec without a console socket: the container's stdio is theirs, then
+ * the keeper's) and by the keeper. Without --log, runx's own warnings then go to
+ * stderr only when it is a terminal, a person's; a pipe there is an engine's, into
+ * the container's log (Podman's conmon passes --log only to runtimes it knows), so
+ * only errors reach it, and the exit handler's one line.
+ */
+export function stderrIsContainers(): void {
+  stderrOwnedByContainer = true;
+  current = undefined;
+}
+
+/** Where runx's own log lines may go when there is no --log file. */
+function stderrLevel(debug: boolean): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const quiet = stderrOwnedByContainer && !(require('node:tty') as typeof import('node:tty')).isatty(2);
+  return quiet ? 'error' : debug ? 'debug' : 'warn';
 }
 
 export function logOptions(): LogOptions {
@@ -54,7 +75,7 @@ export function log(): Logger {
   const pino = require('pino') as typeof import('pino');
   const opts = currentOptions;
   // Without --log, only warnings and errors reach stderr, as with runc.
-  const level = opts.debug ? 'debug' : opts.file ? 'info' : 'warn';
+  const level = opts.file ? (opts.debug ? 'debug' : 'info') : stderrLevel(opts.debug);
   const fd = opts.file ? require('node:fs').openSync(opts.file, 'a', 0o644) as number : 2;
   const dest = opts.format === 'json' ? pino.destination({ fd, sync: true }) : textStream(fd);
   current = pino.pino({

@@ -41,11 +41,6 @@
 #define CPU_QUOTA_MAX ((1ull << 44) - 1)
 #define PIDS_LIMIT_MAX (4u * 1024 * 1024)
 
-struct res {
-	int has_mem, has_low, has_swap, has_pids, has_quota, has_period, has_shares;
-	uint64_t mem, low, swap, pids, quota, period, shares;
-};
-
 /* The whole of a (small) file of the container's cgroup, NUL-terminated. */
 static int read_cg(const char *name, char *buf, size_t len)
 {
@@ -142,7 +137,7 @@ static void fmt_value(char *buf, size_t len, uint64_t v)
 		return -1;                          \
 	} while (0)
 
-static int parse_res(const struct ctl_msg *m, struct res *r, char *err, size_t errlen)
+int cgroup_parse(const struct ctl_msg *m, struct res *r, char *err, size_t errlen)
 {
 	memset(r, 0, sizeof *r);
 	for (size_t i = 0; i < m->nfields; i++) {
@@ -181,6 +176,10 @@ static int parse_res(const struct ctl_msg *m, struct res *r, char *err, size_t e
 		     CPU_PERIOD_MAX);
 	if (r->has_shares && r->shares == CG_MAX)
 		FAIL("%s: bad %s max", m->name, KEY_RES_CPU_SHARES);
+	/* With both in the message this needs no cgroup file; apply_res checks it again
+	 * against the limit in force when only swap is given. */
+	if (r->has_swap && r->has_mem && r->swap != CG_MAX && r->mem != CG_MAX && r->swap < r->mem)
+		FAIL("%s: memory+swap limit should be >= memory limit", m->name);
 	return 0;
 }
 
@@ -283,12 +282,11 @@ int cgroup_prepare(char *err, size_t errlen)
 	return 0;
 }
 
-int cgroup_create(const struct ctl_msg *m, char *err, size_t errlen)
+int cgroup_create(const char *what, const struct res *r, char *err, size_t errlen)
 {
-	struct res r;
-	if (parse_res(m, &r, err, errlen) < 0 || cgroup_prepare(err, errlen) < 0)
+	if (cgroup_prepare(err, errlen) < 0)
 		return -1;
-	return apply_res(m->name, &r, err, errlen);
+	return apply_res(what, r, err, errlen);
 }
 
 int cgroup_update(const struct ctl_msg *m, char *err, size_t errlen)
@@ -296,7 +294,7 @@ int cgroup_update(const struct ctl_msg *m, char *err, size_t errlen)
 	struct res r;
 	if (access(CGROUP_DIR, F_OK) < 0)
 		FAIL("%s: the container has no cgroup", m->name);
-	if (parse_res(m, &r, err, errlen) < 0)
+	if (cgroup_parse(m, &r, err, errlen) < 0)
 		return -1;
 	return apply_res(m->name, &r, err, errlen);
 }

@@ -6,6 +6,7 @@
 #define RUNX_CGROUP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "frame.h"
 
@@ -15,9 +16,17 @@
 /* Mounts the hierarchy and makes the container's (empty) cgroup, unless done
  * already. 0, or -1 with a one-line reason in err. */
 int cgroup_prepare(char *err, size_t errlen);
-/* cgroup_prepare, then applies the res.* fields of m. 0, or -1 with a one-line reason
- * in err. */
-int cgroup_create(const struct ctl_msg *m, char *err, size_t errlen);
+/* The res.* fields of a `create` or `update`, checked. */
+struct res {
+	int has_mem, has_low, has_swap, has_pids, has_quota, has_period, has_shares;
+	uint64_t mem, low, swap, pids, quota, period, shares;
+};
+/* Reads and checks the res.* fields of m into r, changing nothing. 0, or -1 with a
+ * one-line reason in err. */
+int cgroup_parse(const struct ctl_msg *m, struct res *r, char *err, size_t errlen);
+/* cgroup_prepare, then applies r (from cgroup_parse of `create` what). 0, or -1 with a
+ * one-line reason in err. */
+int cgroup_create(const char *what, const struct res *r, char *err, size_t errlen);
 /* Applies the res.* fields of an `update` to the live cgroup. Every field is checked
  * before any is written. 0, or -1 with a one-line reason in err. */
 int cgroup_update(const struct ctl_msg *m, char *err, size_t errlen);

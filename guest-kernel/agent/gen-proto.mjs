@@ -14,7 +14,7 @@ const p = JSON.parse(readFileSync(inPath, 'utf8'));
 
 function die(msg) { console.error(`gen-proto: ${msg}`); process.exit(1); }
 if (typeof p.magic !== 'string' || p.magic.length !== 2) die('magic must be 2 characters');
-for (const k of ['version', 'headerBytes', 'maxPayload']) {
+for (const k of ['version', 'headerBytes', 'maxPayload', 'stdinWindow']) {
   if (!Number.isInteger(p[k]) || p[k] < 0) die(`${k} must be a non-negative integer`);
 }
 if (p.version > 255) die('version must fit in one byte');
@@ -40,6 +40,7 @@ out.push(`#define PROTO_MAGIC_1 0x${p.magic.charCodeAt(1).toString(16)}`);
 out.push(`#define PROTO_VERSION ${p.version}`);
 out.push(`#define PROTO_HEADER_BYTES ${p.headerBytes}`);
 out.push(`#define PROTO_MAX_PAYLOAD ${p.maxPayload}u`);
+out.push(`#define PROTO_STDIN_WINDOW ${p.stdinWindow}u`);
 out.push('');
 
 const types = Object.entries(p.frameTypes);

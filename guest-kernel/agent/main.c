@@ -15,6 +15,7 @@
 #include "boot.h"
 #include "cgroup.h"
 #include "container.h"
+#include "credit.h"
 #include "exec.h"
 #include "frame.h"
 #include "plan.h"
@@ -25,9 +26,6 @@
 #define AGENT_VERSION "runx-agent/0.1"
 /* While the host end is gone, POLLHUP is permanent; look again this often. */
 #define RECONNECT_POLL_MS 50
-/* Above this much unwritten stdin, stop reading the port: the host then blocks on its
- * socket, which is the backpressure a `cat big | container` pipeline needs. */
-#define STDIN_HIGH_WATER (16u * 1024 * 1024)
 
 struct agent {
 	int port;
@@ -105,12 +103,21 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 {
 	char err[1100];
 	struct plan p;
+	struct vm_plan vm;
+	struct res res;
 	if (a->c.pid > 0) {
 		reply_error(a, id, "create: a container already exists in this VM");
 		return;
 	}
-	if (vm_setup(m, err, sizeof err) < 0 || cgroup_create(m, err, sizeof err) < 0 ||
-	    plan_parse(m, &p, err, sizeof err) < 0) {
+	/* The whole request is checked before anything changes: a refused create leaves
+	 * the clock, the CRNG, the network and the cgroup as they were. */
+	if (plan_parse(m, &p, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	if (vm_parse(m, &vm, err, sizeof err) < 0 || cgroup_parse(m, &res, err, sizeof err) < 0 ||
+	    vm_apply(&vm, err, sizeof err) < 0 || cgroup_create(m->name, &res, err, sizeof err) < 0) {
+		plan_free(&p);
 		reply_error(a, id, err);
 		return;
 	}
@@ -313,11 +320,8 @@ static void handle_control(struct agent *a, struct frame *f)
 	} else if (strcmp(m.name, MSG_RESIZE) == 0) {
 		handle_resize(a, &m, id);
 	} else if (strcmp(m.name, MSG_PS) == 0) {
-		struct ctl_out o;
-		ctl_begin(&o, MSG_PROCS);
-		ctl_add(&o, KEY_ID, id);
-		ps_list(&o);
-		send_ctl(a, &o);
+		if (ps_reply(a->port, id) < 0)
+			fatal("write to agent port: %s", strerror(errno));
 	} else if (strcmp(m.name, MSG_UPDATE) == 0) {
 		handle_update(a, &m, id);
 	} else if (strcmp(m.name, MSG_STATS) == 0) {
@@ -339,9 +343,12 @@ static void handle_stdin(struct agent *a, const struct frame *f)
 	 * the host may send stdin before the process exists. */
 	if (a->c.exited)
 		return;
-	/* The process closed its stdin (EPIPE) before the host sent EOF: not an error. */
-	if (a->c.pid > 0 && a->c.io.in_fd < 0 && !a->in.eof)
+	/* The process closed its stdin (EPIPE) before the host sent EOF: not an error.
+	 * The bytes are dropped, and granted back, so the host's source is not held up. */
+	if (a->c.pid > 0 && a->c.io.in_fd < 0 && !a->in.eof) {
+		credit_owe(&a->in, f->len);
 		return;
+	}
 	if (a->in.eof) {
 		logmsg("protocol error: stdin after EOF");
 		return;
@@ -364,9 +371,14 @@ static void handle_exec_stdin(struct agent *a, const struct frame *f)
 	for (size_t i = 0; i < EXEC_MAX && !e; i++)
 		if (n && a->execs[i].num == n)
 			e = &a->execs[i];
-	/* Input for a process that has ended, or closed its stdin, goes nowhere. */
-	if (!e || e->exited || e->io.in_fd < 0 || e->in.eof)
+	/* Input for a process that has ended, or closed its stdin, goes nowhere; for one
+	 * still running it is granted back, as in handle_stdin. */
+	if (!e || e->exited || e->in.eof)
 		return;
+	if (e->io.in_fd < 0) {
+		credit_owe(&e->in, f->len - 4);
+		return;
+	}
 	if (f->len == 4)
 		e->in.eof = 1;
 	else if (relay_buf_append(&e->in, f->payload + 4, f->len - 4) < 0)
@@ -464,20 +476,38 @@ static void stdin_maintain(int *fd, struct relay_buf *in, int try_write)
 {
 	if (*fd < 0)
 		return;
-	if (try_write && relay_buf_pending(in) > 0 && relay_buf_flush(in, *fd) < 0) {
+	size_t before = relay_buf_pending(in);
+	if (try_write && before > 0 && relay_buf_flush(in, *fd) < 0) {
 		/* EPIPE: the process closed its stdin; what it did not read, and what the
-		 * host still sends (see handle_stdin), is dropped. */
+		 * host still sends (see handle_stdin), is dropped, and granted back. */
 		int eof = in->eof;
+		size_t owed = in->owed + relay_buf_pending(in);
 		relay_buf_clear(in);
 		in->eof = eof;
+		in->owed = owed;
 		close(*fd);
 		*fd = -1;
 		return;
 	}
+	credit_owe(in, before - relay_buf_pending(in));
 	if (in->eof && relay_buf_pending(in) == 0) {
 		close(*fd);
 		*fd = -1;
 	}
+}
+
+/* Grants back the stdin that has left the agent (credit.h); only to a connected host,
+ * since a write to an absent one blocks. */
+static void send_credits(struct agent *a)
+{
+	if (!a->connected)
+		return;
+	int r = credit_send_due(a->port, 0, &a->in);
+	for (size_t i = 0; i < EXEC_MAX && r == 0; i++)
+		if (a->execs[i].num && !a->execs[i].exited)
+			r = credit_send_due(a->port, a->execs[i].num, &a->execs[i].in);
+	if (r < 0)
+		fatal("write to agent port: %s", strerror(errno));
 }
 
 /* Sends `exec-exit` for each exec'd process that has ended and whose output has all
@@ -600,10 +630,9 @@ static void loop(struct agent *a)
 			timeout = (int)(a->parked_until - now_ms());
 		} else {
 			ip = ps.n;
-			int want_in = relay_buf_pending(&a->in) < STDIN_HIGH_WATER;
-			for (size_t i = 0; i < EXEC_MAX && want_in; i++)
-				want_in = relay_buf_pending(&a->execs[i].in) < STDIN_HIGH_WATER;
-			ps.pfd[ps.n++] = (struct pollfd){ a->port, want_in ? POLLIN : 0, 0 };
+			/* Always read: stdin is bounded by credit (credit.h), not by leaving
+			 * the port unread, which would stall every other stream and request. */
+			ps.pfd[ps.n++] = (struct pollfd){ a->port, POLLIN, 0 };
 			/* Probing a disconnected port: a poll without POLLHUP means it is back. */
 			if (!a->connected)
 				timeout = 0;
@@ -648,6 +677,7 @@ static void loop(struct agent *a)
 			if (a->execs[i].num)
 				stdin_maintain(&a->execs[i].io.in_fd, &a->execs[i].in,
 					       !stdin_blocked(&ps, first, &a->execs[i]));
+		send_credits(a);
 		report_exec_exits(a);
 		maybe_report_exit(a);
 	}

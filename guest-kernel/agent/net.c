@@ -5,6 +5,7 @@
  * started from a template, whose NIC still has the template's: virtio-net hands a new
  * one to QEMU (VIRTIO_NET_CTRL_MAC_ADDR_SET), which filters and announces with it. */
 #include "net.h"
+#include "frame.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +51,47 @@ static int parse_mac(const char *text, unsigned char out[6])
 		return -1;
 	for (int i = 0; i < 6; i++)
 		out[i] = (unsigned char)b[i];
+	return 0;
+}
+
+/* "A.B.C.D[/P]" into an address and prefix (32 without one); -1 if it is not one. */
+static int parse_addr(const char *text, in_addr_t *addr, int *prefix)
+{
+	char ip[64];
+	snprintf(ip, sizeof ip, "%s", text);
+	char *slash = strchr(ip, '/');
+	*prefix = 32;
+	if (slash) {
+		uint64_t p;
+		*slash = '\0';
+		if (parse_u64(slash + 1, &p) < 0 || p > 32)
+			return -1;
+		*prefix = (int)p;
+	}
+	struct in_addr a;
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return -1;
+	*addr = a.s_addr;
+	return 0;
+}
+
+int net_plan_check(const struct net_plan *n, char *err, size_t errlen)
+{
+	unsigned char mac[6];
+	in_addr_t a;
+	int prefix;
+	if (n->mac[0] && parse_mac(n->mac, mac) < 0) {
+		snprintf(err, errlen, "network: bad MAC address %s", n->mac);
+		return -1;
+	}
+	if (n->addr[0] && parse_addr(n->addr, &a, &prefix) < 0) {
+		snprintf(err, errlen, "network: bad address %s", n->addr);
+		return -1;
+	}
+	if (n->gw[0] && (parse_addr(n->gw, &a, &prefix) < 0 || strchr(n->gw, '/'))) {
+		snprintf(err, errlen, "network: bad gateway %s", n->gw);
+		return -1;
+	}
 	return 0;
 }
 
@@ -116,14 +158,9 @@ int net_configure(const struct net_plan *n, char *err, size_t errlen)
 			return fail(s, err, errlen, "set " GUEST_NIC " mtu");
 	}
 	if (n->addr[0]) {
-		char ip[64];
-		snprintf(ip, sizeof ip, "%s", n->addr);
-		char *slash = strchr(ip, '/');
-		int prefix = slash ? atoi(slash + 1) : 32;
-		if (slash)
-			*slash = '\0';
-		in_addr_t a = inet_addr(ip);
-		if (a == INADDR_NONE || prefix < 0 || prefix > 32) {
+		in_addr_t a;
+		int prefix;
+		if (parse_addr(n->addr, &a, &prefix) < 0) {
 			errno = EINVAL;
 			return fail(s, err, errlen, "bad address");
 		}
@@ -142,7 +179,13 @@ int net_configure(const struct net_plan *n, char *err, size_t errlen)
 		memset(&rt, 0, sizeof rt);
 		set_sin(&rt.rt_dst, INADDR_ANY);
 		set_sin(&rt.rt_genmask, INADDR_ANY);
-		set_sin(&rt.rt_gateway, inet_addr(n->gw));
+		in_addr_t gw;
+		int prefix;
+		if (parse_addr(n->gw, &gw, &prefix) < 0) {
+			errno = EINVAL;
+			return fail(s, err, errlen, "bad gateway");
+		}
+		set_sin(&rt.rt_gateway, gw);
 		rt.rt_flags = RTF_UP | RTF_GATEWAY;
 		rt.rt_dev = (char *)GUEST_NIC;
 		if (ioctl(s, SIOCADDRT, &rt) < 0 && errno != EEXIST)

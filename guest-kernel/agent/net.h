@@ -12,6 +12,9 @@ struct net_plan {
 	int mtu;       /* 0: leave as is */
 };
 
+/* Checks what net_configure would refuse in n (MAC, address/prefix, gateway), so that
+ * `create` can refuse a request before it changes anything. 0, or -1 with err set. */
+int net_plan_check(const struct net_plan *n, char *err, size_t errlen);
 /* Brings lo up (if it is not already). Returns 0, or -1 with err set. */
 int net_loopback_up(char *err, size_t errlen);
 /* Brings lo up and, when present, configures eth0. Returns 0, or -1 with err set. */

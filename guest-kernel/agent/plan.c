@@ -271,7 +271,10 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			p->oom_score_adj = (int)o;
 			p->has_oom = 1;
 		} else if (strcmp(k, KEY_SYSCTL) == 0) {
-			if (!strchr(v, '=') || v[0] == '=' || strstr(v, ".."))
+			/* Only the key is a path (/proc/sys/KEY, dots become slashes): a
+			 * value may hold anything, ".." included. */
+			const char *eq = strchr(v, '=');
+			if (!eq || eq == v || memmem(v, (size_t)(eq - v), "..", 2))
 				FAIL("%s: bad sysctl %s", m->name, v);
 			p->sysctls[p->nsysctls++] = v;
 		} else if (strcmp(k, KEY_DEVICE) == 0) {

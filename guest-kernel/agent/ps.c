@@ -55,25 +55,38 @@ static int describe(long pid, char *out, size_t outlen)
 	return 0;
 }
 
-void ps_list(struct ctl_out *o)
+int ps_reply(int port, const char *id)
 {
+	static struct ctl_out o;
+	ctl_begin(&o, MSG_PROCS);
+	ctl_add(&o, KEY_ID, id);
 	DIR *d = opendir("/proc");
-	if (!d)
-		return;
 	struct dirent *e;
 	char field[PS_CMD_MAX + 128];
-	while ((e = readdir(d)) != NULL) {
+	/* Room a full message must keep for "more=1": one part says more follow. */
+	const size_t more_room = sizeof KEY_MORE + 3;
+	while (d && (e = readdir(d)) != NULL) {
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		long pid = strtol(e->d_name, NULL, 10);
 		/* PID 1 is the agent itself. */
 		if (pid <= 1 || describe(pid, field, sizeof field) < 0)
 			continue;
-		if (o->len + strlen(field) + 16 > sizeof o->buf) {
-			ctl_add(o, "more", "1");
-			break;
+		size_t need = sizeof KEY_PROC + 1 + strlen(field) + 1;
+		if (o.len + need + more_room > sizeof o.buf) {
+			/* This part is full: send it, marked as not the last, and go on in the
+			 * next, so no process is left out however many there are. */
+			ctl_add(&o, KEY_MORE, "1");
+			if (ctl_send(port, &o) < 0) {
+				closedir(d);
+				return -1;
+			}
+			ctl_begin(&o, MSG_PROCS);
+			ctl_add(&o, KEY_ID, id);
 		}
-		ctl_add(o, "proc", field);
+		ctl_add(&o, KEY_PROC, field);
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
+	return ctl_send(port, &o);
 }

@@ -5,10 +5,11 @@
 
 #include "frame.h"
 
-/* Adds one `proc` field per process to o: "PID:PPID:UID:STATE:CMDLINE" (CMDLINE last,
- * arguments joined by spaces, cut at PS_CMD_MAX). Stops, adding `more=1`, when the
- * message is full. */
-void ps_list(struct ctl_out *o);
+/* Sends the `procs` reply to request id on port: one `proc` field per process,
+ * "PID:PPID:UID:STATE:CMDLINE" (CMDLINE last, arguments joined by spaces, cut at
+ * PS_CMD_MAX). A table too big for one message goes as several `procs` messages with
+ * the same id, each but the last with more=1. 0, or -1 with errno from the port. */
+int ps_reply(int port, const char *id);
 
 #define PS_CMD_MAX 256
 

@@ -1,5 +1,6 @@
-/* relay.h — moving container stdio: the growable stdin buffer the host fills and the
- * event loop drains without ever blocking, and pumping stdout/stderr pipes into frames. */
+/* relay.h — moving container stdio: the stdin buffer the host fills (within its credit,
+ * credit.h) and the event loop drains without ever blocking, and pumping stdout/stderr
+ * pipes into frames. */
 #ifndef RUNX_RELAY_H
 #define RUNX_RELAY_H
 
@@ -19,6 +20,7 @@ struct relay_buf {
 	size_t len; /* end of buffered bytes */
 	size_t cap;
 	int eof;    /* the host sent EOF: close the pipe once the buffer is flushed */
+	size_t owed; /* bytes gone from the buffer, not yet granted back (credit.h) */
 };
 
 void relay_buf_init(struct relay_buf *b);

@@ -3,8 +3,10 @@
  * host's (the template's clock stopped when it was saved), the CRNG is given fresh
  * seed material and reseeded (two containers from one template must not share random
  * state), the root disk's new size is awaited (block_resize raises a config-change
- * interrupt the guest handles asynchronously), and the network is configured. What
- * needs nothing from the host is done once at boot instead (vm_boot_setup). */
+ * interrupt the guest handles asynchronously), and the network is configured. Every
+ * field is checked (vm_parse) before any is applied (vm_apply), so a refused `create`
+ * leaves the VM as it was. What needs nothing from the host is done once at boot
+ * instead (vm_boot_setup). */
 #include "vmsetup.h"
 
 #include <errno.h>
@@ -33,30 +35,10 @@ struct rand_pool_info {
 #define RNDADDENTROPY _IOW('R', 0x03, int[2])
 #define RNDRESEEDCRNG _IO('R', 0x07)
 
-static int set_clock(const char *ms, char *err, size_t errlen)
+static int parse_seed(const char *hex, struct vm_plan *v, char *err, size_t errlen)
 {
-	uint64_t v;
-	if (parse_u64(ms, &v) < 0) {
-		snprintf(err, errlen, "bad %s \"%s\"", KEY_TIME, ms);
-		return -1;
-	}
-	struct timespec ts = { .tv_sec = (time_t)(v / 1000), .tv_nsec = (long)(v % 1000) * 1000000L };
-	if (clock_settime(CLOCK_REALTIME, &ts) < 0) {
-		snprintf(err, errlen, "set clock: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int reseed(const char *hex, char *err, size_t errlen)
-{
-	struct {
-		struct rand_pool_info info;
-		unsigned char bytes[64];
-	} pool;
-	_Static_assert(sizeof(struct rand_pool_info) == 8, "rand_pool_info is two ints");
 	size_t n = strlen(hex) / 2;
-	if (n == 0 || n > sizeof pool.bytes) {
+	if (n == 0 || n > sizeof v->seed || strlen(hex) % 2) {
 		snprintf(err, errlen, "bad %s length", KEY_SEED);
 		return -1;
 	}
@@ -66,10 +48,22 @@ static int reseed(const char *hex, char *err, size_t errlen)
 			snprintf(err, errlen, "bad %s", KEY_SEED);
 			return -1;
 		}
-		pool.bytes[i] = (unsigned char)(hi << 4 | lo);
+		v->seed[i] = (unsigned char)(hi << 4 | lo);
 	}
-	pool.info.entropy_count = (int)(n * 8);
-	pool.info.buf_size = (int)n;
+	v->seed_len = n;
+	return 0;
+}
+
+static int reseed(const struct vm_plan *v, char *err, size_t errlen)
+{
+	struct {
+		struct rand_pool_info info;
+		unsigned char bytes[sizeof v->seed];
+	} pool;
+	_Static_assert(sizeof(struct rand_pool_info) == 8, "rand_pool_info is two ints");
+	memcpy(pool.bytes, v->seed, v->seed_len);
+	pool.info.entropy_count = (int)(v->seed_len * 8);
+	pool.info.buf_size = (int)v->seed_len;
 	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "open /dev/urandom: %s", strerror(errno));
@@ -90,13 +84,8 @@ static int reseed(const char *hex, char *err, size_t errlen)
 	return 0;
 }
 
-static int wait_disk(const char *bytes, char *err, size_t errlen)
+static int wait_disk(uint64_t want, char *err, size_t errlen)
 {
-	uint64_t want;
-	if (parse_u64(bytes, &want) < 0) {
-		snprintf(err, errlen, "bad %s \"%s\"", KEY_DISK_BYTES, bytes);
-		return -1;
-	}
 	/* The host resizes before the VM runs, so the size is usually there at once;
 	 * otherwise it comes a few ms after the interrupt: poll finely. */
 	for (int waited = 0;; waited += DISK_POLL_MS) {
@@ -128,27 +117,66 @@ void vm_boot_setup(void)
 		logmsg("boot setup: %s (create will try again)", err);
 }
 
-int vm_setup(const struct ctl_msg *m, char *err, size_t errlen)
+/* A string field copied into a fixed buffer; -1 if it does not fit. */
+static int copy_field(char *dst, size_t len, const char *key, const char *val, char *err, size_t errlen)
 {
-	const char *v;
-	if ((v = ctl_get(m, KEY_TIME)) && set_clock(v, err, errlen) < 0)
+	if (strlen(val) >= len) {
+		snprintf(err, errlen, "bad %s", key);
 		return -1;
-	if ((v = ctl_get(m, KEY_SEED)) && reseed(v, err, errlen) < 0)
+	}
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
+int vm_parse(const struct ctl_msg *m, struct vm_plan *v, char *err, size_t errlen)
+{
+	const char *s;
+	uint64_t u;
+	memset(v, 0, sizeof *v);
+	if ((s = ctl_get(m, KEY_TIME))) {
+		if (parse_u64(s, &u) < 0 || u / 1000 > (uint64_t)INT64_MAX / 2) {
+			snprintf(err, errlen, "bad %s \"%s\"", KEY_TIME, s);
+			return -1;
+		}
+		v->has_time = 1;
+		v->time = (struct timespec){ .tv_sec = (time_t)(u / 1000), .tv_nsec = (long)(u % 1000) * 1000000L };
+	}
+	if ((s = ctl_get(m, KEY_SEED)) && parse_seed(s, v, err, errlen) < 0)
 		return -1;
-	if ((v = ctl_get(m, KEY_DISK_BYTES)) && wait_disk(v, err, errlen) < 0)
-		return -1;
-	struct net_plan n;
-	memset(&n, 0, sizeof n);
+	if ((s = ctl_get(m, KEY_DISK_BYTES))) {
+		if (parse_u64(s, &v->disk_bytes) < 0) {
+			snprintf(err, errlen, "bad %s \"%s\"", KEY_DISK_BYTES, s);
+			return -1;
+		}
+		v->has_disk = 1;
+	}
+	struct net_plan *n = &v->net;
 	const char *mac = ctl_get(m, KEY_NET_MAC), *addr = ctl_get(m, KEY_NET_ADDR), *gw = ctl_get(m, KEY_NET_GW),
 		   *mtu = ctl_get(m, KEY_NET_MTU);
-	n.present = mac || addr || gw || mtu;
-	if (mac)
-		snprintf(n.mac, sizeof n.mac, "%s", mac);
-	if (addr)
-		snprintf(n.addr, sizeof n.addr, "%s", addr);
-	if (gw)
-		snprintf(n.gw, sizeof n.gw, "%s", gw);
-	if (mtu)
-		n.mtu = atoi(mtu);
-	return net_configure(&n, err, errlen);
+	n->present = mac || addr || gw || mtu;
+	if ((mac && copy_field(n->mac, sizeof n->mac, KEY_NET_MAC, mac, err, errlen) < 0) ||
+	    (addr && copy_field(n->addr, sizeof n->addr, KEY_NET_ADDR, addr, err, errlen) < 0) ||
+	    (gw && copy_field(n->gw, sizeof n->gw, KEY_NET_GW, gw, err, errlen) < 0))
+		return -1;
+	if (mtu) {
+		if (parse_u64(mtu, &u) < 0 || u == 0 || u > 65535) {
+			snprintf(err, errlen, "bad %s \"%s\"", KEY_NET_MTU, mtu);
+			return -1;
+		}
+		n->mtu = (int)u;
+	}
+	return net_plan_check(n, err, errlen);
+}
+
+int vm_apply(const struct vm_plan *v, char *err, size_t errlen)
+{
+	if (v->has_time && clock_settime(CLOCK_REALTIME, &v->time) < 0) {
+		snprintf(err, errlen, "set clock: %s", strerror(errno));
+		return -1;
+	}
+	if (v->seed_len && reseed(v, err, errlen) < 0)
+		return -1;
+	if (v->has_disk && wait_disk(v->disk_bytes, err, errlen) < 0)
+		return -1;
+	return net_configure(&v->net, err, errlen);
 }

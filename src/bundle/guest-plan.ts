@@ -20,7 +20,7 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
   const fields = guestProcessFields(proc, config);
   fields.push(['rootro', config.root?.readonly === true]);
   if (config.hostname) fields.push(['hostname', config.hostname]);
-  for (const share of plan.shares) fields.push(['share', share.tag]);
+  for (const tag of plan.shares) fields.push(['share', tag]);
   for (const m of plan.mounts) {
     fields.push(['mount.dest', m.dest], ['mount.type', m.type], ['mount.source', m.source], ['mount.flags', m.flags], ['mount.data', m.data]);
   }

@@ -1,5 +1,6 @@
 // Turns the config's mounts into what the guest agent executes: MS_* flags and a data
-// string per mount, and virtio-9p shares for bind mounts of host paths. The agent then
+// string per mount, and the host paths of bind mounts, each a slot of the container's
+// one virtio-9p share (staged on the host: src/xcontainer/devices/share). The agent then
 // parses no option strings; this is the one place that knows mount(8) option names.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,8 +42,18 @@ export function knownMountOptions(): string[] {
   return [...Object.keys(FLAG_OPTIONS), ...PROPAGATION].sort();
 }
 
-/** Most virtio-mmio slots a microvm has (8) minus console, disk, rng and a NIC. */
+/**
+ * Most virtio-9p devices a VM may have (virtio-mmio has 8 slots: console port, disk,
+ * rng, NIC, shares). A container needs one at most, whatever its bind mounts: they are
+ * all staged into it (devices/share).
+ */
 export const MAX_SHARES = 4;
+
+/**
+ * Bind mounts one container may have: each is a slot of its one share, staged on the
+ * host by one mount; the bound is only there so a config cannot ask for millions.
+ */
+export const MAX_BINDS = 1024;
 
 /**
  * The mount tag of a VM's i-th share. By position, not by host path: a VM template
@@ -52,6 +63,9 @@ export function shareTag(i: number): string {
   return `runx${i}`;
 }
 
+/** The one share a container's bind mounts are staged into. */
+export const BIND_SHARE_TAG = shareTag(0);
+
 export interface GuestMount {
   dest: string;
   type: string;
@@ -60,16 +74,32 @@ export interface GuestMount {
   data: string;
 }
 
+/** A host path bind-mounted into the container: slot i of its share is binds[i]. */
+export interface StagedBind {
+  /** Absolute, symlinks resolved: exactly what is bound, a file or a directory. */
+  source: string;
+  /** Read-only on the host side too (the staging bind is read-only). */
+  readonly: boolean;
+  /** rbind: the source's submounts come along (and are read-only too if it is). */
+  recursive: boolean;
+}
+
 export interface HostShare {
   /** virtio-9p mount tag; the agent mounts it at /mnt/share/<tag>. */
   tag: string;
+  /** The directory QEMU exports: a runx-made one, never a path from a config. */
   hostPath: string;
   readonly: boolean;
+  /** Set for a container's share: what is staged in hostPath (devices/share). */
+  binds?: StagedBind[];
 }
 
 export interface MountPlan {
   mounts: GuestMount[];
-  shares: HostShare[];
+  /** The share tags the agent mounts: BIND_SHARE_TAG when there are bind mounts. */
+  shares: string[];
+  /** The host side of the bind mounts, in slot order. */
+  binds: StagedBind[];
 }
 
 export function parseOptions(options: readonly string[]): { flags: number; data: string } {
@@ -86,17 +116,17 @@ export function parseOptions(options: readonly string[]): { flags: number; data:
   return { flags, data: data.join(',') };
 }
 
-function isBind(m: SpecMount): boolean {
+/** A bind mount of a host path (type bind, or a bind/rbind option). */
+export function isBindMount(m: SpecMount): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
 /** Builds the plan; host sources of bind mounts are resolved against the bundle dir. */
 export function planMounts(mounts: readonly SpecMount[], bundleDir: string): MountPlan {
-  const plan: MountPlan = { mounts: [], shares: [] };
-  const shareByDir = new Map<string, HostShare>();
+  const plan: MountPlan = { mounts: [], shares: [], binds: [] };
   mounts.forEach((m, i) => {
     const { flags, data } = parseOptions(m.options ?? []);
-    if (!isBind(m)) {
+    if (!isBindMount(m)) {
       // The guest kernel mounts the unified hierarchy: a v1 `cgroup` mount with no
       // controllers named would grab them all into one v1 hierarchy instead.
       const type = m.type === 'cgroup' ? 'cgroup2' : (m.type ?? 'none');
@@ -104,26 +134,18 @@ export function planMounts(mounts: readonly SpecMount[], bundleDir: string): Mou
       return;
     }
     if (!m.source) throw new ConfigError(`mounts[${i}].source`, `config.json: mounts[${i}].source is required for a bind mount`);
-    const hostPath = path.resolve(bundleDir, m.source);
-    let st: fs.Stats;
+    let source: string;
     try {
-      st = fs.statSync(hostPath);
+      // Resolved here, as the host's mount(2) would: what the guest gets is the target.
+      source = fs.realpathSync(path.resolve(bundleDir, m.source));
     } catch {
       throw new ConfigError(`mounts[${i}].source`, `config.json: mounts[${i}].source "${m.source}" does not exist`);
     }
-    // A file is shared through its directory and bound from inside the share.
-    const dir = st.isDirectory() ? hostPath : path.dirname(hostPath);
-    let share = shareByDir.get(dir);
-    if (!share) {
-      if (shareByDir.size >= MAX_SHARES) {
-        throw new ConfigError(`mounts[${i}]`, `config.json: mounts[${i}]: more than ${MAX_SHARES} distinct host directories are bind-mounted; runx shares at most ${MAX_SHARES} with a VM`);
-      }
-      share = { tag: shareTag(shareByDir.size), hostPath: dir, readonly: false };
-      shareByDir.set(dir, share);
-    }
-    const inside = st.isDirectory() ? '' : `/${path.basename(hostPath)}`;
-    plan.mounts.push({ dest: m.destination, type: 'bind', source: `/mnt/share/${share.tag}${inside}`, flags: flags | MS.BIND, data: '' });
+    if (plan.binds.length >= MAX_BINDS) throw new ConfigError(`mounts[${i}]`, `config.json: mounts[${i}]: more than ${MAX_BINDS} bind mounts`);
+    const slot = plan.binds.length;
+    plan.binds.push({ source, readonly: (flags & MS.RDONLY) !== 0, recursive: (flags & MS.REC) !== 0 });
+    plan.mounts.push({ dest: m.destination, type: 'bind', source: `/mnt/share/${BIND_SHARE_TAG}/${slot}`, flags: flags | MS.BIND, data: '' });
   });
-  plan.shares = [...shareByDir.values()];
+  plan.shares = plan.binds.length ? [BIND_SHARE_TAG] : [];
   return plan;
 }

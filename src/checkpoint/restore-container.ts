@@ -8,8 +8,9 @@ import { RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import type { SpecConfig } from '../bundle/spec-types';
-import { type RuntimeOptions, ROOT_DISK, VM_STATE_FILE, checkAgentProtocol, chooseAccel, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
+import { type RuntimeOptions, ROOT_DISK, VM_STATE_FILE, checkAgentProtocol, chooseAccel, containerShares, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
 import { vitalDifference } from './config-compat';
+import { restoreBinds } from './restore-shares';
 import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
 
 export interface RestoreOptions {
@@ -44,8 +45,9 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   let configText = imageConfigText;
   let bundleDir = manifest.container.bundle;
   let rootfs = path.resolve(bundleDir, imageConfig.root?.path ?? 'rootfs');
+  let bundle: ReturnType<typeof loadBundle> | undefined;
   if (fs.existsSync(path.join(opts.bundle, 'config.json'))) {
-    const bundle = loadBundle(opts.bundle);
+    bundle = loadBundle(opts.bundle);
     const diff = vitalDifference(imageConfig, bundle.config);
     if (diff) throw new RunxError('ECONFIG', `bundle ${bundle.dir}: config.json differs from the checkpoint's in ${diff}`);
     configText = bundle.configText;
@@ -62,9 +64,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   if (!manifest.network && netnsPath) {
     throw new RunxError('ECONFIG', `checkpoint image ${image} has no network interface, but the bundle names network namespace ${netnsPath}`);
   }
-  for (const share of manifest.shares) {
-    if (!fs.existsSync(share.hostPath)) throw new RunxError('ECONFIG', `checkpoint image ${image}: bind-mounted host directory ${share.hostPath} does not exist here`);
-  }
+  const binds = restoreBinds(image, manifest, imageConfig, bundle);
 
   const started = Date.now();
   const { keeper } = await provision({
@@ -87,7 +87,7 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
       kernel: { copyFrom: path.join(image, IMAGE_KERNEL) },
       initramfs: { copyFrom: path.join(image, IMAGE_INITRAMFS) },
       shape: manifest.shape,
-      shares: manifest.shares,
+      shares: containerShares(binds),
       agentCreate: [],
     }),
   });

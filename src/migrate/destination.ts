@@ -19,6 +19,7 @@ import {
   StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { refuseWireShares } from './wire-shares';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
 const MiB = 1024 * 1024;
@@ -89,7 +90,7 @@ export class Destination {
     const st = fs.statfsSync(this.runtime.root);
     const diskBytes = Number(req.diskBytes);
     if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
-    for (const p of req.sharePaths) if (!fs.existsSync(p)) throw new RunxError('ECONFIG', `bind-mounted host path ${p} does not exist on this host`);
+    refuseWireShares(req);
     if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
     if (this.standInFor(req)) return this.prepareReturn(req);
 
@@ -122,7 +123,8 @@ export class Destination {
             kernel: { data: req.kernel },
             initramfs: { data: req.initramfs },
             shape: { memoryMiB: req.memoryMib, vcpus: req.vcpus },
-            shares: req.sharePaths.map((hostPath, i) => ({ tag: `runx${i}`, hostPath, readonly: false })),
+            // None: host paths are never taken from the wire (refuseWireShares).
+            shares: [],
             agentCreate: [],
           };
         },

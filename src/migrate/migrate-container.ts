@@ -62,7 +62,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       if (rec.annotations?.['io.runx.migrated-to']) throw new RunxError('ESTATE', `container ${id} already moved to ${rec.annotations['io.runx.migrated-to']}`);
       const { spec, state } = readVm(store.dir(id));
       if (state.devices.shares.length) {
-        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${state.devices.shares.map((s) => s.hostPath).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
+        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${state.devices.shares.flatMap((s) => s.binds?.map((b) => b.source) ?? [s.hostPath]).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
       }
       const net = state.devices.net;
       if (opts.netnsPath && !net) throw new RunxError('EUSAGE', `--netns: container ${id} has no NIC (its config names no network namespace path)`);

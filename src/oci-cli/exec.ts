@@ -2,6 +2,7 @@
 // exec'd process's status (0 with --detach).
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
+import { stderrIsContainers } from '../log';
 
 const collect = (v: string, all: string[]): string[] => [...all, v];
 
@@ -32,6 +33,7 @@ export function register(program: Command): void {
       process?: string; detach: boolean; pidFile?: string; newPrivs: boolean; cap: string[];
       preserveFds: string; ignorePaused: boolean;
     }) => {
+      if (!o.consoleSocket) stderrIsContainers();
       const { RunxError } = await import('../errors');
       if (o.preserveFds !== '0') throw new RunxError('EUSAGE', '--preserve-fds is not supported by runx: the process runs in another kernel');
       const gids = o.additionalGids.map((g) => {

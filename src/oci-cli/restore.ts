@@ -1,6 +1,7 @@
 // `runx restore [--image-path DIR] [--bundle B] [--detach] [--pid-file P] [--no-subreaper] ID`
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
+import { stderrIsContainers } from '../log';
 
 export function register(program: Command): void {
   program.command('restore')
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .option('--empty-ns <ns>', 'accepted for runc compatibility')
     .option('--auto-dedup', 'accepted for runc compatibility')
     .action(async (id: string, o: { imagePath: string; bundle: string; detach: boolean; pidFile?: string; consoleSocket?: string }) => {
+      if (!o.consoleSocket) stderrIsContainers();
       const { restoreContainer } = await import('../checkpoint/restore-container');
       process.exitCode = await restoreContainer({ id, imagePath: o.imagePath, bundle: o.bundle, detach: o.detach, pidFile: o.pidFile, consoleSocket: o.consoleSocket, runtime: runtimeOptions(program) });
     });

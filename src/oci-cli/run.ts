@@ -1,6 +1,7 @@
 // `runx run [--bundle B] [--detach] [--keep] [--pid-file P] ID`: create + start (+ wait).
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
+import { stderrIsContainers } from '../log';
 
 export function register(program: Command): void {
   program.command('run')
@@ -16,6 +17,7 @@ export function register(program: Command): void {
     .option('--no-subreaper', 'accepted for runc compatibility')
     .option('--preserve-fds <n>', 'accepted for runc compatibility', '0')
     .action(async (id: string, o: { bundle: string; detach: boolean; keep: boolean; pidFile?: string; consoleSocket?: string }) => {
+      if (!o.consoleSocket) stderrIsContainers();
       const { runContainer } = await import('../xcontainer');
       process.exitCode = await runContainer({ id, bundle: o.bundle, detach: o.detach, keep: o.keep, pidFile: o.pidFile, consoleSocket: o.consoleSocket, runtime: runtimeOptions(program) });
     });

@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .description('build the template for a bundle\'s containers (default: the default shape, no NIC, no shares), or check the one there')
     .option('-b, --bundle <dir>', 'bundle whose config.json gives the VM shape (linux.resources) and devices (a network namespace path: a NIC; bind mounts: 9p shares)')
     .option('--nic', 'without --bundle: for containers with a network namespace (a NIC)', false)
-    .option('--shares <n>', `without --bundle: for containers with n bind-mounted host directories (0-${MAX_SHARES})`, '0')
+    .option('--shares <n>', `without --bundle: with n 9p shares (0-${MAX_SHARES}; a container with bind mounts has 1)`, '0')
     .option('--force', 'rebuild it even if a sound one is there', false)
     .action(async (o: { bundle?: string; nic: boolean; shares: string; force: boolean }) => {
       if (!/^\d+$/.test(o.shares) || Number(o.shares) > MAX_SHARES) throw new RunxError('EUSAGE', `--shares must be a number from 0 to ${MAX_SHARES}, not '${o.shares}'`);

@@ -74,6 +74,7 @@ export { EXPORT_NAME, type IncomingEndpoints, type MigrationProgress, type Migra
 
 // Devices and host edges a migration touches on its own.
 export { type GuestIdentity, type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from './devices/net/config';
+export { containerShares } from './devices/share/config';
 export { withNetns } from './devices/net/netns-config';
 export { removeHostCgroup } from './cgroup/host-cgroup';
 export { processStartTime, waitForExit } from './host/host';

@@ -130,7 +130,7 @@ refused() { # expected-text
 
   fresh; rewrite_manifest agentProtocol 99
   run runx restore --image-path "$IMG" --detach r1
-  refused "guest agent protocol 99, but this runx speaks protocol 1"
+  refused "guest agent protocol 99, but this runx speaks protocol $(node -p 'require(process.argv[1]).version' "$REPO/docs/protocol/agent.json")"
 
   fresh; rm "$IMG/manifest.json"
   run runx restore --image-path "$IMG" --detach r1

@@ -110,3 +110,11 @@ refused() { # expected-text
   [ "${lines[0]}" = from-host ]
   [ "${lines[1]}" = ro ]
 }
+
+@test "a sysctl whose value holds '..' is applied: only the key is a path" {
+  make_bundle --set linux.sysctl='{"kernel.domainname":"a..b","net.ipv4.ip_default_ttl":"77"}' \
+    -- sh -c 'cat /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_default_ttl'
+  run --separate-stderr runx run --bundle "$BUNDLE" c1
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'a..b\n77')" ]
+}

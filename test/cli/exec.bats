@@ -34,6 +34,55 @@ start_sleeper() { # [make_bundle args...]
   [ "$got" = "$want" ]
 }
 
+@test "exec: a process that does not read its stdin holds up nothing else; ps, exec and kill answer" {
+  start_sleeper
+  head -c 41943040 /dev/zero >"$BATS_TEST_TMPDIR/in"
+  # The binary itself, not the runx function: $! must be the process reading the file.
+  "$RUNX_BIN" --root "$ROOT" exec c1 sleep 999 <"$BATS_TEST_TMPDIR/in" >/dev/null 2>&1 &
+  pid=$!
+  # How far it has read its stdin: it relays input once the process runs, and stops
+  # when nothing takes more (before flow control: all 40 MiB, at once).
+  pos() { awk '/^pos:/ {print $2}' "/proc/$pid/fdinfo/0" 2>/dev/null || echo 0; }
+  last=-1
+  for _ in $(seq 60); do
+    now="$(pos)"
+    [ "$now" -gt 0 ] && [ "$now" = "$last" ] && break
+    last="$now"; sleep 0.5
+  done
+  [ "$(pos)" -gt 0 ]
+  run timeout 30 "$RUNX_BIN" --root "$ROOT" ps c1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"sleep 999"* ]]
+  run timeout 30 "$RUNX_BIN" --root "$ROOT" exec c1 echo alive
+  [ "$status" -eq 0 ]
+  [ "$output" = alive ]
+  # backpressure reached the source: what is in flight is bounded, not the file
+  [ "$(pos)" -lt 8388608 ]
+  run timeout 30 "$RUNX_BIN" --root "$ROOT" kill c1 KILL
+  [ "$status" -eq 0 ]
+  wait_status c1 stopped 300
+  wait_gone "$pid" 300
+}
+
+@test "exec: a signal to runx exec reaches its process while the process leaves its stdin unread" {
+  start_sleeper
+  head -c 41943040 /dev/zero >"$BATS_TEST_TMPDIR/in"
+  "$RUNX_BIN" --root "$ROOT" exec c1 sh -c 'trap "exit 9" TERM; while :; do sleep 1; done' <"$BATS_TEST_TMPDIR/in" >/dev/null 2>&1 &
+  pid=$!
+  pos() { awk '/^pos:/ {print $2}' "/proc/$pid/fdinfo/0" 2>/dev/null || echo 0; }
+  last=-1
+  for _ in $(seq 60); do
+    now="$(pos)"
+    [ "$now" -gt 0 ] && [ "$now" = "$last" ] && break
+    last="$now"; sleep 0.5
+  done
+  kill -TERM "$pid"
+  # the signal's control frame is not queued behind the unread input
+  wait_gone "$pid" 300
+  status=0; wait "$pid" || status=$?
+  [ "$status" -eq 9 ]
+}
+
 @test "exec: --env, --cwd and --user change the process; args after the id are its own" {
   start_sleeper
   run runx exec --env FOO=bar --cwd /tmp --user 1000:1001 c1 sh -c 'echo $FOO $(pwd) $(id -u):$(id -g) "$@"' -user x

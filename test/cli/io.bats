@@ -34,3 +34,36 @@ load helpers
   [ "$(cat "$BATS_TEST_TMPDIR/out")" = to-out ]
   [ "$(cat "$BATS_TEST_TMPDIR/err")" = to-err ]
 }
+
+@test "stdin many times the agent's credit window arrives whole (checksum)" {
+  head -c 8388608 /dev/urandom >"$BATS_TEST_TMPDIR/in"
+  make_bundle -- sha256sum
+  run --separate-stderr runx run --bundle "$BUNDLE" c1 <"$BATS_TEST_TMPDIR/in"
+  [ "$status" -eq 0 ]
+  [ "${output%% *}" = "$(sha256sum <"$BATS_TEST_TMPDIR/in" | cut -d' ' -f1)" ]
+}
+
+@test "a container that does not read its stdin holds up nothing: ps, exec and kill answer" {
+  head -c 41943040 /dev/zero >"$BATS_TEST_TMPDIR/in"
+  make_bundle -- sleep 1000
+  runx run -d --pid-file "$BATS_TEST_TMPDIR/pid" --bundle "$BUNDLE" c1 <"$BATS_TEST_TMPDIR/in" >/dev/null 2>&1
+  keeper="$(cat "$BATS_TEST_TMPDIR/pid")"
+  # How far the keeper has read the stdin it inherited; wait until it stops.
+  pos() { awk '/^pos:/ {print $2}' "/proc/$keeper/fdinfo/0" 2>/dev/null || echo 0; }
+  last=-1
+  for _ in $(seq 60); do
+    now="$(pos)"
+    [ "$now" -gt 0 ] && [ "$now" = "$last" ] && break
+    last="$now"; sleep 0.5
+  done
+  run timeout 30 "$RUNX_BIN" --root "$ROOT" ps c1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"sleep 1000"* ]]
+  run timeout 30 "$RUNX_BIN" --root "$ROOT" exec c1 echo alive
+  [ "$output" = alive ]
+  # the keeper read only what the agent's credit let it send, not the whole file
+  [ "$(pos)" -lt 8388608 ]
+  run timeout 30 "$RUNX_BIN" --root "$ROOT" kill c1 KILL
+  [ "$status" -eq 0 ]
+  wait_status c1 stopped 300
+}

@@ -222,3 +222,15 @@ load helpers
   # only the container's: not the agent (guest PID 1), not kernel threads
   [ "${#lines[@]}" -eq 3 ]
 }
+
+@test "ps as a table lists every process, even more than one agent message holds (400 long command lines)" {
+  # ~240 bytes per process: 400 of them are ~96 KiB, six times what one message holds.
+  make_bundle -- sh -c 'p=$(printf "%0200d" 0); i=0; while [ $i -lt 400 ]; do sleep 1000 $p & i=$((i+1)); done; touch /tmp/ready; wait'
+  runx run -d --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  for _ in $(seq 120); do runx exec c1 test -e /tmp/ready && break; sleep 0.5; done
+  run --separate-stderr runx ps c1
+  [ "$status" -eq 0 ]
+  [ "$(grep -c 'sleep 1000 0000' <<<"$output")" -eq 400 ]
+  # the container's shell and the header: nothing lost, nothing twice
+  [ "${#lines[@]}" -eq 402 ]
+}

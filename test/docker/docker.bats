@@ -96,6 +96,26 @@ d() {
   done
 }
 
+@test "docker run -v: eight volumes (directories and files, ro and rw) beside Docker's own binds" {
+  local T="$BATS_TEST_TMPDIR/vols" vols=() i
+  for i in 1 2 3 4 5 6; do mkdir -p "$T/d$i"; echo "dir $i" >"$T/d$i/f"; done
+  echo "file a" >"$T/a"; echo "file b" >"$T/b"
+  for i in 1 2 3; do vols+=(-v "$T/d$i:/d$i"); done
+  for i in 4 5 6; do vols+=(-v "$T/d$i:/d$i:ro"); done
+  vols+=(-v "$T/a:/a" -v "$T/b:/b:ro")
+  run --separate-stderr d run --rm --runtime runx --network none -h volhost "${vols[@]}" "$IMAGE" sh -c '
+    for i in 1 2 3 4 5 6; do cat /d$i/f; { echo w$i >/d$i/f; } 2>/dev/null || echo "ro $i"; done
+    cat /a /b; echo wa >/a; { echo wb >/b; } 2>/dev/null || echo "ro b"
+    hostname; cat /etc/hostname'
+  echo "$output"; echo "$stderr"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'dir 1\ndir 2\ndir 3\ndir 4\nro 4\ndir 5\nro 5\ndir 6\nro 6\nfile a\nfile b\nro b\nvolhost\nvolhost')" ]
+  for i in 1 2 3; do [ "$(cat "$T/d$i/f")" = "w$i" ]; done
+  for i in 4 5 6; do [ "$(cat "$T/d$i/f")" = "dir $i" ]; done
+  [ "$(cat "$T/a")" = wa ]
+  [ "$(cat "$T/b")" = "file b" ]
+}
+
 @test "docker run -i: stdin reaches the container's process" {
   run --separate-stderr bash -c 'printf "one\ntwo\nthree\n" | "$DOCKER_CLI" run -i --rm --runtime runx --network none "$1" sh -c "wc -l"' _ "$IMAGE"
   [ "$status" -eq 0 ]

@@ -1,6 +1,8 @@
 // The host end of the agent protocol over the virtio-serial chardev socket: sends
 // requests and matches replies by id, surfaces output frames and the unsolicited
 // `hello` and `exit` messages, and checks every control message against agent.json.
+// Stdin goes out within the agent's credit (stdin-credit.ts), so a process that does
+// not read its input never stalls the requests and streams behind it.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { RunxError } from '../../errors';
@@ -8,6 +10,13 @@ import { CallRegistry } from '../wire/call-registry';
 import { FrameReader, FrameType, encodeFrame, execPayload, splitExecPayload } from './agent-frames';
 import { type ControlMessage, type FieldValue, controlMessage, decodeControl, encodeControl, field } from './agent-messages';
 import { checkControlMessage } from './agent-schema';
+import { ReplyParts } from './reply-parts';
+import { CreditedStream } from './stdin-credit';
+
+/** Largest stdin frame payload we send (the protocol allows up to MAX_PAYLOAD). */
+const STDIN_CHUNK = 64 * 1024;
+/** The stream number of the container's own stdin; exec'd processes have theirs. */
+const CONTAINER_STDIN = 0;
 
 export interface AgentExit {
   /** Exit code, or undefined when killed by a signal. */
@@ -24,6 +33,8 @@ interface AgentEvents {
   execStdout: [number, Buffer];
   execStderr: [number, Buffer];
   execExit: [number, AgentExit];
+  /** The agent granted n more bytes of stdin credit to stream `exec` (0: the container's). */
+  stdinCredit: [number, number];
   protocolError: [string];
   close: [];
 }
@@ -37,14 +48,19 @@ function exitOf(msg: ControlMessage): AgentExit {
 export class AgentConnection extends EventEmitter<AgentEvents> {
   private readonly reader = new FrameReader();
   private readonly calls = new CallRegistry<ControlMessage>('EAGENT');
+  private readonly parts = new ReplyParts();
+  private readonly stdin = new Map<number, CreditedStream>();
   private closed = false;
+  /** Why the connection was dropped, when it was for a protocol error. */
+  private dropped?: string;
 
   constructor(private readonly socket: Socket) {
     super();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => {
       this.closed = true;
-      this.calls.rejectAll('agent connection closed');
+      this.calls.rejectAll(this.dropped ? `agent connection dropped: ${this.dropped}` : 'agent connection closed');
+      for (const stream of this.stdin.values()) stream.close();
       this.emit('close');
     });
     socket.on('error', () => { /* close follows */ });
@@ -59,30 +75,37 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     });
   }
 
-  /** Sends stdin bytes; an empty buffer is EOF. Large writes are split into frames. */
-  sendStdin(data: Buffer): void {
-    if (this.closed) return;
-    if (data.length === 0) {
-      this.socket.write(encodeFrame(FrameType.stdin, data));
-      return;
+  /**
+   * The container's stdin (exec 0) or exec'd process `exec`'s, sent within the agent's
+   * credit: `write` returns false when the caller should pause its source until the
+   * stream's 'drain'.
+   */
+  stdinStream(exec = CONTAINER_STDIN): CreditedStream {
+    let stream = this.stdin.get(exec);
+    if (!stream) {
+      const send = exec === CONTAINER_STDIN
+        ? (chunk: Buffer) => this.socket.write(encodeFrame(FrameType.stdin, chunk))
+        : (chunk: Buffer) => this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, chunk)));
+      stream = new CreditedStream(send, STDIN_CHUNK);
+      if (this.closed) stream.close();
+      this.stdin.set(exec, stream);
     }
-    for (let off = 0; off < data.length; off += 64 * 1024) {
-      this.socket.write(encodeFrame(FrameType.stdin, data.subarray(off, off + 64 * 1024)));
-    }
+    return stream;
   }
 
-  /** Sends stdin bytes to exec'd process `exec`; an empty buffer is EOF. */
-  sendExecStdin(exec: number, data: Buffer): void {
-    if (this.closed) return;
-    const step = 64 * 1024;
-    if (data.length === 0) this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, data)));
-    for (let off = 0; off < data.length; off += step) {
-      this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, data.subarray(off, off + step))));
-    }
+  /** Exec'd process `exec` has ended: its stdin stream goes. */
+  endExecStdin(exec: number): void {
+    this.stdin.get(exec)?.close();
+    this.stdin.delete(exec);
   }
 
   close(): void {
     this.socket.destroy();
+  }
+
+  /** Why the connection was dropped for a protocol error, if it was. */
+  get dropReason(): string | undefined {
+    return this.dropped;
   }
 
   private sendControl(msg: ControlMessage): void {
@@ -96,7 +119,10 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     try {
       frames = this.reader.push(chunk);
     } catch (err) {
-      this.emit('protocolError', (err as Error).message);
+      // E.g. an agent of another protocol version (an old initramfs, or a VM saved
+      // with one): the calls waiting on it say so, not just that it closed.
+      this.dropped = (err as Error).message;
+      this.emit('protocolError', this.dropped);
       this.socket.destroy();
       return;
     }
@@ -133,13 +159,29 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       case 'exec-exit':
         this.emit('execExit', Number(field(msg, 'exec')), exitOf(msg));
         return;
+      case 'credit': {
+        const exec = Number(field(msg, 'exec') ?? CONTAINER_STDIN);
+        const bytes = Number(field(msg, 'bytes'));
+        this.stdin.get(exec)?.grant(bytes);
+        this.emit('stdinCredit', exec, bytes);
+        return;
+      }
       case 'error':
+        this.parts.forget(id);
         if (!this.calls.reject(id, new RunxError('EAGENT', field(msg, 'msg') ?? 'agent error'))) {
           this.emit('protocolError', `agent error: ${field(msg, 'msg') ?? ''}`);
         }
         return;
-      default:
-        if (!this.calls.resolve(id, msg)) this.emit('protocolError', `unexpected "${msg.name}" (id ${id})`);
+      default: {
+        let whole: ControlMessage | undefined;
+        try {
+          whole = this.parts.add(id, msg);
+        } catch (err) {
+          this.calls.reject(id, err as Error);
+          return;
+        }
+        if (whole && !this.calls.resolve(id, whole)) this.emit('protocolError', `unexpected "${msg.name}" (id ${id})`);
+      }
     }
   }
 }

@@ -3,9 +3,11 @@
 // frames from arbitrarily split or merged chunks.
 
 export const FRAME_MAGIC = 'RX';
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 8;
 export const MAX_PAYLOAD = 1024 * 1024;
+/** Stdin credit each stream starts with (docs/protocol/agent.md, "Flow control"). */
+export const STDIN_WINDOW = 1024 * 1024;
 
 export const FrameType = { control: 1, stdin: 2, stdout: 3, stderr: 4, 'exec-stdin': 5, 'exec-stdout': 6, 'exec-stderr': 7 } as const;
 export type FrameTypeName = keyof typeof FrameType;

@@ -11,6 +11,7 @@ export interface AgentProtocolSpec {
   magic: string;
   headerBytes: number;
   maxPayload: number;
+  stdinWindow: number;
   frameTypes: Record<string, number>;
   messages: Record<string, { from: 'host' | 'agent'; reply?: string[]; fields: Record<string, FieldType>; required: string[] }>;
 }

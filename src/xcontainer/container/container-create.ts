@@ -17,6 +17,7 @@ import { findGuestAssets } from '../vm/guest-assets';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { netnsPathOf } from '../devices/net/config';
 import type { BootPolicy } from '../template/template';
+import { containerShares } from '../devices/share/config';
 import { shapeFromResources } from '../vm/qemu-argv';
 import { qemuBinary } from '../vm/qemu-build';
 import type { RuntimeOptions } from './runtime-options';
@@ -97,7 +98,7 @@ function bundlePlan(opts: CreateOptions): VmPlan {
     kernel: { path: assets.kernel },
     initramfs: { path: assets.initramfs },
     shape: shapeFromResources(config.linux?.resources, os.cpus().length),
-    shares: plan.shares,
+    shares: containerShares(plan.binds),
     agentCreate: guestCreateFields(config, plan),
     terminal,
     // Not with a terminal: `run` makes ours raw before the process may read it.

@@ -13,6 +13,7 @@ import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from './exec-stream';
 import { KEEPER_PROTOCOL, type KeeperReply, protocolMismatch } from '../keeper/protocol';
 import { checkKeeperReply } from '../keeper/keeper-schema';
+import { CreditedStream, pausingWriter } from '../agent/stdin-credit';
 import { openConsole } from '../keeper/console-socket';
 import { type WindowSize, native } from '../host/native';
 import { socketPath } from '../state/socket-path';
@@ -64,6 +65,8 @@ export class ExecRelay {
   private wire(isTty: boolean, rest: Buffer): void {
     const reader = new FrameReader();
     let exited = false;
+    // Within the credit the keeper passes on from the agent (exec-stream.ts).
+    const stdin = new CreditedStream((chunk) => this.send(encodeFrame(FrameType.stdin, chunk)), 64 * 1024);
     const onData = (chunk: Buffer) => {
       let frames;
       try {
@@ -78,7 +81,8 @@ export class ExecRelay {
         else if (f.type === FrameType.stderr) this.err(f.payload);
         else if (f.type === FrameType.control) {
           const msg = parseControl(f.payload);
-          if (msg && 'exit' in msg) {
+          if (msg && 'credit' in msg) stdin.grant(msg.credit);
+          else if (msg && 'exit' in msg) {
             exited = true;
             this.end(msg.exit.signal !== undefined ? 128 + msg.exit.signal : msg.exit.code! & 0xff);
           }
@@ -94,8 +98,11 @@ export class ExecRelay {
     onData(rest);
 
     const input = this.input(isTty);
-    input.on('data', (d: Buffer) => this.send(encodeFrame(FrameType.stdin, d)));
-    const eof = () => this.send(encodeFrame(FrameType.stdin, Buffer.alloc(0)));
+    // Out of credit, the rest stays in our source (a pipe's writer then blocks) until
+    // the process has taken what went before.
+    const write = pausingWriter(input);
+    input.on('data', (d: Buffer) => write(stdin, d));
+    const eof = () => stdin.write(Buffer.alloc(0));
     input.on('end', eof);
     input.on('error', eof);
 

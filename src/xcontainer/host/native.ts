@@ -36,14 +36,19 @@ export interface RunxNative {
 /** The addon's path in a checkout, and its name among the one-file binary's files. */
 export const NATIVE_ADDON_FILE = 'native/build/runx_native.node';
 
-/** The addon as a file: dlopen cannot load it from memory. */
-function addonPath(): string {
-  const embedded = seaAsset(NATIVE_ADDON_FILE);
-  if (!embedded) return path.join(packageRoot, NATIVE_ADDON_FILE);
-  // Named by its digest, so binaries of different builds never load each other's.
+/**
+ * A file built in native/ (the addon, runx-share-stage), by its package-relative name:
+ * in a checkout, where the build put it; in the one-file binary, written out once to
+ * the cache (dlopen and exec cannot use it from memory), named by its digest, so
+ * binaries of different builds never use each other's.
+ */
+export function nativeFile(relativeName: string): string {
+  const embedded = seaAsset(relativeName);
+  if (!embedded) return path.join(packageRoot, relativeName);
   const digest = crypto.createHash('sha256').update(embedded).digest('hex').slice(0, 16);
   const dir = path.join(cacheDir(), 'native');
-  const file = path.join(dir, `runx_native-${digest}.node`);
+  const ext = path.extname(relativeName);
+  const file = path.join(dir, `${path.basename(relativeName, ext)}-${digest}${ext}`);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
@@ -58,7 +63,7 @@ export function native(): RunxNative {
   if (!addon) {
     let file = NATIVE_ADDON_FILE;
     try {
-      file = addonPath();
+      file = nativeFile(NATIVE_ADDON_FILE);
       const m = { exports: {} as RunxNative };
       process.dlopen(m, file);
       addon = m.exports;

@@ -3,6 +3,9 @@
 // numbers the process, asks the agent to start it, and relays its stdio and exit
 // between that connection and the agent's exec-* frames. A client that goes away
 // before the process ends takes it with it (SIGKILL), as a killed runc exec would.
+// The client sends stdin within the agent's credit, which the keeper passes on as
+// `credit` control frames, so its stream never backs up behind a process that does
+// not read, and its signals and resizes always get through.
 import type net from 'node:net';
 import { RunxError, messageOf } from '../../errors';
 import { log } from '../../log';
@@ -11,6 +14,7 @@ import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
 import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from '../exec-relay/exec-stream';
 import { KEEPER_PROTOCOL, type KeeperReply } from './protocol';
+import { pausingWriter } from '../agent/stdin-credit';
 
 const SIGKILL = 9;
 
@@ -34,6 +38,7 @@ export class ExecSessions {
     agent.on('execStdout', (n, b) => this.toClient(n, encodeFrame(FrameType.stdout, b)));
     agent.on('execStderr', (n, b) => this.toClient(n, encodeFrame(FrameType.stderr, b)));
     agent.on('execExit', (n, exit) => this.onExit(n, exit));
+    agent.on('stdinCredit', (n, bytes) => { if (n !== 0) this.toClient(n, controlFrame({ credit: bytes })); });
   }
 
   get count(): number {
@@ -63,6 +68,10 @@ export class ExecSessions {
       return;
     }
     const reader = new FrameReader();
+    const stdin = this.agent.stdinStream(num);
+    // Pauses only a client that ignores its credit: its own stream waits, not the agent's.
+    const write = pausingWriter(sock);
+    const sendStdin = (data: Buffer) => write(stdin, data);
     const onData = (chunk: Buffer) => {
       let frames;
       try {
@@ -73,13 +82,14 @@ export class ExecSessions {
         return;
       }
       for (const f of frames) {
-        if (f.type === FrameType.stdin) this.agent.sendExecStdin(num, f.payload);
+        if (f.type === FrameType.stdin) sendStdin(f.payload);
         else if (f.type === FrameType.control) this.onControl(num, f.payload);
       }
     };
     onData(rest);
     sock.on('data', onData);
     sock.on('close', () => {
+      this.agent.endExecStdin(num);
       if (!this.open.delete(num)) return;
       log().info(`exec ${num}: its client went away; killing the process`);
       this.agent.request('kill', { signal: SIGKILL, exec: num }).catch(() => undefined);
@@ -108,6 +118,7 @@ export class ExecSessions {
       return;
     }
     this.open.delete(num);
+    this.agent.endExecStdin(num);
     session.sock.end(controlFrame({ exit }));
   }
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import type net from 'node:net';
 import path from 'node:path';
 import { RunxError, messageOf } from '../../errors';
-import { log, configureLog, preloadLogger } from '../../log';
+import { log, configureLog, preloadLogger, stderrIsContainers } from '../../log';
 import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import type { ContainerRecord } from '../state/container-record';
 import { isSameProcessAlive, processStartTime, sleep } from '../host/host';
@@ -35,6 +35,7 @@ import { serveControl } from './keeper-control';
 import type { AgentPort, KeeperCore, QmpPort } from './ops/keeper-core';
 import type { LinkAuth, MigrationOwner } from './protocol';
 import type { RemoteLinkLoader } from './remote-link';
+import { pausingWriter } from '../agent/stdin-credit';
 
 // Signals a supervisor may send the keeper's pid; they go to the container, as they
 // would to runc's container process. SIGKILL/SIGSTOP cannot be caught: a killed keeper
@@ -313,7 +314,9 @@ class Keeper implements KeeperCore {
 
   private relayStdin(): void {
     const stdin = this.terminal?.input() ?? process.stdin;
-    const send = (chunk: Buffer) => (this.link ? this.link.stdin(chunk) : this.agentConn?.sendStdin(chunk));
+    // Within the agent's credit: out of it, our source waits (stdin-credit.ts).
+    const write = pausingWriter(stdin);
+    const send = (chunk: Buffer) => (this.link ? this.link.stdin(chunk) : this.agentConn && write(this.agentConn.stdinStream(), chunk));
     stdin.on('data', (chunk: Buffer) => send(chunk));
     stdin.on('end', () => (this.launch.incoming && this.machine.is('booting') ? void this.orphaned() : send(Buffer.alloc(0))));
     stdin.on('error', () => send(Buffer.alloc(0)));
@@ -410,6 +413,8 @@ export async function runKeeper(dir: string, deps: KeeperDeps): Promise<void> {
   // From now on the VM's state is this keeper's to write (vm-state.json).
   writeLaunch(dir, launch);
   configureLog(launch.log);
+  // Its stderr is the container's (or nothing, with a console socket).
+  stderrIsContainers();
   process.chdir(dir);
   process.title = `runx keeper ${launch.id}`;
   await new Keeper(dir, launch, deps).run();

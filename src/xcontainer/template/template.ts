@@ -5,8 +5,9 @@
 // random seed, the NIC's MAC and address).
 // A VM loads a saved state only into the same devices in the same slots, so a
 // container with a NIC or bind mounts (every Docker and Kubernetes one: /etc/hosts and
-// its friends are binds) needs a template with a NIC and as many 9p shares, built
-// with placeholders: a tap in a namespace of its own, empty directories. The guest
+// its friends are binds) needs a template with a NIC and a 9p share (one holds all
+// its binds: devices/share), built with placeholders: a tap in a namespace of its
+// own, empty directories. The guest
 // only probed them there; what it mounts and the address it uses come at create.
 // Templates live in the runx cache, are checked before use and rebuilt when an input
 // changes; a missing or broken one means a cold boot with a warning.
@@ -230,7 +231,7 @@ export interface TemplateBuild {
 /**
  * The devices a bundle's containers get: a NIC when its config names a network
  * namespace (create gives none if that namespace turns out to have no interface),
- * and a share per bind-mounted host directory.
+ * and one share for all its bind mounts.
  */
 function bundleDevices(dir: string): { resources: Resources; devices: VmDevices } {
   const { config, dir: bundleDir } = loadBundle(dir);

@@ -138,7 +138,10 @@ export function qemuArgv(l: QemuLaunch): string[] {
   ];
   if (l.network) argv.push(...netArgs(l.network));
   for (const s of l.shares) {
-    argv.push('-fsdev', `local,id=${s.tag},path=${s.hostPath},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
+    // The path is runx's own (devices/share), escaped all the same. multidevs=remap:
+    // a container's share spans the filesystems its sources are on, whose inode
+    // numbers would otherwise collide in the guest.
+    argv.push('-fsdev', `local,id=${s.tag},path=${optionValue(s.hostPath)},security_model=passthrough,multidevs=remap${s.readonly ? ',readonly=on' : ''}`);
     argv.push('-device', `virtio-9p-device,fsdev=${s.tag},mount_tag=${s.tag}`);
   }
   return argv;

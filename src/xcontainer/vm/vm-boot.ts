@@ -10,10 +10,12 @@ import path from 'node:path';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { AgentConnection } from '../agent/agent-connection';
+import { PROTOCOL_VERSION } from '../agent/agent-frames';
 import { type ControlMessage, field } from '../agent/agent-messages';
 import { checkAgentProtocol } from '../devices/agent/persist';
 import { sleep } from '../host/host';
 import { netnsCommand } from '../devices/net/config';
+import { stageCommand } from '../devices/share/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
 import { QmpClient } from './qmp-client';
 import { type IncomingEndpoints, prepareIncoming } from './vm-migration';
@@ -100,7 +102,8 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   // exec'ing QEMU: Node cannot call prctl(PR_SET_PDEATHSIG) for a child, and QEMU must
   // not outlive its keeper.
   const netns = qemu.network ? netnsCommand(qemu.network) : [];
-  const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', qemuBinary, ...argv];
+  // A container's bind mounts are staged by a helper that then execs QEMU (devices/share).
+  const cmd = [...netns, 'setpriv', '--pdeathsig', 'SIGKILL', '--', ...stageCommand(qemu.shares), qemuBinary, ...argv];
   // Its own session: when the keeper holds a container's host terminal as its
   // controlling tty, the terminal's SIGHUP (console closed) and SIGWINCH are the
   // container's business, and QEMU would end on SIGHUP. It still dies with the keeper
@@ -153,7 +156,15 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
       log().debug('loaded VM running, agent answered');
     } else {
       const a = agent;
-      const hello = await new Promise<ControlMessage>((resolve) => a.once('hello', resolve));
+      // An agent of another protocol version is dropped at its first frame (the
+      // frame header carries the version): say so now, not at the boot timeout.
+      const hello = await new Promise<ControlMessage>((resolve, reject) => {
+        a.once('hello', resolve);
+        a.once('close', () => {
+          // Any other close is QEMU ending, which qemuExited reports with its reasons.
+          if (a.dropReason) reject(new RunxError('EBOOT', `the guest agent does not speak this runx's agent protocol ${PROTOCOL_VERSION} (${a.dropReason}): its initramfs is of another build`));
+        });
+      });
       checkHello(hello);
       log().debug('agent said hello');
     }

@@ -56,7 +56,7 @@ describe('guest create fields', () => {
       devices: [{ path: '/dev/a:b', type: 'c', major: 1, minor: 3, fileMode: 0o640, uid: 1, gid: 2 }],
       seccomp: { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOG'] },
     };
-    const f = guestCreateFields(c, { mounts: [], shares: [] });
+    const f = guestCreateFields(c, { mounts: [], shares: [], binds: [] });
     expect(values(f, 'cap.bounding')).toEqual(['32']);
     expect(values(f, 'cap.inheritable')).toEqual(['0']);
     expect(values(f, 'oomscoreadj')).toEqual(['-500']);
@@ -68,7 +68,7 @@ describe('guest create fields', () => {
   });
 
   it('leave capabilities out when the config has none', () => {
-    const f = guestCreateFields(base(), { mounts: [], shares: [] });
+    const f = guestCreateFields(base(), { mounts: [], shares: [], binds: [] });
     expect(f.some(([k]) => k.startsWith('cap.') || k === 'seccomp' || k === 'oomscoreadj')).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_SHARES, parseOptions, planMounts } from '../../../src/bundle/mount-plan';
+import { MAX_BINDS, parseOptions, planMounts } from '../../../src/bundle/mount-plan';
 
 describe('mount options', () => {
   it('map to MS_* flags and data, later options winning', () => {
@@ -23,28 +23,31 @@ describe('mount plan', () => {
     expect(plan.shares).toEqual([]);
   });
 
-  it('shares host directories over 9p and binds files from their directory', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-mp-'));
+  it('stages every bind, file or directory, as a slot of one share, resolving symlinks', () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'runx-mp-')));
     fs.mkdirSync(path.join(dir, 'data'));
     fs.writeFileSync(path.join(dir, 'hosts'), '');
+    fs.symlinkSync('hosts', path.join(dir, 'link'));
     const plan = planMounts([
       { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro'] },
       { destination: '/etc/hosts', source: path.join(dir, 'hosts'), options: ['bind'] },
+      { destination: '/etc/hostname', type: 'bind', source: 'link', options: ['rbind', 'ro', 'rw'] },
     ], dir);
-    expect(plan.shares).toEqual([
-      { tag: 'runx0', hostPath: path.join(dir, 'data'), readonly: false },
-      { tag: 'runx1', hostPath: dir, readonly: false },
+    expect(plan.shares).toEqual(['runx0']);
+    expect(plan.binds).toEqual([
+      { source: path.join(dir, 'data'), readonly: true, recursive: true },
+      { source: path.join(dir, 'hosts'), readonly: false, recursive: false },
+      { source: path.join(dir, 'hosts'), readonly: false, recursive: true },
     ]);
-    expect(plan.mounts.map((m) => [m.dest, m.source, m.flags & 4096])).toEqual([['/data', '/mnt/share/runx0', 4096], ['/etc/hosts', '/mnt/share/runx1/hosts', 4096]]);
+    expect(plan.mounts.map((m) => [m.dest, m.source, m.flags & 4096])).toEqual([
+      ['/data', '/mnt/share/runx0/0', 4096], ['/etc/hosts', '/mnt/share/runx0/1', 4096], ['/etc/hostname', '/mnt/share/runx0/2', 4096]]);
   });
 
-  it('refuses a missing bind source and too many shared directories', () => {
+  it('refuses a missing bind source and more than MAX_BINDS binds, and takes 32 and more', () => {
     expect(() => planMounts([{ destination: '/x', type: 'bind', source: '/no/such/dir' }], '/')).toThrow(/mounts\[0\]\.source .* does not exist/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-mp-'));
-    const mounts = Array.from({ length: MAX_SHARES + 1 }, (_, i) => {
-      fs.mkdirSync(path.join(dir, `d${i}`));
-      return { destination: `/d${i}`, type: 'bind', source: path.join(dir, `d${i}`) };
-    });
-    expect(() => planMounts(mounts, '/')).toThrow(/at most 4/);
+    const mounts = Array.from({ length: MAX_BINDS + 1 }, (_, i) => ({ destination: `/d${i}`, type: 'bind', source: dir }));
+    expect(planMounts(mounts.slice(0, 40), '/').shares).toEqual(['runx0']);
+    expect(() => planMounts(mounts, '/')).toThrow(/more than 1024 bind mounts/);
   });
 });

@@ -1,18 +1,19 @@
-// The virtio-9p shares' part of a VM's state: each bind-mounted host directory with
-// its mount tag. The guest's mounts name the tags, so a VM loaded from a saved state
+// The virtio-9p shares' part of a VM's state: each share's mount tag and directory,
+// and for a container's share the binds staged in it (devices/share/config.ts). The guest's mounts name the tags, so a VM loaded from a saved state
 // needs the same shares, in the same order, in the same virtio-mmio slots.
-import type { HostShare } from '../../../bundle/mount-plan';
+import type { HostShare, StagedBind } from '../../../bundle/mount-plan';
 
 export interface ShareState {
   tag: string;
   hostPath: string;
   readonly: boolean;
+  binds?: StagedBind[];
 }
 
 export function sharesToState(shares: readonly HostShare[]): ShareState[] {
-  return shares.map((s) => ({ tag: s.tag, hostPath: s.hostPath, readonly: s.readonly }));
+  return shares.map((s) => ({ tag: s.tag, hostPath: s.hostPath, readonly: s.readonly, ...(s.binds ? { binds: s.binds } : {}) }));
 }
 
 export function sharesFromState(s: readonly ShareState[]): HostShare[] {
-  return s.map((x) => ({ tag: x.tag, hostPath: x.hostPath, readonly: x.readonly }));
+  return s.map((x) => ({ tag: x.tag, hostPath: x.hostPath, readonly: x.readonly, ...(x.binds ? { binds: x.binds } : {}) }));
 }

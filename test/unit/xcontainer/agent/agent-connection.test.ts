@@ -1,115 +1,68 @@
-// AgentConnection against a fake socket: replies matched by id across split and
-// merged chunks, output and exit events, error replies, timeouts, and every pending
-// call rejected when the connection closes.
-import { describe, expect, it, vi } from 'vitest';
-import { RunxError } from '../../../../src/errors';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AgentConnection } from '../../../../src/xcontainer/agent/agent-connection';
-import { FrameReader, FrameType, encodeFrame, execPayload } from '../../../../src/xcontainer/agent/agent-frames';
-import { type ControlMessage, controlMessage, decodeControl, encodeControl } from '../../../../src/xcontainer/agent/agent-messages';
-import { FakeSocket, everySplit } from '../wire/fake-socket';
+import { type Frame, FrameReader, FrameType, STDIN_WINDOW, encodeFrame } from '../../../../src/xcontainer/agent/agent-frames';
+import { controlMessage, decodeControl, encodeControl } from '../../../../src/xcontainer/agent/agent-messages';
 
-const control = (name: string, fields: Record<string, string | number>) => encodeFrame(FrameType.control, encodeControl(controlMessage(name, fields)));
-
-/** The control messages the host wrote. */
-function sent(sock: FakeSocket): ControlMessage[] {
-  const frames = new FrameReader().push(Buffer.concat(sock.written));
-  return frames.filter((f) => f.type === FrameType.control).map((f) => decodeControl(f.payload));
+// A connection over a real unix socket; the test plays the agent's end.
+async function connected(): Promise<{ conn: AgentConnection; agent: net.Socket; frames: Frame[]; done: () => void }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-agent-conn-'));
+  const file = path.join(dir, 's');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(file, r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const host = net.connect(file);
+  const agent = await accepted;
+  const frames: Frame[] = [];
+  const reader = new FrameReader();
+  agent.on('data', (d: Buffer) => frames.push(...reader.push(d)));
+  const conn = new AgentConnection(host);
+  return { conn, agent, frames, done: () => { host.destroy(); agent.destroy(); server.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
 
-describe('AgentConnection', () => {
-  it('matches replies to requests by id, whatever the chunking', async () => {
-    for (const chunks of everySplit(Buffer.concat([control('ok', { id: 2 }), control('procs', { id: 1, proc: '1:0:0:S:sh' })]))) {
-      const sock = new FakeSocket();
-      const agent = new AgentConnection(sock.asSocket());
-      const ps = agent.request('ps', {});
-      const ping = agent.request('ping', {});
-      expect(sent(sock).map((m) => [m.name, m.fields])).toEqual([['ps', [['id', '1']]], ['ping', [['id', '2']]]]);
-      sock.feed(...chunks);
-      expect((await ps).fields).toEqual([['id', '1'], ['proc', '1:0:0:S:sh']]);
-      expect((await ping).name).toBe('ok');
+/** Resolves once cond holds; fails after 2 s. */
+async function until(cond: () => boolean): Promise<void> {
+  for (const end = Date.now() + 2000; !cond(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > end) throw new Error('condition not met within 2 s');
+  }
+}
+
+const stdinBytes = (frames: Frame[], type: number) => frames.filter((f) => f.type === type).reduce((n, f) => n + f.payload.length - (type === FrameType['exec-stdin'] ? 4 : 0), 0);
+
+describe('agent connection', () => {
+  let done: (() => void) | undefined;
+  afterEach(() => done?.());
+
+  it('sends stdin only within the credit the agent grants, per stream, and says when to pause', async () => {
+    const c = await connected();
+    done = c.done;
+    expect(c.conn.stdinStream().write(Buffer.alloc(STDIN_WINDOW + 1000))).toBe(false);
+    // what is beyond the window waits on the host, so the exec'd stream is not behind it
+    expect(c.conn.stdinStream().waiting).toBe(1000);
+    expect(c.conn.stdinStream(7).write(Buffer.alloc(10))).toBe(true);
+    await until(() => stdinBytes(c.frames, FrameType['exec-stdin']) === 10);
+    expect(stdinBytes(c.frames, FrameType.stdin)).toBe(STDIN_WINDOW);
+    let drained = false;
+    c.conn.stdinStream().once('drain', () => { drained = true; });
+    c.agent.write(encodeFrame(FrameType.control, encodeControl(controlMessage('credit', { bytes: 1000 }))));
+    await until(() => drained);
+    expect(c.conn.stdinStream().waiting).toBe(0);
+    await until(() => stdinBytes(c.frames, FrameType.stdin) === STDIN_WINDOW + 1000);
+  });
+
+  it('joins a ps reply sent in parts into one', async () => {
+    const c = await connected();
+    done = c.done;
+    const reply = c.conn.request('ps', {});
+    await until(() => c.frames.some((f) => f.type === FrameType.control));
+    const id = Number(decodeControl(c.frames.find((f) => f.type === FrameType.control)!.payload).fields.find(([k]) => k === 'id')![1]);
+    for (const part of [{ proc: ['2:1:0:S:a'], more: 1 }, { proc: ['3:1:0:S:b'] }]) {
+      c.agent.write(encodeFrame(FrameType.control, encodeControl(controlMessage('procs', { id, ...part }))));
     }
-  });
-
-  it('an error reply rejects its call with the agent\'s message', async () => {
-    const sock = new FakeSocket();
-    const agent = new AgentConnection(sock.asSocket());
-    const kill = agent.request('kill', { signal: 9 });
-    sock.feed(control('error', { id: 1, msg: 'no process' }));
-    await expect(kill).rejects.toMatchObject({ code: 'EAGENT', message: 'no process' });
-  });
-
-  it('surfaces stdout, stderr, exec output and exits, split at every byte', () => {
-    const wire = Buffer.concat([
-      encodeFrame(FrameType.stdout, Buffer.from('out')),
-      encodeFrame(FrameType.stderr, Buffer.from('err')),
-      encodeFrame(FrameType['exec-stdout'], execPayload(3, Buffer.from('x'))),
-      control('exec-exit', { exec: 3, code: 2 }),
-      control('exit', { signal: 9 }),
-    ]);
-    for (const chunks of everySplit(wire)) {
-      const sock = new FakeSocket();
-      const agent = new AgentConnection(sock.asSocket());
-      const events: unknown[] = [];
-      agent.on('stdout', (b) => events.push(['stdout', b.toString()]));
-      agent.on('stderr', (b) => events.push(['stderr', b.toString()]));
-      agent.on('execStdout', (n, b) => events.push(['execStdout', n, b.toString()]));
-      agent.on('execExit', (n, e) => events.push(['execExit', n, e]));
-      agent.on('exit', (e) => events.push(['exit', e]));
-      sock.feed(...chunks);
-      expect(events).toEqual([['stdout', 'out'], ['stderr', 'err'], ['execStdout', 3, 'x'], ['execExit', 3, { code: 2 }], ['exit', { signal: 9 }]]);
-    }
-  });
-
-  it('times a call out with its label', async () => {
-    vi.useFakeTimers();
-    try {
-      const agent = new AgentConnection(new FakeSocket().asSocket());
-      const ping = agent.request('ping', {}, 500);
-      vi.advanceTimersByTime(501);
-      await expect(ping).rejects.toMatchObject({ code: 'EAGENT', message: 'agent ping: no answer within 500 ms' });
-    } finally {
-      vi.useRealTimers();
-    }
-  });
-
-  it('rejects every pending call when the connection closes, and later ones at once', async () => {
-    const sock = new FakeSocket();
-    const agent = new AgentConnection(sock.asSocket());
-    const closed = vi.fn();
-    agent.on('close', closed);
-    const calls = [agent.request('ping', {}), agent.request('ps', {})];
-    sock.destroy();
-    for (const c of calls) await expect(c).rejects.toThrow(/agent connection closed/);
-    expect(closed).toHaveBeenCalledTimes(1);
-    await expect(agent.request('ping', {})).rejects.toMatchObject({ code: 'EAGENT', message: 'ping: agent connection closed' });
-  });
-
-  it('refuses to send a message agent.json does not allow, sending nothing', async () => {
-    const sock = new FakeSocket();
-    const agent = new AgentConnection(sock.asSocket());
-    await expect(agent.request('kill', {})).rejects.toThrow(RunxError);
-    await expect(agent.request('kill', {})).rejects.toMatchObject({ code: 'EINTERNAL', message: expect.stringContaining('kill.signal is required') });
-    expect(sock.written).toEqual([]);
-  });
-
-  it('reports a reply nobody asked for, and a corrupt frame ends the connection', () => {
-    const sock = new FakeSocket();
-    const agent = new AgentConnection(sock.asSocket());
-    const problems: string[] = [];
-    agent.on('protocolError', (why) => problems.push(why));
-    sock.feed(control('ok', { id: 77 }));
-    expect(problems).toEqual(['unexpected "ok" (id 77)']);
-    sock.feed(Buffer.from('XX\x01\x01\x00\x00\x00\x00'));
-    expect(problems).toHaveLength(2);
-    expect(sock.destroyed).toBe(true);
-  });
-
-  it('splits large stdin into 64 KiB frames and sends EOF as an empty one', () => {
-    const sock = new FakeSocket();
-    const agent = new AgentConnection(sock.asSocket());
-    agent.sendStdin(Buffer.alloc(150 * 1024, 1));
-    agent.sendStdin(Buffer.alloc(0));
-    const frames = new FrameReader().push(Buffer.concat(sock.written));
-    expect(frames.map((f) => [f.type, f.payload.length])).toEqual([[2, 65536], [2, 65536], [2, 22528], [2, 0]]);
+    const msg = await reply;
+    expect(msg.fields.filter(([k]) => k === 'proc').map(([, v]) => v)).toEqual(['2:1:0:S:a', '3:1:0:S:b']);
   });
 });

@@ -1,0 +1,29 @@
+// The host paths a restored VM's share exports: only the restoring bundle's config.json
+// names them, planned by the same rules as create (planMounts). The image's manifest
+// (`shares`) and its config.json are the image's word, which may be anyone's: they
+// only say how many share devices the saved VM has, which must match.
+import { RunxError } from '../errors';
+import { isBindMount, planMounts, type StagedBind } from '../bundle/mount-plan';
+import type { SpecConfig } from '../bundle/spec-types';
+import type { CheckpointManifest } from './manifest';
+
+/**
+ * The binds to stage for the restored VM; throws a one-line error when the image's
+ * container bind-mounts host paths but no bundle config names them, or the saved
+ * VM's share devices are not those the bundle's config gives.
+ */
+export function restoreBinds(image: string, manifest: CheckpointManifest, imageConfig: SpecConfig,
+  bundle: { config: SpecConfig; dir: string } | undefined): StagedBind[] {
+  const imageBinds = (imageConfig.mounts ?? []).some(isBindMount);
+  if (!bundle && imageBinds) {
+    throw new RunxError('ECONFIG', `checkpoint image ${image}: its container bind-mounts host paths; restore it with a --bundle whose config.json names them (host paths are never taken from an image)`);
+  }
+  const binds = bundle ? planMounts(bundle.config.mounts ?? [], bundle.dir).binds : [];
+  const want = binds.length ? 1 : 0;
+  const saved = Array.isArray(manifest.shares) ? manifest.shares.length : -1;
+  if (saved !== want) {
+    throw new RunxError('ECONFIG', `checkpoint image ${image} was saved with ${saved < 0 ? 'no valid list of' : saved} share device(s); the bundle's config.json gives ${want}`);
+  }
+  return binds;
+}
+

@@ -1,0 +1,27 @@
+// restoreBinds: host paths come from the restoring bundle only; the manifest's shares
+// only have to agree with it in number.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { restoreBinds } from '../../../src/checkpoint/restore-shares';
+import type { CheckpointManifest } from '../../../src/checkpoint/manifest';
+import type { SpecConfig } from '../../../src/bundle/spec-types';
+
+const manifestWith = (shares: unknown) => ({ shares } as unknown as CheckpointManifest);
+const bindTo = (source: string): SpecConfig => ({ mounts: [{ destination: '/d', type: 'bind', source, options: ['rbind'] }] } as SpecConfig);
+
+describe('restore binds', () => {
+  it('ignores the manifest\'s host paths and takes the bundle\'s', () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'runx-rs-')));
+    const binds = restoreBinds('/img', manifestWith([{ tag: 'runx0', hostPath: '/', readonly: false }]), bindTo(dir), { config: bindTo(dir), dir });
+    expect(binds).toEqual([{ source: dir, readonly: false, recursive: true }]);
+  });
+  it('refuses a manifest whose share count is not the bundle\'s, or binds with no bundle', () => {
+    expect(() => restoreBinds('/img', manifestWith([{ tag: 'runx0', hostPath: '/' }]), {}, { config: {} as SpecConfig, dir: '/' }))
+      .toThrow('checkpoint image /img was saved with 1 share device(s); the bundle\'s config.json gives 0');
+    expect(() => restoreBinds('/img', manifestWith('x'), {}, undefined)).toThrow(/no valid list of share device/);
+    expect(() => restoreBinds('/img', manifestWith([]), bindTo('/'), undefined)).toThrow(/restore it with a --bundle whose config.json names them/);
+    expect(restoreBinds('/img', manifestWith([]), {}, undefined)).toEqual([]);
+  });
+});
