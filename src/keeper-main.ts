@@ -12,6 +12,7 @@ if (!dir) {
 }
 runKeeper(dir, {
   loadRemoteLink: async () => (await import('./migrate/attach-link')).attachLink,
+  checkRemoteLink: async (id, to, auth) => (await import('./migrate/attach-link')).checkLink(id, to, auth),
 }).catch((err) => {
   process.stderr.write(`runx keeper: ${messageOf(err)}\n`);
   process.exit(255);

@@ -2,6 +2,7 @@
 // with `mkfs.ext4 -d` (no mount, no loop device). The file is sparse, so the headroom
 // for the container's own writes costs nothing until it is written.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { RunxError } from '../errors';
 
 const MiB = 1024 * 1024;
@@ -25,6 +26,9 @@ export function imageSizeFor(used: number): number {
 
 export function buildRootfsImage(rootfsDir: string, imagePath: string): void {
   const size = imageSizeFor(usedBytes(rootfsDir));
+  // Made first, owner-only: mkfs keeps an existing file's mode, and the disk holds the
+  // container's files (its secrets too) for as long as it lives.
+  fs.closeSync(fs.openSync(imagePath, 'w', 0o600));
   const mkfs = spawnSync('mkfs.ext4', [
     '-q', '-F', '-t', 'ext4',
     // No journal: the image lives and dies with one container, and checkpoints copy it

@@ -10,6 +10,7 @@ import type { SpecConfig } from './spec-types';
 import { RLIMIT_NAMES } from './rlimits';
 import { validateCapabilities } from './capabilities';
 import { validateNamespacePaths } from './namespaces';
+import { validateProcessSize } from './process-size';
 
 const SCHEMA_DIR = path.join(packageRoot, 'schema', 'runtime-spec');
 const SUPPORTED_MAJOR = 1;
@@ -76,6 +77,7 @@ export function validateConfig(raw: unknown): SpecConfig {
   if (!config.process.args || config.process.args.length === 0) {
     throw new ConfigError('process.args', 'config.json: process.args is required and must not be empty');
   }
+  validateProcessSize(config.process);
   if (!path.isAbsolute(config.process.cwd)) {
     throw new ConfigError('process.cwd', `config.json: process.cwd "${config.process.cwd}" must be an absolute path`);
   }

@@ -1,12 +1,16 @@
 // The checkpoint image's manifest (manifest.json): what the image is, what it needs of
 // the restoring host, and the size and sha256 of every file. The manifest carries a
-// digest of its own content, so a flipped byte anywhere in the image is caught.
+// digest of its own content, so a flipped byte anywhere in the image is caught, and
+// optionally a MAC (manifest-signature.ts), so a forged one is too. Reading an image
+// back is image-reader.ts's, the only way restore opens image files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { RunxError } from '../errors';
 import type { HostShare } from '../bundle/mount-plan';
 import type { Accel, VmShape, VmSpec, VmState } from '../xcontainer';
 import { type FileDigest, digestFile, digestText } from './file-digest';
+import { type ManifestSignature, type SigningKey, signManifest } from './manifest-signature';
+import { VM_STATE_FILE } from '../xcontainer/vm/vm-snapshot';
+import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const FORMAT = 'runx-checkpoint';
@@ -14,6 +18,8 @@ export const FORMAT_VERSION = 1;
 export const IMAGE_KERNEL = 'bzImage';
 export const IMAGE_INITRAMFS = 'initramfs.cpio';
 export const IMAGE_CONFIG = 'config.json';
+/** Every file of an image but the manifest: runx writes these and reads nothing else. */
+export const IMAGE_FILES: readonly string[] = [VM_STATE_FILE, ROOT_DISK, IMAGE_KERNEL, IMAGE_INITRAMFS, IMAGE_CONFIG];
 
 export interface CheckpointManifest {
   format: typeof FORMAT;
@@ -30,6 +36,14 @@ export interface CheckpointManifest {
   network?: { mac: string };
   files: Record<string, FileDigest>;
   digest?: string;
+  /** Set by `checkpoint --sign-key`: a MAC of the same text the digest is of. */
+  signature?: ManifestSignature;
+}
+
+/** What the digest and the signature are of: the manifest without either. */
+export function manifestBody(m: CheckpointManifest): string {
+  const { digest: _d, signature: _s, ...rest } = m;
+  return JSON.stringify(rest);
 }
 
 /** The manifest's description of the VM, from its state model: what a restoring host must match and rebuild. */
@@ -46,51 +60,17 @@ export function manifestVmOf(spec: VmSpec, state: VmState): ManifestVm {
   };
 }
 
-function selfDigest(m: CheckpointManifest): string {
-  const { digest: _ignored, ...rest } = m;
-  return digestText(JSON.stringify(rest));
+export function selfDigest(m: CheckpointManifest): string {
+  return digestText(manifestBody(m));
 }
 
-export async function writeManifest(dir: string, m: Omit<CheckpointManifest, 'files' | 'digest'>, fileNames: string[]): Promise<CheckpointManifest> {
+/** Writes `dir`/manifest.json (`dir` being a fresh directory of runx's own: image-writer.ts). */
+export async function writeManifest(dir: string, m: Omit<CheckpointManifest, 'files' | 'digest' | 'signature'>, fileNames: readonly string[], signWith?: SigningKey): Promise<CheckpointManifest> {
   const files: Record<string, FileDigest> = {};
   for (const name of fileNames) files[name] = await digestFile(path.join(dir, name));
   const manifest: CheckpointManifest = { ...m, files };
   manifest.digest = selfDigest(manifest);
-  const tmp = path.join(dir, `${MANIFEST_FILE}.tmp`);
-  fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
-  fs.renameSync(tmp, path.join(dir, MANIFEST_FILE));
+  if (signWith) manifest.signature = signManifest(manifestBody(manifest), signWith);
+  fs.writeFileSync(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
   return manifest;
-}
-
-/** Reads and checks the manifest and every file it lists; throws a one-line error naming the problem. */
-export async function verifyImage(dir: string): Promise<CheckpointManifest> {
-  const file = path.join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new RunxError('ECONFIG', `checkpoint image ${dir}: no ${MANIFEST_FILE} (not a runx checkpoint)`);
-  }
-  let m: CheckpointManifest;
-  try {
-    m = JSON.parse(text) as CheckpointManifest;
-  } catch {
-    throw new RunxError('ECONFIG', `checkpoint image ${dir}: ${MANIFEST_FILE} is corrupt (not JSON)`);
-  }
-  if (m.format !== FORMAT) throw new RunxError('ECONFIG', `checkpoint image ${dir}: not a runx checkpoint (format "${String(m.format)}")`);
-  if (m.formatVersion !== FORMAT_VERSION) throw new RunxError('ECONFIG', `checkpoint image ${dir}: format version ${m.formatVersion} is not supported (this runx reads ${FORMAT_VERSION})`);
-  if (m.digest !== selfDigest(m)) throw new RunxError('ECONFIG', `checkpoint image ${dir}: ${MANIFEST_FILE} was altered (digest mismatch)`);
-  for (const [name, want] of Object.entries(m.files ?? {})) {
-    const p = path.join(dir, name);
-    let size: number;
-    try {
-      size = fs.statSync(p).size;
-    } catch {
-      throw new RunxError('ECONFIG', `checkpoint image ${dir}: ${name} is missing`);
-    }
-    if (size !== want.size) throw new RunxError('ECONFIG', `checkpoint image ${dir}: ${name} is ${size} bytes, the manifest says ${want.size} (truncated or replaced)`);
-    const got = await digestFile(p);
-    if (got.sha256 !== want.sha256) throw new RunxError('ECONFIG', `checkpoint image ${dir}: ${name} does not match its checksum (corrupt)`);
-  }
-  return m;
 }

@@ -1,17 +1,22 @@
-// `restore`: verify a checkpoint image completely, then have provision() start a
-// keeper whose QEMU loads the saved VM state (-incoming) over a sparse copy of the
-// saved disk. Nothing is created until the image, the host (same QEMU build, same CPU
-// model) and the bundle's config have all been checked, so a bad image changes nothing.
+// `restore`: check a checkpoint image (image-reader.ts: names, file types, sizes,
+// manifest, signature), the host (same QEMU build, same CPU model) and the bundle's
+// config; only then does provision() claim the id. The image's files are copied into
+// the state directory, each verified against its checksum as it is copied, and the
+// keeper's QEMU loads the copied VM state (-incoming) over the copied disk: nothing of
+// the image is used in place, so it cannot change under a restore. A bad image leaves
+// no state behind.
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import type { SpecConfig } from '../bundle/spec-types';
-import { type RuntimeOptions, ROOT_DISK, VM_STATE_FILE, checkAgentProtocol, chooseAccel, containerShares, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
+import { type RuntimeOptions, ROOT_DISK, StateStore, VM_STATE_FILE, checkAgentProtocol, chooseAccel, containerShares, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
 import { vitalDifference } from './config-compat';
 import { restoreBinds } from './restore-shares';
-import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, verifyImage } from './manifest';
+import { ImageReader } from './image-reader';
+import { readSigningKey } from './manifest-signature';
+import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL } from './manifest';
 
 export interface RestoreOptions {
   id: string;
@@ -20,6 +25,8 @@ export interface RestoreOptions {
   pidFile?: string;
   consoleSocket?: string;
   detach: boolean;
+  /** `--verify-key`: the image must be signed with this key file's key. */
+  verifyKey?: string;
   runtime: RuntimeOptions;
 }
 
@@ -28,7 +35,16 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   validateId(opts.id);
   if (opts.consoleSocket) throw new RunxError('EUSAGE', '--console-socket is not supported by this runx build yet');
   const image = path.resolve(opts.imagePath);
-  const manifest = await verifyImage(image);
+  const reader = ImageReader.open(image, opts.verifyKey ? readSigningKey(opts.verifyKey, '--verify-key') : undefined);
+  try {
+    return await restoreFrom(reader, image, opts);
+  } finally {
+    reader.close();
+  }
+}
+
+async function restoreFrom(reader: ImageReader, image: string, opts: RestoreOptions): Promise<number> {
+  const manifest = reader.manifest;
   // The agent inside the saved VM speaks what it spoke when saved.
   checkAgentProtocol(manifest.agentProtocol, `checkpoint image ${image}`);
   const binary = qemuBinary();
@@ -40,8 +56,13 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   if (accel.accel !== manifest.qemu.accel) {
     throw new RunxError('ECONFIG', `checkpoint image ${image} needs CPU model "${manifest.qemu.cpu}" under ${manifest.qemu.accel}; this host would use ${accel.accel}`);
   }
-  const imageConfigText = fs.readFileSync(path.join(image, IMAGE_CONFIG), 'utf8');
-  const imageConfig = JSON.parse(imageConfigText) as SpecConfig;
+  const imageConfigText = reader.readText(IMAGE_CONFIG);
+  let imageConfig: SpecConfig;
+  try {
+    imageConfig = JSON.parse(imageConfigText) as SpecConfig;
+  } catch {
+    throw new RunxError('ECONFIG', `checkpoint image ${image}: ${IMAGE_CONFIG} is not JSON`);
+  }
   let configText = imageConfigText;
   let bundleDir = manifest.container.bundle;
   let rootfs = path.resolve(bundleDir, imageConfig.root?.path ?? 'rootfs');
@@ -67,30 +88,40 @@ export async function restoreContainer(opts: RestoreOptions): Promise<number> {
   const binds = restoreBinds(image, manifest, imageConfig, bundle);
 
   const started = Date.now();
+  const dir = new StateStore(opts.runtime.root).dir(opts.id);
   const { keeper } = await provision({
     id: opts.id,
     runtime: opts.runtime,
     keeper: { detach: opts.detach, stdio: 'inherit' },
     pidFile: opts.pidFile,
     bootErrorPrefix: `restore of ${opts.id} failed: `,
-    plan: () => ({
-      origin: { kind: 'image', disk: path.join(image, ROOT_DISK), stateFile: path.join(image, VM_STATE_FILE), status: manifest.container.status },
-      configText,
-      config: JSON.parse(configText) as SpecConfig,
-      bundle: bundleDir,
-      rootfs,
-      annotations: manifest.container.annotations,
-      nic: netnsPath && manifest.network ? { kind: 'netns', netnsPath, mac: manifest.network.mac, required: true } : { kind: 'none' },
-      qemuBinary: binary,
-      accel: accel.accel,
-      // The VM keeps running this kernel: it must outlive the image directory.
-      kernel: { copyFrom: path.join(image, IMAGE_KERNEL) },
-      initramfs: { copyFrom: path.join(image, IMAGE_INITRAMFS) },
-      shape: manifest.shape,
-      shares: containerShares(binds),
-      agentCreate: [],
-    }),
+    plan: () => {
+      // Into the state directory provision() has just claimed, verified before anything
+      // uses them; the VM keeps running this kernel, so it must outlive the image anyway.
+      reader.copyTo(ROOT_DISK, path.join(dir, ROOT_DISK), true);
+      reader.copyTo(VM_STATE_FILE, path.join(dir, VM_STATE_FILE), false);
+      reader.copyTo(IMAGE_KERNEL, path.join(dir, IMAGE_KERNEL), false);
+      reader.copyTo(IMAGE_INITRAMFS, path.join(dir, IMAGE_INITRAMFS), false);
+      return {
+        origin: { kind: 'image', disk: path.join(dir, ROOT_DISK), stateFile: path.join(dir, VM_STATE_FILE), status: manifest.container.status },
+        configText,
+        config: JSON.parse(configText) as SpecConfig,
+        bundle: bundleDir,
+        rootfs,
+        annotations: manifest.container.annotations,
+        nic: netnsPath && manifest.network ? { kind: 'netns', netnsPath, mac: manifest.network.mac, required: true } : { kind: 'none' },
+        qemuBinary: binary,
+        accel: accel.accel,
+        kernel: { path: path.join(dir, IMAGE_KERNEL) },
+        initramfs: { path: path.join(dir, IMAGE_INITRAMFS) },
+        shape: manifest.shape,
+        shares: containerShares(binds),
+        agentCreate: [],
+      };
+    },
   });
+  // QEMU has loaded it (the VM runs): the copy only took disk space, as much as the guest's RAM.
+  fs.rmSync(path.join(dir, VM_STATE_FILE), { force: true });
   log().info(`restored ${opts.id} from ${image} in ${Date.now() - started} ms`);
   if (opts.detach) return 0;
   return waitInForeground(opts.id, keeperExit(keeper), false, opts.runtime);

@@ -1,8 +1,10 @@
 // The stand-in's remote link over the migration service's Attach stream (gRPC): the
 // implementation of xcontainer's RemoteLink that src/keeper-main.ts injects into a
-// keeper when it first stands in.
+// keeper when it first stands in, and the check before a migration that such a link
+// can be opened.
 import type * as grpc from '@grpc/grpc-js';
-import type { RemoteLinkFactory } from '../xcontainer';
+import { RunxError } from '../errors';
+import type { LinkAuth, RemoteLinkFactory } from '../xcontainer';
 import { clientCredentials } from './auth';
 import { type AttachIn, type AttachOut, CHANNEL_OPTIONS, type MigrationClient, migrationPackage } from './proto';
 
@@ -31,3 +33,25 @@ export const attachLink: RemoteLinkFactory = (id, to, auth, sinks) => {
     },
   };
 };
+
+/** How long a stand-in-to-be may take to reach the destination before a migration. */
+const CHECK_LINK_TIMEOUT_MS = 10_000;
+
+/**
+ * Before a migration moves anything: can this keeper, as the stand-in it will be, read
+ * its credentials and reach the destination's service with them? (It runs elsewhere
+ * than `runx migrate`: another working directory, perhaps another network namespace.)
+ */
+export function checkLink(id: string, to: string, auth: LinkAuth): Promise<void> {
+  const { Client } = migrationPackage();
+  const { creds, metadata } = clientCredentials(auth);
+  const client: MigrationClient = new Client(to, creds, CHANNEL_OPTIONS);
+  return new Promise<void>((resolve, reject) => {
+    client.Ping({ containerId: id }, metadata, { deadline: Date.now() + CHECK_LINK_TIMEOUT_MS }, (err) => {
+      client.close();
+      if (err) reject(new RunxError('EHOST', `this host's keeper, the container's stand-in after the switch-over, cannot reach ${to}: ${err.details || err.message}`));
+      else resolve();
+    });
+  });
+}
+

@@ -19,6 +19,8 @@ import {
   StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
+import { checkNetnsName, checkPrepareNames } from './prepare-trust';
+import { DEFAULT_SOURCE_TIMEOUT_MS, SourceWatch } from './source-watch';
 import { refuseWireShares } from './wire-shares';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
 
@@ -27,6 +29,8 @@ const MiB = 1024 * 1024;
 /** A VM arriving for a keeper started here, whose stdio the source's stand-in attaches to. */
 interface Incoming {
   keeper: ChildProcess;
+  /** The source's name for this attempt (PrepareRequest.attempt); empty from an older source. */
+  attempt: string;
   /** The NIC set up here for the VM. */
   network?: GuestNetwork;
   /** Undoes Prepare (keeper and VM, NIC, host cgroup, state dir) if the migration does not happen. */
@@ -43,6 +47,7 @@ interface Incoming {
 /** A VM coming back to the stand-in that holds its id here. */
 interface Return {
   keeperPid: number;
+  attempt: string;
   /** The NIC set up here for it, undone if the return does not happen. */
   network?: GuestNetwork;
   /** The NIC its stand-in kept here, and the namespace it comes back to. */
@@ -70,15 +75,32 @@ export class Destination {
   private readonly store: StateStore;
   private readonly incoming = new Map<string, Incoming>();
   private readonly returns = new Map<string, Return>();
+  private readonly sources: SourceWatch;
 
-  constructor(private readonly runtime: RuntimeOptions, private readonly host: string) {
+  /** `host`: where the streams listen, unless a call says where it was reached (a wildcard listen). */
+  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS) {
     this.store = new StateStore(runtime.root);
+    this.sources = new SourceWatch(sourceTimeoutMs, (id, why) => void this.abort(id, why));
   }
 
-  async prepare(req: PrepareRequest): Promise<PrepareReply> {
+  /** A ping from the source of `id`: true (and its silence timeout restarts) if its migration here is under way. */
+  heard(id: string): boolean {
+    if (!this.sources.watching(id)) return false;
+    this.sources.heard(id);
+    return true;
+  }
+
+  async prepare(req: PrepareRequest, host = this.host): Promise<PrepareReply> {
+    const reply = await this.prepareVm(req, host);
+    this.sources.heard(req.containerId);
+    return reply;
+  }
+
+  private async prepareVm(req: PrepareRequest, host: string): Promise<PrepareReply> {
     if (req.protocolVersion !== MIGRATION_PROTOCOL_VERSION) {
       throw new RunxError('EUSAGE', `migration protocol ${req.protocolVersion} is not spoken here (this runx speaks ${MIGRATION_PROTOCOL_VERSION})`);
     }
+    checkPrepareNames(req);
     const binary = qemuBinary();
     const build = qemuBuild(binary);
     if (build !== req.qemuBuild) throw new RunxError('ECONFIG', `incompatible host: the source runs "${req.qemuBuild}", this host "${build}" (the same QEMU build is required)`);
@@ -86,15 +108,16 @@ export class Destination {
     if (accel !== req.accel) throw new RunxError('ECONFIG', `incompatible host: the VM runs CPU model "${req.cpu}" under ${req.accel}; this host would use ${accel}`);
     const needMem = req.memoryMib * MiB + 64 * MiB;
     if (os.freemem() < needMem) throw new RunxError('EHOST', `not enough free memory here: ${Math.round(os.freemem() / MiB)} MiB free, the VM needs ${req.memoryMib} MiB`);
-    fs.mkdirSync(this.runtime.root, { recursive: true, mode: 0o711 });
+    this.store.makeRoot();
     const st = fs.statfsSync(this.runtime.root);
     const diskBytes = Number(req.diskBytes);
     if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
     refuseWireShares(req);
     if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
-    if (this.standInFor(req)) return this.prepareReturn(req);
+    if (this.standInFor(req)) return this.prepareReturn(req, host);
 
     const id = req.containerId;
+    if (req.nic) checkNetnsName(req.netnsPath || req.nic.netnsPath, 'network namespace');
     let entry: Incoming | undefined;
     try {
       const done = await provision({
@@ -103,7 +126,7 @@ export class Destination {
         keeper: { detach: false, stdio: 'pipe' },
         bootErrorPrefix: 'destination VM: ',
         onKeeper: (keeper) => {
-          entry = { keeper, pending: [], rollback: async () => undefined };
+          entry = { keeper, attempt: req.attempt ?? '', pending: [], rollback: async () => undefined };
           this.incoming.set(id, entry);
           this.wireOutput(entry);
         },
@@ -111,7 +134,7 @@ export class Destination {
           const config = JSON.parse(req.configJson) as SpecConfig;
           if (req.instance) writeInstance(this.store, id, req.instance);
           return {
-            origin: { kind: 'incoming', diskBytes, endpoints: (network) => this.endpoints(network) },
+            origin: { kind: 'incoming', diskBytes, endpoints: (network) => this.endpoints(network, host) },
             configText: req.configJson,
             config,
             bundle: req.bundle,
@@ -164,12 +187,12 @@ export class Destination {
    * goes back into the namespace it had here unless --netns names another; the tap
    * the stand-in kept there is taken over as it is.
    */
-  private async prepareReturn(req: PrepareRequest): Promise<PrepareReply> {
+  private async prepareReturn(req: PrepareRequest, host: string): Promise<PrepareReply> {
     const id = req.containerId;
     const keeperSock = this.store.file(id, KEEPER_SOCKET);
     const previous = netFromState(readVm(this.store.dir(id)).state.devices.net);
     const config = this.store.config(id);
-    const entry: Return = { keeperPid: this.store.read(id).keeperPid, previous };
+    const entry: Return = { keeperPid: this.store.read(id).keeperPid, attempt: req.attempt ?? '', previous };
     this.returns.set(id, entry);
     let network: GuestNetwork | undefined;
     try {
@@ -182,7 +205,7 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
-      const endpoints = await this.endpoints(network);
+      const endpoints = await this.endpoints(network, host);
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
       if (!reply.ok) throw new RunxError(reply.code, `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
@@ -194,18 +217,21 @@ export class Destination {
   }
 
   private setupNic(nic: GuestNic, netnsPath: string): GuestNetwork {
+    checkNetnsName(netnsPath, 'network namespace');
     return setupMigratedNetwork(netnsPath, nicIdentity(nic));
   }
 
-  private async endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> {
+  private async endpoints(network: GuestNetwork | undefined, host: string): Promise<IncomingEndpoints> {
     // QEMU runs in the container's namespace when the VM has a NIC: its keeper relays.
-    return { host: this.host, nbdPort: await freePort(this.host), migratePort: await freePort(this.host), relay: network !== undefined };
+    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), relay: network !== undefined };
   }
 
   async finish(id: string): Promise<number> {
     const back = this.returns.get(id);
     const entry = this.incoming.get(id);
     if (!back && (!entry || entry.finished)) throw new RunxError('ENOTFOUND', `no incoming migration of "${id}" here`);
+    // The source is done sending: silence from here on is not its going away.
+    this.sources.stop(id);
     const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
     if (!reply.ok) throw new RunxError(reply.code, `destination could not run ${id}: ${reply.error}`);
     if (entry && !back) {
@@ -223,8 +249,17 @@ export class Destination {
     return back!.keeperPid;
   }
 
-  /** Before switch-over only: a VM already running here is never aborted. */
-  async abort(id: string, reason: string): Promise<void> {
+  /**
+   * Before switch-over only: a VM already running here is never aborted. With
+   * `attempt`, only that attempt: a late Abort of an earlier one leaves a retry be.
+   */
+  async abort(id: string, reason: string, attempt?: string): Promise<void> {
+    const current = this.returns.get(id) ?? this.incoming.get(id);
+    if (attempt && current && current.attempt && current.attempt !== attempt) {
+      log().warn(`ignoring an abort of an earlier migration attempt of ${id}: ${reason}`);
+      return;
+    }
+    this.sources.stop(id);
     const back = this.returns.get(id);
     if (back) {
       log().warn(`aborting the return of ${id}: ${reason}`);

@@ -3,14 +3,17 @@
 // Finish), any failure aborts the destination and the VM here runs on untouched. A VM
 // with a NIC takes its identity along: the destination recreates the NIC in its own
 // namespace for the container (--netns) with the same MAC and address.
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import type * as grpc from '@grpc/grpc-js';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import {
   type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperCall, type KeeperReply, type MigrationProgress, type MigrationStats,
-  type RuntimeOptions, StateStore, askKeeper, callKeeper, netFromState, processStartTime, readVm, removeHostCgroup, teardownNetwork, waitForExit,
+  DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, callKeeper, netFromState, processStartTime, readVm, removeHostCgroup, teardownNetwork, waitForExit,
 } from '../xcontainer';
 import { type AuthOptions, clientCredentials } from './auth';
+import { Heartbeat } from './heartbeat';
 import { instanceOf } from './instance';
 import { prepareVmOf } from './prepare-request';
 import { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, type MigrationClient, type PrepareReply, migrationPackage } from './proto';
@@ -24,7 +27,12 @@ export interface MigrateOptions extends AuthOptions {
   dryRun: boolean;
   /** The destination host's network namespace for the container (its NIC goes there). */
   netnsPath?: string;
+  /** A phase with no progress (or a destination not answering) for this long fails the migration. */
+  stallTimeoutMs?: number;
 }
+
+/** An Abort goes to a destination that may be unreachable: it must not hold up the failure. */
+const ABORT_DEADLINE_MS = 5_000;
 
 export interface MigrationReport {
   id: string;
@@ -79,8 +87,18 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
       };
       let sent: KeeperReply<'migrate'> | undefined;
+      const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+      const attempt = randomUUID();
+      let heartbeat: Heartbeat | undefined;
       try {
-        const ep = await call<PrepareReply>((cb) => client.Prepare({
+        // A cancel while the destination prepares ends the call at once; the
+        // destination reaps what it prepared when no ping comes.
+        let preparing: grpc.ClientUnaryCall | undefined;
+        onCancel = () => {
+          cancelled = true;
+          preparing?.cancel();
+        };
+        const ep = await call<PrepareReply>((cb) => { preparing = client.Prepare({
           protocolVersion: MIGRATION_PROTOCOL_VERSION,
           containerId: id,
           ...prepareVmOf(spec, state),
@@ -90,9 +108,23 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           bundle: rec.bundle,
           netnsPath: opts.netnsPath ?? '',
           instance: instanceOf(store, id),
-        }, metadata, deadline(), cb));
-        const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason }, metadata, deadline(), cb))
-          .catch((err) => log().warn(`abort at ${opts.to}: ${messageOf(err)}`));
+          attempt,
+        }, metadata, deadline(), cb); }).catch(async (err: unknown) => {
+          if (!cancelled) throw err;
+          await call<unknown>((cb) => client.Abort({ containerId: id, reason: 'cancelled', attempt }, metadata, { deadline: Date.now() + ABORT_DEADLINE_MS }, cb)).catch(() => undefined);
+          throw cancelledError();
+        });
+        onCancel = () => { cancelled = true; };
+        const abort = (reason: string) => call<unknown>((cb) => client.Abort({ containerId: id, reason, attempt }, metadata, { deadline: Date.now() + ABORT_DEADLINE_MS }, cb))
+          // The failure is reported anyway, and a destination that did not hear this reaps its VM itself.
+          .catch((err) => log().info(`abort at ${opts.to}: ${messageOf(err)}`));
+        // From here to Finish the destination waits on us: it hears from us, and we
+        // notice when it stops answering.
+        let silent: string | undefined;
+        heartbeat = new Heartbeat((ms) => call((cb) => client.Ping({ containerId: id }, metadata, { deadline: Date.now() + ms }, cb)), stallMs, (why) => {
+          silent = why;
+          void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+        });
         if (cancelled) {
           await abort('cancelled');
           throw cancelledError();
@@ -101,6 +133,24 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           await abort('dry run');
           return { id, to: opts.to, dryRun: true, totalMs: Date.now() - started, netnsPath: ep.netnsPath || undefined };
         }
+        // The stand-in this keeper becomes must be able to attach, or the output after
+        // the switch-over would go nowhere: learn it now, while nothing has moved.
+        const auth = { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa };
+        if (!ep.returning) {
+          const link = await askKeeper(keeperSock, { op: 'check-link', to: opts.to, auth }, 30_000);
+          if (!link.ok) {
+            await abort(link.error);
+            throw new RunxError('EHOST', `migration of ${id} to ${opts.to} refused before anything moved (the container runs on here): ${link.error}`);
+          }
+        }
+        if (cancelled) {
+          await abort('cancelled');
+          throw cancelledError();
+        }
+        onCancel = () => {
+          cancelled = true;
+          void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+        };
         sent = await askKeeper(keeperSock, {
           op: 'migrate',
           send: {
@@ -110,15 +160,19 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
             autoConverge: opts.autoConverge, postcopy: opts.postcopy,
             // QEMU sits in the container's namespace, which cannot reach the other host.
             relay: net !== undefined,
+            stallTimeoutMs: stallMs,
           },
         }, 3_600_000, (p) => onProgress(p as MigrationProgress));
         // From here on the VM is at the destination: a late Ctrl-C no longer cancels.
         onCancel = () => undefined;
         if (!sent.ok) {
-          await abort(sent.error);
-          throw new RunxError('EHOST', `migration of ${id} to ${opts.to} failed before switch-over (the container runs on here): ${sent.error}`);
+          const why = silent ?? sent.error;
+          heartbeat.stop();
+          await abort(why);
+          throw new RunxError('EHOST', `migration of ${id} to ${opts.to} failed before switch-over (the container runs on here): ${why}`);
         }
         const switchStart = Date.now();
+        heartbeat.stop();
         try {
           await call((cb) => client.Finish({ containerId: id }, metadata, deadline(), cb));
         } catch (err) {
@@ -127,7 +181,6 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
         }
         const switchoverMs = Date.now() - switchStart;
-        const auth = { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa };
         const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result, netnsPath: ep.netnsPath || undefined };
         if (ep.returning) {
           await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
@@ -139,6 +192,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         report.totalMs = Date.now() - started;
         return report;
       } finally {
+        heartbeat?.stop();
         client.close();
         // Prepare failed, or a cancel or dry run ended it there: the keeper's migration
         // ends too (a migrate it served ended it, whatever its outcome).

@@ -24,12 +24,15 @@ export interface PrepareRequest {
   nic?: GuestNic | null;
   netnsPath: string;
   instance: string;
+  attempt: string;
 }
 export interface GuestNic { mac: string; cidr: string; gateway: string; mtu: number; netnsPath: string }
 export interface PrepareReply { host: string; nbdPort: number; migratePort: number; returning: boolean; netnsPath: string }
 export interface FinishRequest { containerId: string }
 export interface FinishReply { keeperPid: number }
-export interface AbortRequest { containerId: string; reason: string }
+export interface AbortRequest { containerId: string; reason: string; attempt?: string }
+export interface PingRequest { containerId: string }
+export interface PingReply { incoming: boolean }
 export type AttachIn = { containerId: string } | { stdin: Buffer } | { signal: number };
 export interface AttachOut { stdout?: Buffer; stderr?: Buffer; exitStatus?: number; what?: string }
 
@@ -38,6 +41,7 @@ export interface MigrationClient extends grpc.Client {
   Finish(req: FinishRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: FinishReply) => void): grpc.ClientUnaryCall;
   Abort(req: AbortRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void): grpc.ClientUnaryCall;
   Attach(md: grpc.Metadata): grpc.ClientDuplexStream<AttachIn, AttachOut>;
+  Ping(req: PingRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: PingReply) => void): grpc.ClientUnaryCall;
 }
 
 export type MigrationPackage = GrpcService<MigrationClient>;

@@ -6,10 +6,13 @@ import { log } from '../log';
 import type { RuntimeOptions } from '../xcontainer';
 import { type AuthOptions, authorized, serverCredentials } from './auth';
 import { Destination } from './destination';
-import { type AbortRequest, type AttachIn, type AttachOut, CHANNEL_OPTIONS, type FinishRequest, type PrepareRequest, migrationPackage } from './proto';
+import { advertisedHost, localAddressInterceptor } from './local-address';
+import { type AbortRequest, type AttachIn, type AttachOut, CHANNEL_OPTIONS, type FinishRequest, type PingRequest, type PrepareRequest, migrationPackage } from './proto';
 
 export interface ServeOptions extends AuthOptions {
   listen: string;
+  /** Abort an incoming migration whose source has not pinged for this long (default 60 s). */
+  sourceTimeoutMs?: number;
 }
 
 export function parseHostPort(s: string): { host: string; port: number } {
@@ -29,21 +32,22 @@ export async function serveMigration(opts: ServeOptions, runtime: RuntimeOptions
   const { grpc: g, service } = migrationPackage();
   const { host, port } = parseHostPort(opts.listen);
   const { creds, token } = serverCredentials(opts);
-  const dest = new Destination(runtime, host);
-  const server = new g.Server(CHANNEL_OPTIONS);
+  const dest = new Destination(runtime, host, opts.sourceTimeoutMs);
+  const server = new g.Server({ ...CHANNEL_OPTIONS, interceptors: [localAddressInterceptor(g)] });
   const denied = (md: grpc.Metadata) => !authorized(md, token);
   const unauth = () => Object.assign(new Error('unauthenticated: bad or missing token'), { code: g.status.UNAUTHENTICATED }) as grpc.ServiceError;
-  const unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
+  const unary = <Req, Res>(fn: (req: Req, md: grpc.Metadata) => Promise<Res>) => (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
     if (denied(call.metadata)) return cb(unauth());
-    fn(call.request).then((res) => cb(null, res), (err) => {
+    fn(call.request, call.metadata).then((res) => cb(null, res), (err) => {
       log().warn(`migration service: ${messageOf(err)}`);
       cb(toStatus(g, err));
     });
   };
   server.addService(service, {
-    Prepare: unary(async (req: PrepareRequest) => dest.prepare(req)),
+    Prepare: unary(async (req: PrepareRequest, md) => dest.prepare(req, advertisedHost(host, md))),
+    Ping: unary(async (req: PingRequest) => ({ incoming: req.containerId ? dest.heard(req.containerId) : false })),
     Finish: unary(async (req: FinishRequest) => ({ keeperPid: await dest.finish(req.containerId) })),
-    Abort: unary(async (req: AbortRequest) => { await dest.abort(req.containerId, req.reason); return {}; }),
+    Abort: unary(async (req: AbortRequest) => { await dest.abort(req.containerId, req.reason, req.attempt); return {}; }),
     Attach: (call: grpc.ServerDuplexStream<AttachIn, AttachOut>) => {
       if (denied(call.metadata)) {
         call.destroy(unauth());

@@ -1,4 +1,4 @@
-// `runx checkpoint [--image-path DIR] [--work-path DIR] [--leave-running] ID` and the
+// `runx checkpoint [--image-path DIR] [--work-path DIR] [--leave-running] [--sign-key F] ID` and the
 // rest of runc's flags (README: which ones mean nothing for a whole-VM image).
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
@@ -22,8 +22,9 @@ export function register(program: Command): void {
     .option('--manage-cgroups-mode <mode>', 'accepted: the VM keeps its own cgroups')
     .option('--empty-ns <ns>', 'accepted for runc compatibility')
     .option('--auto-dedup', 'accepted for runc compatibility')
-    .action(async (id: string, o: { imagePath: string; leaveRunning: boolean; preDump: boolean; parentPath?: string }) => {
+    .option('--sign-key <file>', 'sign the image\'s manifest (HMAC-SHA256) with the key in this file (at least 32 bytes)')
+    .action(async (id: string, o: { imagePath: string; leaveRunning: boolean; preDump: boolean; parentPath?: string; signKey?: string }) => {
       const { checkpointContainer } = await import('../checkpoint/checkpoint-container');
-      await checkpointContainer(id, { imagePath: o.imagePath, leaveRunning: o.leaveRunning, preDump: o.preDump, parentPath: o.parentPath }, runtimeOptions(program));
+      await checkpointContainer(id, { imagePath: o.imagePath, leaveRunning: o.leaveRunning, preDump: o.preDump, parentPath: o.parentPath, signKey: o.signKey }, runtimeOptions(program));
     });
 }

@@ -1,4 +1,5 @@
 // The global flags, as runc has them, turned into RuntimeOptions for the library.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { configureLog, type LogFormat } from '../log';
@@ -37,5 +38,20 @@ export function runtimeOptions(program: Command): RuntimeOptions {
   configureLog(log);
   if (g.boot !== 'snapshot' && g.boot !== 'cold') throw new RunxError('EUSAGE', `--boot must be snapshot or cold, not "${g.boot}"`);
   // Absolute: the keeper works from the container's state directory.
-  return { root: path.resolve(g.root), accel: parseAccelMode(g.accel), log, systemdCgroup: g.systemdCgroup, boot: g.boot };
+  const root = path.resolve(g.root);
+  checkRoot(root);
+  return { root, accel: parseAccelMode(g.accel), log, systemdCgroup: g.systemdCgroup, boot: g.boot };
+}
+
+/** A --root that exists must be a directory (a missing one is made when needed). */
+function checkRoot(root: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw new RunxError('EUSAGE', `--root ${root}: ${code === 'ENOTDIR' ? 'a parent is not a directory' : `cannot be used (${code})`}`);
+  }
+  if (!st.isDirectory()) throw new RunxError('EUSAGE', `--root ${root} is not a directory`);
 }

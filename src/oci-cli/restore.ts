@@ -1,4 +1,4 @@
-// `runx restore [--image-path DIR] [--bundle B] [--detach] [--pid-file P] [--no-subreaper] ID`
+// `runx restore [--image-path DIR] [--bundle B] [--detach] [--pid-file P] [--no-subreaper] [--verify-key F] ID`
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
 import { stderrIsContainers } from '../log';
@@ -23,9 +23,10 @@ export function register(program: Command): void {
     .option('--lazy-pages', 'accepted for runc compatibility')
     .option('--empty-ns <ns>', 'accepted for runc compatibility')
     .option('--auto-dedup', 'accepted for runc compatibility')
-    .action(async (id: string, o: { imagePath: string; bundle: string; detach: boolean; pidFile?: string; consoleSocket?: string }) => {
+    .option('--verify-key <file>', 'refuse an image whose manifest is not signed with the key in this file')
+    .action(async (id: string, o: { imagePath: string; bundle: string; detach: boolean; pidFile?: string; consoleSocket?: string; verifyKey?: string }) => {
       if (!o.consoleSocket) stderrIsContainers();
       const { restoreContainer } = await import('../checkpoint/restore-container');
-      process.exitCode = await restoreContainer({ id, imagePath: o.imagePath, bundle: o.bundle, detach: o.detach, pidFile: o.pidFile, consoleSocket: o.consoleSocket, runtime: runtimeOptions(program) });
+      process.exitCode = await restoreContainer({ id, imagePath: o.imagePath, bundle: o.bundle, detach: o.detach, pidFile: o.pidFile, consoleSocket: o.consoleSocket, verifyKey: o.verifyKey, runtime: runtimeOptions(program) });
     });
 }

@@ -1,6 +1,7 @@
 // `runx serve --listen HOST:PORT [--token-file F] [--tls-cert C --tls-key K --tls-ca CA]`
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
+import { absolutePaths, seconds, warnIfTokenExposed } from './flag-values';
 
 export function register(program: Command): void {
   program.command('serve')
@@ -10,9 +11,14 @@ export function register(program: Command): void {
     .option('--tls-cert <file>', 'server certificate (mutual TLS)')
     .option('--tls-key <file>', 'server key')
     .option('--tls-ca <file>', 'CA that signs client certificates')
-    .action(async (o: { listen: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string }) => {
+    .option('--source-timeout <seconds>', 'abort an incoming migration whose source has been silent this long', '60')
+    .action(async (flags: { listen: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; sourceTimeout: string }) => {
+      const files = absolutePaths(flags, ['tokenFile', 'tlsCert', 'tlsKey', 'tlsCa']);
+      const runtime = runtimeOptions(program);
+      warnIfTokenExposed(files.tokenFile);
+      const o = { ...files, sourceTimeoutMs: seconds('--source-timeout', flags.sourceTimeout) * 1000 };
       const { serveMigration } = await import('../migrate/serve');
-      const { port } = await serveMigration(o, runtimeOptions(program));
+      const { port } = await serveMigration(o, runtime);
       process.stderr.write(`runx serve: listening on port ${port}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);

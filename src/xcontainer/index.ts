@@ -71,6 +71,7 @@ export { qemuBinary, qemuBuild } from './vm/qemu-build';
 export { ROOT_DISK, type VmDevices, type VmShape, describeDevices, shapeFromResources } from './vm/qemu-argv';
 export { VM_STATE_FILE } from './vm/vm-snapshot';
 export { EXPORT_NAME, type IncomingEndpoints, type MigrationProgress, type MigrationStats } from './vm/vm-migration';
+export { DEFAULT_STALL_TIMEOUT_MS } from './vm/stall-watch';
 
 // Devices and host edges a migration touches on its own.
 export { type GuestIdentity, type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from './devices/net/config';

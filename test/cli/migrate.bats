@@ -12,6 +12,7 @@ setup() {
   BUNDLE="$BATS_TEST_TMPDIR/bundle"
   mkdir -p "$BUNDLE"
   echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
+  chmod 600 "$BATS_TEST_TMPDIR/token" # (readable by others, it is warned about)
   NETNS=()
 }
 

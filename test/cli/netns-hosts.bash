@@ -47,6 +47,7 @@ hosts_vars() {
   BUNDLE="$BATS_TEST_TMPDIR/bundle"
   mkdir -p "$BUNDLE"
   echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
+  chmod 600 "$BATS_TEST_TMPDIR/token" # (readable by others, it is warned about)
   P="$1$$"
   L="${P}L"; HA="${P}A"; HB="${P}B"; CL="${P}C"; CA="${P}CA"; CB="${P}CB"
   PIDS=()

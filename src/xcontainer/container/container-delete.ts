@@ -6,7 +6,7 @@ import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { type ContainerRecord, toOciState } from '../state/container-record';
 import { runHooksWarnOnly } from './hooks';
-import { waitForExit } from '../host/host';
+import { sleep, waitForExit } from '../host/host';
 import { removeHostCgroup } from '../cgroup/host-cgroup';
 import { askKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
@@ -14,7 +14,7 @@ import { type GuestNetwork, teardownNetwork } from '../devices/net/config';
 import { netFromState } from '../devices/net/persist';
 import { readVm } from '../vm/vm-state';
 import type { RuntimeOptions } from './runtime-options';
-import { StateStore } from '../state/state-store';
+import { CorruptStateError, StateStore } from '../state/state-store';
 
 const SIGKILL = 9;
 
@@ -28,6 +28,10 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
       // As runc: --force on an id whose state never got written still cleans its directory.
       if (force && (err as RunxError).code === 'ENOTFOUND') {
         if (fs.existsSync(store.dir(id))) store.remove(id);
+        return;
+      }
+      if (force && err instanceof CorruptStateError) {
+        await removeUnreadable(store, id);
         return;
       }
       throw err;
@@ -77,4 +81,20 @@ function releaseNetwork(store: StateStore, id: string): void {
     return;
   }
   if (net) teardownNetwork(net);
+}
+
+/**
+ * --force on a container whose state.json is unreadable: whatever keeper still answers
+ * on its socket is told to kill it, its NIC is released, and its directory goes.
+ */
+async function removeUnreadable(store: StateStore, id: string): Promise<void> {
+  const sock = store.file(id, KEEPER_SOCKET);
+  if (fs.existsSync(sock)) {
+    const told = await askKeeper(sock, { op: 'kill', signal: SIGKILL, all: true }, 5000)
+      .then(() => true, (err) => { log().warn(`delete ${id}: ${(err as Error).message}`); return false; });
+    // Its pid is in the record we cannot read; a keeper removes its socket as it exits.
+    for (let i = 0; told && i < 100 && fs.existsSync(sock); i++) await sleep(100);
+  }
+  releaseNetwork(store, id);
+  store.remove(id);
 }

@@ -21,7 +21,8 @@ import { withNetns } from '../devices/net/netns-config';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { writeLaunchFile } from '../keeper/keeper-spawn';
 import { OCI_VERSION, type ContainerRecord } from '../state/container-record';
-import { StateStore, validateId, writeFileAtomic } from '../state/state-store';
+import { ClaimGuard } from '../state/claim-guard';
+import { PRIVATE_FILE_MODE, StateStore, validateId, writeFileAtomic } from '../state/state-store';
 import { templateInputsOf, templateState } from '../template/template';
 import { type VmSpec, deriveVmSpec, writeVmSpec } from '../vm/vm-spec';
 import type { IncomingEndpoints } from '../vm/vm-migration';
@@ -112,12 +113,15 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
   validateId(req.id);
   const store = new StateStore(req.runtime.root);
   const dir = store.claim(req.id);
+  // A delete --force meanwhile takes the directory away: then this fails saying so.
+  const claim = new ClaimGuard(req.id, dir);
   const made: { keeper?: ChildProcess; network?: GuestNetwork; cgroup?: HostCgroup } = {};
   const rollback = async () => {
     if (made.keeper) await host.endKeeper(made.keeper);
     if (made.network) host.teardownNetwork(made.network);
     if (made.cgroup) await host.removeCgroup(made.cgroup, made.keeper?.pid ? [made.keeper.pid] : []);
-    store.remove(req.id);
+    // A directory that is no longer ours is not ours to remove.
+    if (claim.held()) store.remove(req.id);
   };
   try {
     const keeper = host.spawnKeeper(dir, req.keeper.detach, req.keeper.stdio);
@@ -132,7 +136,7 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     // The config names the namespace the NIC is in (a migration's may be another here).
     const configText = network && netnsPathOf(plan.config.linux?.namespaces) !== network.netnsPath
       ? withNetns(plan.configText, network.netnsPath) : plan.configText;
-    fs.writeFileSync(path.join(dir, 'config.json'), configText);
+    fs.writeFileSync(path.join(dir, 'config.json'), configText, { mode: PRIVATE_FILE_MODE });
     const kernel = placeGuestFile(dir, 'bzImage', plan.kernel);
     const initramfs = placeGuestFile(dir, 'initramfs.cpio', plan.initramfs);
     makeDisk(plan.origin, path.join(dir, ROOT_DISK), host);
@@ -161,13 +165,16 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     host.go(keeper);
     const reply = await ready;
     if (!reply.ok) throw new RunxError('EBOOT', `${req.bootErrorPrefix ?? ''}${reply.error}`);
+    claim.check();
     log().debug(`keeper ready: ${req.id} provisioned (${plan.origin.kind})`);
     await req.afterReady?.(keeper, { ...record, keeperPid: keeper.pid! }, plan);
+    claim.check();
     if (req.pidFile) writePidFile(req.pidFile, keeper.pid!);
     return { keeper, plan, record, launch, network, cgroup: made.cgroup, rollback };
   } catch (err) {
+    const reported = claim.explain(err);
     await rollback();
-    throw err;
+    throw reported;
   }
 }
 
@@ -193,9 +200,10 @@ function makeDisk(origin: VmOrigin, disk: string, host: ProvisionHost): void {
     host.buildRootfs(origin.rootfs, disk);
     log().debug('root disk built');
   } else if (origin.kind === 'image') {
-    host.copySparse(origin.disk, disk);
+    // restore copies (and verifies) the image's disk into place itself: image-reader.ts.
+    if (path.resolve(origin.disk) !== path.resolve(disk)) host.copySparse(origin.disk, disk);
   } else {
-    fs.closeSync(fs.openSync(disk, 'w'));
+    fs.closeSync(fs.openSync(disk, 'w', PRIVATE_FILE_MODE));
     fs.truncateSync(disk, origin.diskBytes);
   }
 }

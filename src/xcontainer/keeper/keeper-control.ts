@@ -4,6 +4,7 @@
 // RunxError code. exec connections go on to carry the process's stdio (keeper-exec.ts).
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { RunxError, messageOf } from '../../errors';
 import { socketPath } from '../state/socket-path';
 import { checkKeeperRequest } from './keeper-schema';
@@ -61,7 +62,7 @@ export async function dispatch(core: KeeperCore, req: KeeperRequest, progress: (
 export type ExecServer = (sock: net.Socket, req: KeeperRequest<'exec'>, rest: Buffer) => void;
 
 /** Listens on `file` (a keeper.sock path): one request line per connection, one reply. */
-export function serveControl(file: string, core: KeeperCore, serveExec: ExecServer): net.Server {
+export function serveControl(file: string, core: KeeperCore, serveExec: ExecServer): Promise<net.Server> {
   fs.rmSync(file, { force: true });
   const server = net.createServer((sock) => {
     const progress = (p: unknown) => { if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: p })}\n`); };
@@ -85,6 +86,11 @@ export function serveControl(file: string, core: KeeperCore, serveExec: ExecServ
     };
     sock.on('data', onData);
   });
-  server.listen(socketPath(file));
-  return server;
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new RunxError('ESTATE', `cannot serve ${path.basename(file)}: ${messageOf(err)}${fs.existsSync(path.dirname(file)) ? '' : ' (the state directory was removed)'}`)));
+    server.listen(socketPath(file), () => {
+      server.on('error', () => { /* a client's trouble, not the server's */ });
+      resolve(server);
+    });
+  });
 }

@@ -19,6 +19,7 @@ import type { GuestNetwork } from '../devices/net/config';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from './keeper-launch';
 import { QemuChild } from './qemu-child';
 import { awaitGo, reportReady } from './ready-fd';
+import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
@@ -50,6 +51,8 @@ export function exitStatusOf(exit: AgentExit): number {
 export interface KeeperDeps {
   /** The stand-in's link to another host (src/migrate), loaded when first needed. */
   loadRemoteLink: RemoteLinkLoader;
+  /** Whether such a link could be opened (src/migrate), loaded when first needed. */
+  checkRemoteLink: (id: string, to: string, auth: LinkAuth) => Promise<void>;
 }
 
 class Keeper implements KeeperCore {
@@ -84,13 +87,14 @@ class Keeper implements KeeperCore {
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       await this.boot();
       if (!restore && !incoming) startedAtCreate = await this.prepareContainer(this.launch.startAfterCreate === true);
+      this.machine.apply({ kind: 'booted', incoming: incoming !== undefined, started: startedAtCreate || restore?.status === 'running' });
+      // In the try: a state directory removed meanwhile (delete --force) fails the create.
+      this.control = await serveControl(path.join(this.dir, KEEPER_SOCKET), this, (sock, req, rest) => void this.execs!.serve(sock, req.fields, rest));
     } catch (err) {
       reportReady({ ok: false, error: messageOf(err) });
       await this.stopQemu();
       process.exit(1);
     }
-    this.machine.apply({ kind: 'booted', incoming: incoming !== undefined, started: startedAtCreate || restore?.status === 'running' });
-    this.control = serveControl(path.join(this.dir, KEEPER_SOCKET), this, (sock, req, rest) => void this.execs!.serve(sock, req.fields, rest));
     this.relayStdin();
     this.terminal?.onResize(({ rows, cols }) => this.agentConn?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
@@ -210,6 +214,10 @@ class Keeper implements KeeperCore {
     this.launch.qemu.network = network;
     writeLaunch(this.dir, this.launch);
     this.updateRecord({ qemuPid: undefined, qemuStartTime: undefined });
+  }
+
+  checkLink(to: string, auth: LinkAuth): Promise<void> {
+    return this.deps.checkRemoteLink(this.launch.id, to, auth);
   }
 
   ownerAlive(owner: MigrationOwner): boolean {
@@ -409,7 +417,7 @@ export async function runKeeper(dir: string, deps: KeeperDeps): Promise<void> {
   // the container's start-up time.
   preloadLogger();
   if (!awaitGo()) process.exit(1);
-  const launch = JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch;
+  const launch = anchorLaunch(dir, JSON.parse(fs.readFileSync(path.join(dir, LAUNCH_FILE), 'utf8')) as KeeperLaunch);
   // From now on the VM's state is this keeper's to write (vm-state.json).
   writeLaunch(dir, launch);
   configureLog(launch.log);

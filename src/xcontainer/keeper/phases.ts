@@ -93,7 +93,7 @@ export const PHASE_TABLE: Record<Phase, PhaseRow> = {
     otherwise: MIGRATING,
     ops: {
       ping: 'serve', kill: 'serve', resize: 'serve', exec: 'serve', ps: 'serve', stats: 'serve', update: 'serve',
-      migrate: migrateOnce, 'cancel-migration': 'serve', 'abort-migration': 'serve',
+      migrate: migrateOnce, 'cancel-migration': 'serve', 'abort-migration': 'serve', 'check-link': 'serve',
       'take-back': NOT_STAND_IN, 'abort-incoming': NOT_STAND_IN,
     },
   },

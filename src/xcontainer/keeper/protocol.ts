@@ -44,6 +44,8 @@ export interface KeeperOps {
   'abort-migration': { params: None; result: undefined };
   /** standIn false: the destination's stand-in took the container back; this keeper ends. */
   handover: { params: { to: string; auth: LinkAuth; standIn?: boolean }; result: undefined };
+  /** Before a migration moves anything: can the stand-in this keeper would become reach `to` with `auth`? */
+  'check-link': { params: { to: string; auth: LinkAuth }; result: undefined };
   'finish-incoming': { params: None; result: undefined };
   /** A stand-in: the container comes back here; boot its VM waiting for the incoming state. */
   'take-back': { params: { incoming: IncomingEndpoints; network?: GuestNetwork }; result: undefined };
@@ -68,7 +70,7 @@ export type KeeperResult<K extends KeeperOp> = KeeperOps[K]['result'];
 /** Every operation, in the order the docs list them. */
 export const KEEPER_OPS = [
   'ping', 'start', 'kill', 'pause', 'resume', 'checkpoint',
-  'begin-migration', 'migrate', 'cancel-migration', 'abort-migration', 'handover', 'finish-incoming', 'take-back', 'abort-incoming',
+  'begin-migration', 'migrate', 'cancel-migration', 'abort-migration', 'check-link', 'handover', 'finish-incoming', 'take-back', 'abort-incoming',
   'resize', 'exec', 'ps', 'stats', 'update',
 ] as const satisfies readonly KeeperOp[];
 

@@ -1,20 +1,45 @@
 // The state directory: <root>/<id>/ holds state.json (written atomically: temp file,
 // fsync, rename), the keeper's socket, the VM's sockets, console log and root disk.
-// Mutating verbs take a per-container lock kept beside the directory, so `delete`
-// can remove the directory while holding it.
+// Mutating verbs take a per-container lock kept in <root>/@locks/, a name no id can
+// take ('@' is not allowed in ids), so `delete` can remove the directory while
+// holding it and no id can pose as another's lock. The root and every state
+// directory are 0700 (as runc's root): config.json holds the process's environment
+// (secrets), the disk its files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError, containerNotFound } from '../../errors';
 import { type ContainerRecord, effectiveStatus } from './container-record';
 import { isSameProcessAlive } from '../host/host';
+import { recordProblem } from './record-trust';
 import type { ContainerStatus, SpecConfig } from '../../bundle/spec-types';
 
 export const DEFAULT_ROOT = '/run/runx';
 const ID_PATTERN = /^[\w+\-.]+$/;
+/** Only the owner (root) may enter: the root, each state directory, the lock directory. */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+const LOCK_DIR = '@locks';
+/**
+ * runc's id alphabet, and a length every name made from an id fits in NAME_MAX (255):
+ * the longest is the systemd unit of runc's default cgroup, "runc-<id>.scope" (11 more).
+ * Docker's and containerd's ids are 64 hex digits.
+ */
+export const MAX_ID_LENGTH = 255 - 'runc-'.length - '.scope'.length;
 
 export function validateId(id: string): void {
   if (!id) throw new RunxError('EUSAGE', 'container id cannot be empty');
+  if (id.length > MAX_ID_LENGTH) throw new RunxError('EUSAGE', `invalid container id: ${id.length} characters, at most ${MAX_ID_LENGTH}`);
   if (!ID_PATTERN.test(id) || id === '.' || id === '..') throw new RunxError('EUSAGE', `invalid container id format: ${id}`);
+}
+
+/**
+ * A state.json that does not parse, or that names places it may not (record-trust.ts,
+ * `why`): `list` shows it, `delete --force` removes it.
+ */
+export class CorruptStateError extends RunxError {
+  constructor(readonly id: string, readonly file: string, why = 'is corrupt') {
+    super('ESTATE', `container "${id}": state file ${file} ${why}`);
+  }
 }
 
 export class StateStore {
@@ -31,9 +56,9 @@ export class StateStore {
   /** Claims the id by creating its directory; fails if the id is taken. */
   claim(id: string): string {
     validateId(id);
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    this.makeRoot();
     try {
-      fs.mkdirSync(this.dir(id), { mode: 0o711 });
+      fs.mkdirSync(this.dir(id), { mode: PRIVATE_DIR_MODE });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RunxError('EEXIST', `container with id exists: ${id}`);
       throw err;
@@ -41,7 +66,13 @@ export class StateStore {
     return this.dir(id);
   }
 
+  /** The root, made 0700 if missing (an existing one keeps its mode, as with runc). */
+  makeRoot(): void {
+    fs.mkdirSync(this.root, { recursive: true, mode: PRIVATE_DIR_MODE });
+  }
+
   write(rec: ContainerRecord): void {
+    validateId(rec.id);
     writeFileAtomic(this.file(rec.id, 'state.json'), `${JSON.stringify(rec)}\n`);
   }
 
@@ -55,11 +86,15 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw containerNotFound(id);
       throw err;
     }
+    let rec: ContainerRecord;
     try {
-      return JSON.parse(text) as ContainerRecord;
+      rec = JSON.parse(text) as ContainerRecord;
     } catch {
-      throw new RunxError('ESTATE', `container "${id}": state file ${this.file(id, 'state.json')} is corrupt`);
+      throw new CorruptStateError(id, this.file(id, 'state.json'));
     }
+    const untrusted = recordProblem(rec, id);
+    if (untrusted) throw new CorruptStateError(id, this.file(id, 'state.json'), untrusted);
+    return rec;
   }
 
   /** The record with its status corrected for a dead keeper. */
@@ -74,12 +109,15 @@ export class StateStore {
     return JSON.parse(fs.readFileSync(this.file(id, 'config.json'), 'utf8')) as SpecConfig;
   }
 
+  /** The ids under the root; none if it does not exist yet, an error if it cannot be read. */
   ids(): string[] {
     let names: string[];
     try {
       names = fs.readdirSync(this.root);
-    } catch {
-      return [];
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return [];
+      throw new RunxError('EUSAGE', `cannot read --root ${this.root}: ${code === 'ENOTDIR' ? 'not a directory' : code}`);
     }
     return names.filter((n) => ID_PATTERN.test(n) && fs.existsSync(path.join(this.root, n, 'state.json'))).sort();
   }
@@ -99,12 +137,13 @@ export class StateStore {
     validateId(id);
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const lockfile = require('proper-lockfile') as typeof import('proper-lockfile');
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    const locks = path.join(this.root, LOCK_DIR);
+    fs.mkdirSync(locks, { recursive: true, mode: PRIVATE_DIR_MODE });
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(this.dir(id), {
         realpath: false,
-        lockfilePath: path.join(this.root, `.${id}.lock`),
+        lockfilePath: path.join(locks, id),
         stale: 15_000,
         retries: { retries: 200, minTimeout: 20, maxTimeout: 100, factor: 1.2 },
       });
@@ -121,7 +160,7 @@ export class StateStore {
 
 export function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o644);
+  const fd = fs.openSync(tmp, 'w', PRIVATE_FILE_MODE);
   try {
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);

@@ -37,6 +37,7 @@ import { type HostShare, planMounts, shareTag } from '../../bundle/mount-plan';
 import { qemuBinary, qemuBuild } from '../vm/qemu-build';
 import { MANIFEST, markTemplateUsed, pruneTemplates, removeTemplateDir, TEMPLATE_FORMAT, type TemplateManifest, templatesDir } from './template-cache';
 import { bootVm } from '../vm/vm-boot';
+import { assertPlainDir, assertPlainFile } from '../host/path-safety';
 import { saveVmState, setIgnoreShared, VM_RAM_FILE, VM_STATE_FILE } from '../vm/vm-snapshot';
 
 /** Next to the manifest: the digest of vm.state as last verified, with its identity. */
@@ -78,6 +79,10 @@ export function templateKey(i: TemplateInputs, build: string): string {
  * size and digest; undefined if there is no template; throws if it is broken.
  */
 export function verifyTemplate(dir: string, key: string, build: string): string | undefined {
+  // Its files are opened by path (QEMU maps vm.ram): none may be a link to elsewhere.
+  assertPlainDir(dir, 'VM template');
+  if (!fs.existsSync(path.join(dir, MANIFEST))) return undefined;
+  for (const f of [MANIFEST, VM_STATE_FILE, VM_RAM_FILE]) assertPlainFile(path.join(dir, f), 'VM template');
   let m: TemplateManifest;
   try {
     m = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as TemplateManifest;

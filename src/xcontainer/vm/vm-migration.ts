@@ -11,17 +11,27 @@
 // there. Its two streams then go through unix sockets in the state directory (the
 // working directory of both QEMU and its keeper, and a path works across network
 // namespaces) that the keeper, in the host's namespace, relays to and from TCP.
+//
+// The source's disk mirror always goes through such a relay, NIC or not: QEMU's NBD
+// client has no timeout, and cancelling a mirror whose requests hang on a dead link
+// (a cable cut mid-transfer) blocks QEMU's main loop, and with it the VM, until TCP
+// gives up many minutes later. The keeper closing its end of the relay fails those
+// requests at once, so the cancel is quick and the VM runs on.
 import fs from 'node:fs';
 import net from 'node:net';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { sleep } from '../host/host';
+import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from './stall-watch';
 import type { MigrateInfo, QmpClient } from './qmp-client';
 
 export const EXPORT_NAME = 'root';
 const MIRROR_JOB = 'runx-mirror';
 const NBD_SOCKET = 'migrate-nbd.sock';
 const STREAM_SOCKET = 'migrate-stream.sock';
+/** QEMU 7.2's defaults (query-migrate-parameters of a fresh QEMU). */
+const QEMU_DOWNTIME_LIMIT_MS = 300;
+const QEMU_MAX_BANDWIDTH = 128 * 1024 * 1024;
 
 export interface IncomingEndpoints {
   host: string;
@@ -40,6 +50,8 @@ export interface SendOptions {
   postcopy?: boolean;
   /** QEMU connects to unix sockets in its directory and the keeper relays them to the TCP URIs. */
   relay?: boolean;
+  /** A phase whose counter does not move for this long fails (default 30 s). */
+  stallTimeoutMs?: number;
 }
 
 export interface MigrationProgress {
@@ -163,11 +175,12 @@ export function tcpTarget(uri: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
 }
 
-async function waitMirrorReady(qmp: QmpClient, onProgress: (p: MigrationProgress) => void, timeoutMs: number): Promise<number> {
+async function waitMirrorReady(qmp: QmpClient, onProgress: (p: MigrationProgress) => void, timeoutMs: number, stall: StallWatch): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const job = (await qmp.execute('query-block-jobs', {})).find((j) => j.device === MIRROR_JOB);
     if (!job) throw new RunxError('EQMP', 'the disk mirror ended before it was ready (destination unreachable?)');
+    if (!job.ready) stall.progress(job.offset);
     onProgress({ phase: 'disk', transferred: job.offset, remaining: Math.max(0, job.len - job.offset) });
     if (job.ready) return job.len;
     if (Date.now() > deadline) throw new RunxError('EQMP', `the disk mirror was not ready within ${timeoutMs / 1000} s`);
@@ -199,25 +212,31 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
   let nbdUri = o.nbdUri;
   let migrateUri = o.migrateUri;
   try {
+    relay = new Relay();
+    const tcp = (uri: string) => () => net.connect({ ...tcpTarget(uri), allowHalfOpen: true });
+    await relay.listen({ path: NBD_SOCKET }, tcp(o.nbdUri));
+    nbdUri = `nbd+unix:///${EXPORT_NAME}?socket=${NBD_SOCKET}`;
+    // Without a NIC, QEMU's own stream is fine: migrate_cancel shuts its socket down.
     if (o.relay) {
-      relay = new Relay();
-      const tcp = (uri: string) => () => net.connect({ ...tcpTarget(uri), allowHalfOpen: true });
-      await relay.listen({ path: NBD_SOCKET }, tcp(o.nbdUri));
       await relay.listen({ path: STREAM_SOCKET }, tcp(o.migrateUri));
-      nbdUri = `nbd+unix:///${EXPORT_NAME}?socket=${NBD_SOCKET}`;
       migrateUri = `unix:${STREAM_SOCKET}`;
     }
     await qmp.execute('drive-mirror', { 'job-id': MIRROR_JOB, device: 'root', target: nbdUri, format: 'raw', sync: 'full', mode: 'existing' });
-    diskBytes = await waitMirrorReady(qmp, progress, 600_000);
+    const stallMs = o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    diskBytes = await waitMirrorReady(qmp, progress, 600_000, new StallWatch(stallMs, 'the disk mirror'));
     const caps = [{ capability: 'auto-converge', state: o.autoConverge === true }, { capability: 'postcopy-ram', state: o.postcopy === true }];
     await qmp.execute('migrate-set-capabilities', { capabilities: caps });
-    const params: { 'downtime-limit'?: number; 'max-bandwidth'?: number } = {};
-    if (o.downtimeLimitMs) params['downtime-limit'] = o.downtimeLimitMs;
-    if (o.bandwidthMiBps) params['max-bandwidth'] = o.bandwidthMiBps * 1024 * 1024;
-    if (Object.keys(params).length) await qmp.execute('migrate-set-parameters', params);
+    // Always both, QEMU's defaults unless given: a limit set for an earlier attempt
+    // that failed or was cancelled stays in QEMU otherwise, and a retry without
+    // --bandwidth would crawl at the old rate (and never converge).
+    await qmp.execute('migrate-set-parameters', {
+      'downtime-limit': o.downtimeLimitMs || QEMU_DOWNTIME_LIMIT_MS,
+      'max-bandwidth': o.bandwidthMiBps ? o.bandwidthMiBps * 1024 * 1024 : QEMU_MAX_BANDWIDTH,
+    });
     await qmp.execute('migrate', { uri: migrateUri });
     let info: MigrateInfo;
     let throttle = 0;
+    const memoryStall = new StallWatch(stallMs, 'the memory transfer');
     for (;;) {
       info = await qmp.execute('query-migrate', {});
       // Reported only while auto-converge throttles (not once completed): keep the highest.
@@ -227,6 +246,7 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
         throw new RunxError('EQMP', `memory migration ${info.status}: ${info['error-desc'] ?? 'destination went away?'}`);
       }
       if (cancelled()) throw new RunxError('ESTATE', 'migration cancelled');
+      memoryStall.progress(info.ram?.transferred ?? 0);
       if (info.ram) {
         progress({ phase: 'memory', transferred: info.ram.transferred, remaining: info.ram.remaining, mbps: info.ram.mbps,
           dirtyPagesRate: info.ram['dirty-pages-rate'], expectedDowntimeMs: info['expected-downtime'] });

@@ -47,6 +47,8 @@ export interface KeeperCore {
   retireLink(): void;
   /** A take-back that will not happen: end its VM, keep standing in with `network`. */
   abortIncoming(network: GuestNetwork | undefined): Promise<void>;
+  /** Whether this keeper, as a stand-in, could link to `to` (throws why not). */
+  checkLink(to: string, auth: LinkAuth): Promise<void>;
   /** Whether the CLI that began a migration is still there. */
   ownerAlive(owner: MigrationOwner): boolean;
 }

@@ -5,11 +5,17 @@
 import { RunxError } from '../../../errors';
 import type { OpHandlers } from './keeper-core';
 
-type MigrationOps = 'begin-migration' | 'migrate' | 'cancel-migration' | 'abort-migration' | 'handover' | 'finish-incoming' | 'take-back' | 'abort-incoming';
+type MigrationOps = 'begin-migration' | 'check-link' | 'migrate' | 'cancel-migration' | 'abort-migration' | 'handover' | 'finish-incoming' | 'take-back' | 'abort-incoming';
 
 export const migrationOps: Pick<OpHandlers, MigrationOps> = {
   async 'begin-migration'(core, req) {
     core.machine.apply({ kind: 'migration-begun', owner: req.owner });
+    return undefined;
+  },
+  async 'check-link'(core, req) {
+    // It runs elsewhere than `runx migrate` (another working directory, perhaps another
+    // network namespace): learn now, while nothing has moved, that it can attach.
+    await core.checkLink(req.to, req.auth);
     return undefined;
   },
   async migrate(core, req, progress) {

@@ -67,5 +67,6 @@ export class FakeCore implements KeeperCore {
   async runIncoming(): Promise<void> { this.calls.push('runIncoming'); }
   retireLink(): void { this.calls.push('retireLink'); }
   async abortIncoming(network: GuestNetwork | undefined): Promise<void> { this.calls.push(`abortIncoming ${network?.mac ?? ''}`); }
+  async checkLink(to: string): Promise<void> { this.calls.push(`checkLink ${to}`); }
   ownerAlive(owner: MigrationOwner): boolean { void owner; return this.ownerIsAlive; }
 }

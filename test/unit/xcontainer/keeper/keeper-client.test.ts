@@ -56,18 +56,16 @@ async function rejection(p: Promise<unknown>): Promise<RunxError> {
 describe('keeper client and control server', () => {
   it('ping through the real control server returns the protocol and runx version', async () => {
     const core = new FakeCore({ phase: 'running', started: true });
-    const server = serveControl(sock, core, (s) => s.destroy());
+    const server = await serveControl(sock, core, (s) => s.destroy());
     servers.push(server);
-    await new Promise((r) => server.once('listening', r));
     expect(await callKeeper(sock, 'ping', {})).toEqual({ protocol: KEEPER_PROTOCOL, runx: expect.any(String) });
     expect(await callKeeper(sock, 'ps', {})).toEqual(['1:0:0:S:sh', '7:1:0:R:ps']);
   });
 
   it('a refusal keeps its code: the table\'s ESTATE, not a relabelled one', async () => {
     const core = new FakeCore({ phase: 'paused', started: true });
-    const server = serveControl(sock, core, (s) => s.destroy());
+    const server = await serveControl(sock, core, (s) => s.destroy());
     servers.push(server);
-    await new Promise((r) => server.once('listening', r));
     const err = await rejection(callKeeper(sock, 'exec', { fields: [['arg', 'true']] }));
     expect([err.code, err.message]).toEqual(['ESTATE', 'cannot exec in a paused container']);
     const bad = await rejection(callKeeper(sock, 'cancel-migration', {}));
@@ -95,9 +93,8 @@ describe('keeper client and control server', () => {
 
   it('the keeper refuses a request of another protocol, or a malformed one, doing nothing', async () => {
     const core = new FakeCore({ phase: 'running', started: true });
-    const server = serveControl(sock, core, (s) => s.destroy());
+    const server = await serveControl(sock, core, (s) => s.destroy());
     servers.push(server);
-    await new Promise((r) => server.once('listening', r));
     const raw = (line: string) => new Promise<unknown>((resolve) => {
       const c = net.connect(sock, () => c.write(`${line}\n`));
       let text = '';
