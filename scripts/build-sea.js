@@ -22,6 +22,7 @@ const ASSETS = [
   'package.json',
   'dist/build-info.json',
   'docs/protocol/agent.json',
+  'docs/protocol/keeper.json',
   'docs/protocol/migration.proto',
   'docs/protocol/daemon.proto',
   'native/build/runx_native.node',

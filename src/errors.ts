@@ -13,6 +13,8 @@ export type RunxErrorCode =
   | 'EQMP'
   | 'EHOST'
   | 'ELOCKED'
+  /** The two ends of a runx protocol speak different versions of it. */
+  | 'EPROTO'
   | 'EINTERNAL';
 
 export class RunxError extends Error {

@@ -7,7 +7,7 @@ import { internalArgument } from './xcontainer/host/internal-command';
 const first = process.argv[2];
 if (first === internalArgument('keeper')) {
   process.argv.splice(2, 1);
-  require('./xcontainer/keeper/keeper-main');
+  require('./keeper-main');
 } else if (first === internalArgument('exec-relay')) {
   process.argv.splice(2, 1);
   require('./xcontainer/exec-relay/exec-relay-main');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { RunxError } from '../errors';
 import { log } from '../log';
 import { runxVersionLine } from '../runx-version';
-import { KEEPER_SOCKET, type RuntimeOptions, StateStore, askKeeper, readVm, waitForExit } from '../xcontainer';
+import { KEEPER_SOCKET, type RuntimeOptions, StateStore, callKeeper, readVm, waitForExit } from '../xcontainer';
 import { trustedGuestFiles } from '../xcontainer/state/launch-trust';
 import { digestText } from './file-digest';
 import { ImageWriter } from './image-writer';
@@ -46,8 +46,9 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
       const configText = fs.readFileSync(store.file(id, 'config.json'), 'utf8');
       fs.writeFileSync(image.file(IMAGE_CONFIG), configText, { flag: 'wx', mode: 0o600 });
       const started = Date.now();
-      const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'checkpoint', dir: image.sharedPath(), leaveRunning: opts.leaveRunning }, 300_000);
-      if (!reply.ok) throw new RunxError('ESTATE', `checkpoint of ${id} failed: ${reply.error}`);
+      await callKeeper(store.file(id, KEEPER_SOCKET), 'checkpoint', { dir: image.sharedPath(), leaveRunning: opts.leaveRunning }, { timeoutMs: 300_000 }).catch((err: RunxError) => {
+        throw new RunxError(err.code, `checkpoint of ${id} failed: ${err.message}`, { cause: err });
+      });
       log().info(`checkpoint of ${id}: VM state and disk written in ${Date.now() - started} ms`);
       await writeManifest(image.localPath(), {
         format: FORMAT,

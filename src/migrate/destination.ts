@@ -214,7 +214,7 @@ export class Destination {
       fs.truncateSync(disk, Number(req.diskBytes));
       const endpoints = await this.endpoints(id, host, psk);
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
-      if (!reply.ok) throw new RunxError('EBOOT', `destination VM: ${reply.error}`);
+      if (!reply.ok) throw new RunxError(reply.code, `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
       return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: true, netnsPath: network?.netnsPath ?? '' };
     } catch (err) {
@@ -243,7 +243,7 @@ export class Destination {
     // The source is done sending: silence from here on is not its going away.
     this.sources.stop(id);
     const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
-    if (!reply.ok) throw new RunxError('ESTATE', `destination could not run ${id}: ${reply.error}`);
+    if (!reply.ok) throw new RunxError(reply.code, `destination could not run ${id}: ${reply.error}`);
     removePskDir(this.store.file(id, TLS_DIR));
     if (entry && !back) {
       entry.finished = true;
@@ -309,7 +309,7 @@ export class Destination {
       stdin: (b) => (b.length ? keeper.stdin?.write(b) : keeper.stdin?.end()),
       signal: async (n) => {
         const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'kill', signal: n, all: false });
-        if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+        if (!reply.ok) throw new RunxError(reply.code, reply.error);
       },
     };
   }

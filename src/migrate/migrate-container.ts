@@ -9,8 +9,8 @@ import type * as grpc from '@grpc/grpc-js';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import {
-  type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperRequest, type MigrationProgress, type MigrationStats,
-  DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, netFromState, readVm, removeHostCgroup, teardownNetwork, waitForExit,
+  type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperCall, type KeeperReply, type MigrationProgress, type MigrationStats,
+  DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, callKeeper, netFromState, processStartTime, readVm, removeHostCgroup, teardownNetwork, waitForExit,
 } from '../xcontainer';
 import { type AuthOptions, callErrorMessage, clientCredentials, readToken } from './auth';
 import { Heartbeat } from './heartbeat';
@@ -79,6 +79,15 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       const { creds, metadata, options } = clientCredentials(opts);
       const client: MigrationClient = new Client(opts.to, creds, options);
       const deadline = () => ({ deadline: Date.now() + 60_000 });
+      const keeperSock = store.file(id, KEEPER_SOCKET);
+      // Before Prepare, which may take seconds: from here on a cancel (`runx migrate
+      // --cancel`, or a signal to us) is the keeper's to keep, and its migrate refuses.
+      await callKeeper(keeperSock, 'begin-migration', { owner: { pid: process.pid, startTime: processStartTime(process.pid) } });
+      onCancel = () => {
+        cancelled = true;
+        void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+      };
+      let sent: KeeperReply<'migrate'> | undefined;
       const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
       const attempt = randomUUID();
       let heartbeat: Heartbeat | undefined;
@@ -122,7 +131,6 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         // From here to Finish the destination waits on us: it hears from us, and we
         // notice when it stops answering.
         let silent: string | undefined;
-        const keeperSock = store.file(id, KEEPER_SOCKET);
         heartbeat = new Heartbeat((ms) => call((cb) => client.Ping({ containerId: id }, metadata, { deadline: Date.now() + ms }, cb)), stallMs, (why) => {
           silent = why;
           void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
@@ -153,7 +161,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           cancelled = true;
           void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
         };
-        const sent = await askKeeper(keeperSock, {
+        sent = await askKeeper(keeperSock, {
           op: 'migrate',
           send: {
             nbdUri: `nbd://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.nbdPort}/${EXPORT_NAME}`,
@@ -182,7 +190,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
         }
         const switchoverMs = Date.now() - switchStart;
-        const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result as MigrationStats, netnsPath: ep.netnsPath || undefined };
+        const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result, netnsPath: ep.netnsPath || undefined };
         if (ep.returning) {
           await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
           report.returned = true;
@@ -195,6 +203,9 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       } finally {
         heartbeat?.stop();
         client.close();
+        // Prepare failed, or a cancel or dry run ended it there: the keeper's migration
+        // ends too (a migrate it served ended it, whatever its outcome).
+        if (!sent) await askKeeper(keeperSock, { op: 'abort-migration' }).catch((err: Error) => log().warn(`migration of ${id}: ${err.message}`));
       }
     });
   } finally {
@@ -208,7 +219,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
  * output and signals through this host: the keeper here ends once its last output is
  * out (its exit is the end of that link), and the id is free here again.
  */
-async function leaveForGood(store: StateStore, rec: ContainerRecord, req: KeeperRequest): Promise<void> {
+async function leaveForGood(store: StateStore, rec: ContainerRecord, req: KeeperCall<'handover'>): Promise<void> {
   const { id, keeperPid, keeperStartTime } = rec;
   const reply = await askKeeper(store.file(id, KEEPER_SOCKET), req).catch((err: Error) => ({ ok: false as const, error: err.message }));
   if (!reply.ok && !/closed the connection/.test(reply.error)) log().warn(`migration of ${id}: ending the keeper here: ${reply.error}`);
@@ -232,6 +243,5 @@ async function leaveForGood(store: StateStore, rec: ContainerRecord, req: Keeper
 export async function cancelMigration(id: string, runtime: RuntimeOptions): Promise<void> {
   const store = new StateStore(runtime.root);
   store.read(id);
-  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'cancel-migration' });
-  if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+  await callKeeper(store.file(id, KEEPER_SOCKET), 'cancel-migration', {});
 }

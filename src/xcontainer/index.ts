@@ -60,8 +60,10 @@ export { OCI_VERSION, type ContainerRecord } from './state/container-record';
 export { socketPath } from './state/socket-path';
 
 // The keeper, from outside it: its files, its control socket.
-export { KEEPER_SOCKET, type KeeperRequest } from './keeper/keeper-launch';
-export { askKeeper } from './keeper/keeper-client';
+export { KEEPER_SOCKET } from './keeper/keeper-launch';
+export { type KeeperCall, askKeeper, callKeeper } from './keeper/keeper-client';
+export { KEEPER_PROTOCOL, type KeeperOp, type KeeperReply, type KeeperRequest, type LinkAuth } from './keeper/protocol';
+export type { RemoteLink, RemoteLinkFactory, RemoteLinkSinks } from './keeper/remote-link';
 
 // The VM: accelerator, QEMU build, argv constants, snapshots and migration.
 export { type Accel, type AccelMode, chooseAccel, parseAccelMode } from './vm/accel';
@@ -76,4 +78,4 @@ export { type GuestIdentity, type GuestNetwork, netnsPathOf, setupMigratedNetwor
 export { containerShares } from './devices/share/config';
 export { withNetns } from './devices/net/netns-config';
 export { removeHostCgroup } from './cgroup/host-cgroup';
-export { waitForExit } from './host/host';
+export { processStartTime, waitForExit } from './host/host';

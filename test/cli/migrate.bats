@@ -17,6 +17,8 @@ setup() {
 }
 
 teardown() {
+  # a test that stopped its serve (SIGSTOP) continues it first, or it would never end
+  [ -n "${SERVE_PID:-}" ] && kill -CONT "$SERVE_PID" 2>/dev/null
   [ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
   [ -n "${HOME_SERVE_PID:-}" ] && kill "$HOME_SERVE_PID" 2>/dev/null && wait "$HOME_SERVE_PID" 2>/dev/null || true
   for r in "$ROOT" "$DEST"; do
@@ -202,6 +204,32 @@ dest_field() {
   [ "$(state_field c1 status)" = running ]
   [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
   runs_on_here
+}
+
+@test "a cancel that comes while the destination prepares is kept: the migration fails and changes nothing" {
+  serve_and_run "$COUNTER"
+  # The destination's serve stopped (SIGSTOP): Prepare cannot complete until it continues.
+  kill -STOP "$SERVE_PID"
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1 >"$BATS_TEST_TMPDIR/m1" 2>&1 &
+  m=$!
+  # The keeper takes a cancel once the migration has begun (before Prepare); at most 10 s.
+  cancelled=
+  for _ in $(seq 100); do
+    if runx migrate --cancel c1 2>"$BATS_TEST_TMPDIR/cancel.err"; then cancelled=1; break; fi
+    sleep 0.1
+  done
+  kill -CONT "$SERVE_PID"
+  [ -n "$cancelled" ] || { cat "$BATS_TEST_TMPDIR/cancel.err" >&2; false; }
+  st=0; wait "$m" || st=$?
+  cat "$BATS_TEST_TMPDIR/m1" >&2
+  [ "$st" -eq 1 ]
+  grep -q "failed before switch-over (the container runs on here): migration cancelled" "$BATS_TEST_TMPDIR/m1"
+  [ "$(state_field c1 status)" = running ]
+  dest_clean c1
+  runs_on_here
+  # with no migration under way, a cancel is refused in one line
+  run -1 runx migrate --cancel c1
+  [ "$output" = "runx: no migration of the container is in progress" ] || { echo "$output" >&2; false; }
 }
 
 # dest_qemu ID: the destination VM's QEMU pid, once its keeper has started it (at most 20 s)

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { RunxError } from '../../errors';
 import type { ContainerStatus } from '../../bundle/spec-types';
 import { sleep } from '../host/host';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from '../keeper/keeper-launch';
 import { type RuncNetworkInterface, networkInterfaceStats } from '../devices/net/net-stats';
 import type { RuntimeOptions } from './runtime-options';
@@ -116,9 +116,7 @@ function statusOf(store: StateStore, id: string): ContainerStatus {
 }
 
 async function sample(store: StateStore, id: string): Promise<Usage> {
-  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'stats' });
-  if (!reply.ok) throw new RunxError('ESTATE', reply.error);
-  return reply.result as Usage;
+  return callKeeper(store.file(id, KEEPER_SOCKET), 'stats', {});
 }
 
 /**

@@ -2,7 +2,7 @@
 // in the container) through the keeper and the agent.
 import { RunxError, containerNotRunning } from '../../errors';
 import { canKill } from '../state/container-record';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
@@ -11,10 +11,11 @@ export async function killContainer(id: string, signal: number, all: boolean, ru
   const store = new StateStore(runtime.root);
   const { status } = store.readLive(id);
   if (!canKill(status)) throw containerNotRunning(id);
-  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'kill', signal, all });
-  if (!reply.ok) {
+  try {
+    await callKeeper(store.file(id, KEEPER_SOCKET), 'kill', { signal, all });
+  } catch (err) {
     // The process may have exited between our read and the keeper's answer.
-    if (store.readLive(id).status === 'stopped') throw containerNotRunning(id);
-    throw new RunxError('ESTATE', reply.error);
+    if (err instanceof RunxError && store.readLive(id).status === 'stopped') throw containerNotRunning(id);
+    throw err;
   }
 }

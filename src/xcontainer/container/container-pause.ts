@@ -1,7 +1,7 @@
 // `pause` and `resume`: the whole VM is stopped and continued (QMP stop/cont) by the
 // keeper; the container's processes notice nothing but the lost time.
 import { RunxError } from '../../errors';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
@@ -11,8 +11,7 @@ export async function pauseContainer(id: string, runtime: RuntimeOptions): Promi
   await store.withLock(id, async () => {
     const { status } = store.readLive(id);
     if (status !== 'running') throw new RunxError('ESTATE', `container "${id}" not running: container not running`);
-    const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'pause' });
-    if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+    await callKeeper(store.file(id, KEEPER_SOCKET), 'pause', {});
   });
 }
 
@@ -21,7 +20,6 @@ export async function resumeContainer(id: string, runtime: RuntimeOptions): Prom
   await store.withLock(id, async () => {
     const { status } = store.readLive(id);
     if (status !== 'paused') throw new RunxError('ESTATE', `container "${id}" not paused`);
-    const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'resume' });
-    if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+    await callKeeper(store.file(id, KEEPER_SOCKET), 'resume', {});
   });
 }

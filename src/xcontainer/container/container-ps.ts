@@ -3,7 +3,7 @@
 // For the table, the guest's own process table, from the agent.
 import { RunxError, containerNotRunning } from '../../errors';
 import { isSameProcessAlive } from '../host/host';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
@@ -31,9 +31,7 @@ export async function containerGuestProcesses(id: string, runtime: RuntimeOption
   const { status } = store.readLive(id);
   if (status === 'stopped' || status === 'creating') throw containerNotRunning(id);
   if (status === 'paused') throw new RunxError('ESTATE', `container "${id}" is paused: its processes cannot be listed`);
-  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'ps' });
-  if (!reply.ok) throw new RunxError('ESTATE', reply.error);
-  return (reply.result as string[]).map(parseProc);
+  return (await callKeeper(store.file(id, KEEPER_SOCKET), 'ps', {})).map(parseProc);
 }
 
 function parseProc(field: string): GuestProcess {

@@ -5,7 +5,7 @@ import type { SpecHooks } from '../../bundle/spec-types';
 import { toOciState } from '../state/container-record';
 import { runStartContainerHooks } from './guest-hooks';
 import { runHooksWarnOnly } from './hooks';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET, LAUNCH_FILE } from '../keeper/keeper-launch';
 import { refuseLateInterface } from '../devices/net/late-interface';
 import type { RuntimeOptions } from './runtime-options';
@@ -22,8 +22,7 @@ export async function startContainer(id: string, runtime: RuntimeOptions): Promi
     const { hooks } = config;
     refuseLateInterface(rec.keeperPid, config.linux?.namespaces, store.file(id, LAUNCH_FILE));
     await runStartContainerHooks(config, toOciState(rec, 'created'), store.file(id, KEEPER_SOCKET));
-    const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'start' });
-    if (!reply.ok) throw new RunxError('ESTATE', reply.error);
+    await callKeeper(store.file(id, KEEPER_SOCKET), 'start', {});
     await runHooksWarnOnly('poststart', hooks, toOciState(rec, 'running'));
   });
 }

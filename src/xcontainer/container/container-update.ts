@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { ConfigError, RunxError, containerNotRunning, messageOf } from '../../errors';
 import { guestResourceFields } from '../../bundle/guest-resources';
 import { log } from '../../log';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
@@ -108,9 +108,10 @@ export async function updateContainer(id: string, runtime: RuntimeOptions, opts:
   const { status } = store.readLive(id);
   if (status !== 'running' && status !== 'created' && status !== 'paused') throw containerNotRunning(id);
   if (fields.length === 0) return;
-  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), { op: 'update', fields });
-  if (!reply.ok) {
-    if (store.readLive(id).status === 'stopped') throw containerNotRunning(id);
-    throw new RunxError('ESTATE', reply.error);
+  try {
+    await callKeeper(store.file(id, KEEPER_SOCKET), 'update', { fields });
+  } catch (err) {
+    if (err instanceof RunxError && store.readLive(id).status === 'stopped') throw containerNotRunning(id);
+    throw err;
   }
 }

@@ -8,7 +8,7 @@ import { buildRootfsImage } from '../../bundle/rootfs-image';
 import { type HostCgroup, makeHostCgroup, removeHostCgroup } from '../cgroup/host-cgroup';
 import { type GuestIdentity, type GuestNetwork, setupMigratedNetwork, setupNetwork, teardownNetwork } from '../devices/net/config';
 import { keeperGo, keeperReadiness, spawnKeeper } from '../keeper/keeper-spawn';
-import type { KeeperReply } from '../keeper/keeper-launch';
+import type { KeeperReady } from '../keeper/keeper-launch';
 import type { KeeperNetns } from '../devices/net/keeper-netns';
 import { copySparse } from '../vm/vm-snapshot';
 import { qemuBuild } from '../vm/qemu-build';
@@ -21,7 +21,7 @@ export interface ProvisionHost {
   /** Releases a keeper: launch.json is written. */
   go(keeper: ChildProcess): void;
   /** The keeper's word that the VM is up and the container prepared, or why not. */
-  readiness(keeper: ChildProcess): Promise<KeeperReply>;
+  readiness(keeper: ChildProcess): Promise<KeeperReady>;
   /** Ends a keeper (and so its VM) and waits until it is gone. */
   endKeeper(keeper: ChildProcess): Promise<void>;
   makeCgroup(linux: SpecLinux | undefined, id: string, systemd: boolean): HostCgroup | undefined;

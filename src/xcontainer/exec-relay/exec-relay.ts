@@ -11,8 +11,9 @@ import { log } from '../../log';
 import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
 import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from './exec-stream';
+import { KEEPER_PROTOCOL, type KeeperReply, protocolMismatch } from '../keeper/protocol';
+import { checkKeeperReply } from '../keeper/keeper-schema';
 import { CreditedStream, pausingWriter } from '../agent/stdin-credit';
-import type { KeeperReply } from '../keeper/keeper-launch';
 import { openConsole } from '../keeper/console-socket';
 import { type WindowSize, native } from '../host/native';
 import { socketPath } from '../state/socket-path';
@@ -170,9 +171,9 @@ export function requestExec(keeperSocket: string, fields: Array<[string, FieldVa
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath(keeperSocket));
     let head = Buffer.alloc(0);
-    const fail = (why: string) => {
+    const fail = (why: string, code: RunxError['code'] = 'ESTATE') => {
       sock.destroy();
-      reject(new RunxError('ESTATE', why));
+      reject(new RunxError(code, why));
     };
     const onData = (d: Buffer) => {
       head = Buffer.concat([head, d]);
@@ -180,22 +181,31 @@ export function requestExec(keeperSocket: string, fields: Array<[string, FieldVa
       if (nl < 0) return;
       sock.off('data', onData);
       sock.off('close', onClose);
-      let reply: KeeperReply;
+      let reply: KeeperReply<'exec'>;
       try {
-        reply = JSON.parse(head.subarray(0, nl).toString('utf8')) as KeeperReply;
+        reply = JSON.parse(head.subarray(0, nl).toString('utf8')) as KeeperReply<'exec'>;
       } catch {
         fail('the container\'s keeper sent a malformed reply');
         return;
       }
-      if (!reply.ok) {
-        fail(reply.error);
+      if (reply.protocol !== KEEPER_PROTOCOL) {
+        fail(protocolMismatch(reply.protocol, KEEPER_PROTOCOL), 'EPROTO');
         return;
       }
-      const pid = Number((reply.result as { pid?: number } | undefined)?.pid ?? 0);
+      const bad = checkKeeperReply('exec', reply);
+      if (bad.length) {
+        fail(`the keeper's reply to exec violates docs/protocol/keeper.json: ${bad.join('; ')}`, 'EINTERNAL');
+        return;
+      }
+      if (!reply.ok) {
+        fail(reply.error, reply.code);
+        return;
+      }
+      const pid = Number(reply.result?.pid ?? 0);
       resolve({ sock, pid, rest: head.subarray(nl + 1) });
     };
     const onClose = () => fail('the container\'s keeper closed the connection without answering');
-    sock.on('connect', () => sock.write(`${JSON.stringify({ op: 'exec', fields })}\n`));
+    sock.on('connect', () => sock.write(`${JSON.stringify({ op: 'exec', protocol: KEEPER_PROTOCOL, fields })}\n`));
     sock.on('data', onData);
     sock.on('close', onClose);
     sock.on('error', (err) => fail(`cannot reach the container's keeper: ${err.message}`));

@@ -1,5 +1,5 @@
 // How runx starts its own helper processes (the keeper, a detached exec's relay). From
-// a checkout they are Node scripts in keeper/ and exec-relay/; the one-file binary has no
+// a checkout they are Node scripts (src/keeper-main.ts, exec-relay/); the one-file binary has no
 // scripts, so it runs itself with a hidden first argument that src/runx-entry.ts
 // dispatches on. Neither loads the argument parser.
 import path from 'node:path';
@@ -13,7 +13,7 @@ export function internalArgument(role: InternalRole): string {
 }
 
 const SCRIPT_OF: Record<InternalRole, string> = {
-  keeper: path.join('..', 'keeper', 'keeper-main.js'),
+  keeper: path.join('..', '..', 'keeper-main.js'),
   'exec-relay': path.join('..', 'exec-relay', 'exec-relay-main.js'),
 };
 

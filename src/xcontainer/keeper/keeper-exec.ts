@@ -7,14 +7,14 @@
 // `credit` control frames, so its stream never backs up behind a process that does
 // not read, and its signals and resizes always get through.
 import type net from 'node:net';
-import { messageOf } from '../../errors';
+import { RunxError, messageOf } from '../../errors';
 import { log } from '../../log';
 import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import { FrameReader, FrameType, encodeFrame } from '../agent/agent-frames';
 import type { FieldValue } from '../agent/agent-messages';
 import { controlFrame, parseControl } from '../exec-relay/exec-stream';
+import { KEEPER_PROTOCOL, type KeeperReply } from './protocol';
 import { pausingWriter } from '../agent/stdin-credit';
-import type { KeeperReply } from './keeper-launch';
 
 const SIGKILL = 9;
 
@@ -57,10 +57,10 @@ export class ExecSessions {
       pid = Number(reply.fields.find(([k]) => k === 'pid')?.[1]);
     } catch (err) {
       this.open.delete(num);
-      sock.end(`${JSON.stringify({ ok: false, error: messageOf(err) } satisfies KeeperReply)}\n`);
+      sock.end(`${JSON.stringify({ ok: false, protocol: KEEPER_PROTOCOL, code: err instanceof RunxError ? err.code : 'EAGENT', error: messageOf(err) } satisfies KeeperReply<'exec'>)}\n`);
       return;
     }
-    sock.write(`${JSON.stringify({ ok: true, result: { pid } } satisfies KeeperReply)}\n`);
+    sock.write(`${JSON.stringify({ ok: true, protocol: KEEPER_PROTOCOL, result: { pid } } satisfies KeeperReply<'exec'>)}\n`);
     for (const frame of session.held ?? []) sock.write(frame);
     session.held = undefined;
     if (session.exit) {

@@ -4,9 +4,7 @@ import type { FieldValue } from '../agent/agent-messages';
 import type { HostCgroup } from '../cgroup/host-cgroup';
 import type { QemuLaunch } from '../vm/qemu-argv';
 import type { LogOptions } from '../../log';
-import type { AuthOptions } from '../../migrate/auth';
-import type { IncomingEndpoints, SendOptions } from '../vm/vm-migration';
-import type { GuestNetwork } from '../devices/net/config';
+import type { IncomingEndpoints } from '../vm/vm-migration';
 
 export const LAUNCH_FILE = 'launch.json';
 export const KEEPER_SOCKET = 'keeper.sock';
@@ -46,38 +44,5 @@ export interface KeeperLaunch {
   cgroup?: HostCgroup;
 }
 
-/** Requests on the keeper's control socket (newline-delimited JSON). */
-export type KeeperRequest =
-  | { op: 'start' }
-  | { op: 'kill'; signal: number; all: boolean }
-  | { op: 'ping' }
-  | { op: 'pause' }
-  | { op: 'resume' }
-  | { op: 'checkpoint'; dir: string; leaveRunning: boolean }
-  | { op: 'migrate'; send: SendOptions }
-  | { op: 'abort-migration' }
-  | { op: 'cancel-migration' }
-  /** standIn false: the destination's stand-in took the container back; this keeper ends. */
-  | { op: 'handover'; to: string; auth: AuthOptions; standIn?: boolean }
-  /** Before a migration: can the stand-in this keeper would become reach the destination with these credentials? */
-  | { op: 'check-link'; to: string; auth: AuthOptions }
-  | { op: 'finish-incoming' }
-  /** A stand-in: the container comes back here; boot its VM waiting for the incoming state. */
-  | { op: 'take-back'; incoming: IncomingEndpoints; network?: GuestNetwork }
-  /** A stand-in whose take-back will not happen: end that VM and stand in as before (with the NIC it kept). */
-  | { op: 'abort-incoming'; network?: GuestNetwork }
-  /** The container terminal's window size changed (run in the foreground). */
-  | { op: 'resize'; rows: number; cols: number }
-  /** Start a process in the container; the connection then carries its stdio (docs/protocol/keeper.md). */
-  | { op: 'exec'; fields: Array<[string, FieldValue]> }
-  /** The guest's process table (agent `ps`): one "PID:PPID:UID:STATE:CMDLINE" per process. */
-  | { op: 'ps' }
-  /** The container's usage counters from the guest: the agent's `usage` fields, as a record. */
-  | { op: 'stats' }
-  /** Change resource limits live: the agent's res.* fields (docs/protocol/agent.md). */
-  | { op: 'update'; fields: Array<[string, FieldValue]> };
-
-export type KeeperReply = { ok: true; result?: unknown } | { ok: false; error: string };
-
-/** A line the keeper may send before its reply, for long operations. */
-export interface KeeperProgress { progress: unknown }
+/** The keeper's word on fd 3 once the VM is up and the container prepared, or why not. */
+export type KeeperReady = { ok: true } | { ok: false; error: string };

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { messageOf } from '../../errors';
 import { internalCommand } from '../host/internal-command';
 import { type KeeperNetns, keeperNetnsSpawn } from '../devices/net/keeper-netns';
-import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReply } from './keeper-launch';
+import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReady } from './keeper-launch';
 import { writeFileAtomic } from '../state/state-store';
 import { saveVmState, vmStateOf } from '../vm/vm-state';
 
@@ -59,13 +59,13 @@ export function keeperGo(child: ChildProcess): void {
   pipe.write(`${KEEPER_GO}\n`);
 }
 
-export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
+export function keeperReadiness(child: ChildProcess): Promise<KeeperReady> {
   return new Promise((resolve) => {
     const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
     let text = '';
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => done({ ok: false, error: `keeper exited during create (${code ?? signal})` });
     const onError = (err: Error) => done({ ok: false, error: `cannot start keeper: ${err.message}` });
-    const done = (reply: KeeperReply) => {
+    const done = (reply: KeeperReady) => {
       pipe.removeAllListeners();
       pipe.destroy();
       // Only our own listeners: callers may watch the keeper's exit too.
@@ -78,7 +78,7 @@ export function keeperReadiness(child: ChildProcess): Promise<KeeperReply> {
       const nl = text.indexOf('\n');
       if (nl >= 0) {
         try {
-          done(JSON.parse(text.slice(0, nl)) as KeeperReply);
+          done(JSON.parse(text.slice(0, nl)) as KeeperReady);
         } catch (err) {
           done({ ok: false, error: `keeper sent garbage: ${messageOf(err)}` });
         }

@@ -1,18 +1,18 @@
 // The source keeper after a live migration: a stand-in for the container that now
 // runs on another host. It keeps the pid containerd supervises, relays stdin and
-// signals to the destination over the migration service's Attach stream, writes the
+// signals to the destination over a remote link (remote-link.ts; the migration
+// service's Attach stream), writes the
 // output that comes back, and exits with the container's final status. When the
 // container comes back to this host, the stand-in runs it again (the keeper's
 // take-back) and its link retires: the exit status that then ends it is not the
 // container's but the other host's keeper ending, after the last of its output.
-import type * as grpc from '@grpc/grpc-js';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
-import { type AuthOptions, callErrorMessage, clientCredentials } from '../../migrate/auth';
-import { type AttachIn, type AttachOut, type MigrationClient, migrationPackage } from '../../migrate/proto';
 import { teardownNetwork } from '../devices/net/config';
 import type { KeeperLaunch } from './keeper-launch';
 import { writeLaunch } from './keeper-spawn';
+import type { LinkAuth } from './protocol';
+import type { RemoteLink, RemoteLinkFactory } from './remote-link';
 
 export interface StandInSinks {
   stdout(buf: Buffer): void;
@@ -24,17 +24,11 @@ export interface StandInSinks {
 const RETIRE_TIMEOUT_MS = 30_000;
 
 export class StandIn {
-  private readonly client: MigrationClient;
-  private readonly stream: grpc.ClientDuplexStream<AttachIn, AttachOut>;
+  private readonly link: RemoteLink;
   private ended = false;
   private retired?: () => void;
 
-  constructor(id: string, to: string, auth: AuthOptions, sinks: StandInSinks) {
-    const { Client } = migrationPackage();
-    const { creds, metadata, options } = clientCredentials(auth);
-    this.client = new Client(to, creds, options);
-    this.stream = this.client.Attach(metadata);
-    this.stream.write({ containerId: id });
+  constructor(id: string, to: string, auth: LinkAuth, sinks: StandInSinks, openLink: RemoteLinkFactory) {
     const end = (status: number, why?: string) => {
       if (this.ended) return;
       this.ended = true;
@@ -45,24 +39,23 @@ export class StandIn {
       if (why) log().error(`stand-in for ${id}: ${why}`);
       sinks.exit(status);
     };
-    this.stream.on('data', (m: AttachOut) => {
-      if (m.stdout && m.stdout.length) sinks.stdout(m.stdout);
-      else if (m.stderr && m.stderr.length) sinks.stderr(m.stderr);
-      else if (m.what === 'exitStatus' || m.exitStatus !== undefined) end(m.exitStatus ?? 255);
+    // The destination host gone or unreachable (lost): the container may live on
+    // there; this stand-in cannot know its fate.
+    this.link = openLink(id, to, auth, {
+      stdout: (b) => sinks.stdout(b),
+      stderr: (b) => sinks.stderr(b),
+      exitStatus: (status) => end(status),
+      lost: (why) => end(255, why),
     });
-    // The destination host is gone or unreachable: the container may live on there;
-    // this stand-in cannot know its fate.
-    this.stream.on('error', (err) => end(255, `lost the link to ${to}: ${err.message}`));
-    this.stream.on('end', () => end(255, `${to} ended the link without an exit status`));
   }
 
   stdin(data: Buffer): void {
-    if (!this.ended) this.stream.write({ stdin: data });
+    if (!this.ended) this.link.stdin(data);
   }
 
   signal(sig: number): void {
     if (this.ended) throw new RunxError('ESTATE', 'the migrated container has ended');
-    this.stream.write({ signal: sig });
+    this.link.signal(sig);
   }
 
   /**
@@ -79,35 +72,13 @@ export class StandIn {
       }, RETIRE_TIMEOUT_MS);
       const done = () => {
         clearTimeout(timer);
-        this.stream.cancel();
-        this.client.close();
+        this.link.close();
         resolve();
       };
       this.retired = done;
       if (this.ended) done();
     });
   }
-}
-
-/** How long a stand-in-to-be may take to reach the destination before a migration. */
-const CHECK_LINK_TIMEOUT_MS = 10_000;
-
-/**
- * Before a migration moves anything: can this keeper, as the stand-in it will be, read
- * its credentials and reach the destination's service with them? (It runs elsewhere
- * than `runx migrate`: another working directory, perhaps another network namespace.)
- */
-export function checkLink(id: string, to: string, auth: AuthOptions): Promise<void> {
-  const { Client } = migrationPackage();
-  const { creds, metadata, options } = clientCredentials(auth);
-  const client: MigrationClient = new Client(to, creds, options);
-  return new Promise<void>((resolve, reject) => {
-    client.Ping({ containerId: id }, metadata, { deadline: Date.now() + CHECK_LINK_TIMEOUT_MS }, (err) => {
-      client.close();
-      if (err) reject(new RunxError('EHOST', `this host's keeper, the container's stand-in after the switch-over, cannot reach ${to}: ${callErrorMessage(err)}`));
-      else resolve();
-    });
-  });
 }
 
 /**

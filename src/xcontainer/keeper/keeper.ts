@@ -1,40 +1,45 @@
 // The keeper: one host process per container. It owns the QEMU child, talks to the
 // guest agent, relays the container's stdio through its own inherited stdin, stdout
-// and stderr, serves the CLI on keeper.sock, and exits with the container's exit
+// and stderr, serves the CLI on keeper.sock (keeper-control.ts, through the state
+// machine of phases.ts and the handlers in ops/), and exits with the container's exit
 // status (128+N for death by signal N). Its pid is what `create --pid-file` writes,
-// so containerd's shim supervises it as it would runc's container process.
-import type { ChildProcess } from 'node:child_process';
+// so containerd's shim supervises it as it would runc's container process. This file
+// holds the keeper's session (its VM, stdio, stand-in link) and its life cycle.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { RunxError, messageOf } from '../../errors';
 import { log, configureLog, preloadLogger, stderrIsContainers } from '../../log';
 import type { AgentConnection, AgentExit } from '../agent/agent-connection';
-import type { FieldValue } from '../agent/agent-messages';
 import type { ContainerRecord } from '../state/container-record';
-import { processStartTime, sleep } from '../host/host';
+import { isSameProcessAlive, processStartTime, sleep } from '../host/host';
 import { joinHostCgroup } from '../cgroup/host-cgroup';
-import { KEEPER_GO, KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch, type KeeperReply, type KeeperRequest } from './keeper-launch';
+import type { GuestNetwork } from '../devices/net/config';
+import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from './keeper-launch';
+import { QemuChild } from './qemu-child';
+import { awaitGo, reportReady } from './ready-fd';
 import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
-import { abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
+import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
 import { enterHostNetns } from '../devices/net/keeper-netns';
 import { relayDns } from '../devices/net/dns-relay';
 import { type BootMode, type BootedVm, bootVm, consoleTail } from '../vm/vm-boot';
-import { StandIn, checkLink, releaseNic } from './keeper-standin';
+import { StandIn, releaseNic } from './keeper-standin';
 import { writeLaunch } from './keeper-spawn';
 import { ExecSessions } from './keeper-exec';
 import { HostTerminal } from './keeper-terminal';
-import type { AuthOptions } from '../../migrate/auth';
 import type { QmpClient } from '../vm/qmp-client';
 import { StateStore } from '../state/state-store';
 import { writeAllSync } from './write-all';
+import { KeeperMachine } from './phases';
+import { serveControl } from './keeper-control';
+import type { AgentPort, KeeperCore, QmpPort } from './ops/keeper-core';
+import type { LinkAuth, MigrationOwner } from './protocol';
+import type { RemoteLinkLoader } from './remote-link';
 import { pausingWriter } from '../agent/stdin-credit';
-import { socketPath } from '../state/socket-path';
 
-const READY_FD = 3;
 // Signals a supervisor may send the keeper's pid; they go to the container, as they
 // would to runc's container process. SIGKILL/SIGSTOP cannot be caught: a killed keeper
 // takes QEMU with it (parent-death signal).
@@ -44,61 +49,218 @@ export function exitStatusOf(exit: AgentExit): number {
   return exit.signal !== undefined ? 128 + exit.signal : (exit.code ?? 255) & 0xff;
 }
 
-class Keeper {
+/** What the keeper's entry gives it: the parts that live outside src/xcontainer. */
+export interface KeeperDeps {
+  /** The stand-in's link to another host (src/migrate), loaded when first needed. */
+  loadRemoteLink: RemoteLinkLoader;
+  /** Whether such a link could be opened (src/migrate), loaded when first needed. */
+  checkRemoteLink: (id: string, to: string, auth: LinkAuth) => Promise<void>;
+}
+
+class Keeper implements KeeperCore {
+  readonly machine = new KeeperMachine();
   private readonly store: StateStore;
   private record!: ContainerRecord;
-  private qemu?: ChildProcess;
+  private qemu?: QemuChild;
   private qemuStderrTail: () => string = () => '';
-  private agent?: AgentConnection;
-  private qmp?: QmpClient;
+  private agentConn?: AgentConnection;
+  private qmpClient?: QmpClient;
   private control?: net.Server;
-  private started = false;
-  private paused = false;
-  private exiting = false;
   private stdoutOpen = true;
+  private stderrOpen = true;
   private lastOutputAt = 0;
-  /** Set once the VM has been sent away and Finish may have run it elsewhere. */
-  private handingOver = false;
-  private migrationCancelled = false;
-  private standIn?: StandIn;
+  private link?: StandIn;
   /** Output of a VM a stand-in takes back, held until the old link has brought the rest. */
   private heldOutput?: Array<() => void>;
   private linkRetired?: Promise<void>;
-  private stderrOpen = true;
   private execs?: ExecSessions;
   private terminal?: HostTerminal;
   /** Set while a migration has our main thread in the host's network namespace. */
   private hostNetns?: { back(): void };
 
-  constructor(private readonly dir: string, private readonly launch: KeeperLaunch) {
+  constructor(private readonly dir: string, private readonly launch: KeeperLaunch, private readonly deps: KeeperDeps) {
     this.store = new StateStore(launch.root);
   }
 
   async run(): Promise<void> {
     this.record = this.store.read(this.launch.id);
-    const restore = this.launch.restore;
+    const { restore, incoming } = this.launch;
+    let startedAtCreate = false;
     try {
       // Before QEMU starts, so that it and every thread it makes are in the cgroup too.
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       await this.boot();
-      if (!restore && !this.launch.incoming) await this.prepareContainer(this.launch.startAfterCreate === true);
+      if (!restore && !incoming) startedAtCreate = await this.prepareContainer(this.launch.startAfterCreate === true);
+      this.machine.apply({ kind: 'booted', incoming: incoming !== undefined, started: startedAtCreate || restore?.status === 'running' });
       // In the try: a state directory removed meanwhile (delete --force) fails the create.
-      await this.serveControl();
+      this.control = await serveControl(path.join(this.dir, KEEPER_SOCKET), this, (sock, req, rest) => void this.execs!.serve(sock, req.fields, rest));
     } catch (err) {
-      this.reportReady({ ok: false, error: messageOf(err) });
+      reportReady({ ok: false, error: messageOf(err) });
       await this.stopQemu();
       process.exit(1);
     }
     this.relayStdin();
-    this.terminal?.onResize(({ rows, cols }) => this.agent?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
+    this.terminal?.onResize(({ rows, cols }) => this.agentConn?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
-    this.started ||= restore?.status === 'running';
     // A process started with create may have ended already: its exit wrote 'stopped'.
-    const status = this.exiting ? this.record.status
-      : this.launch.incoming ? 'creating' : restore?.status ?? (this.started ? 'running' : 'created');
+    const status = this.machine.is('exiting') ? this.record.status
+      : incoming ? 'creating' : restore?.status ?? (this.machine.facts.started ? 'running' : 'created');
     this.updateRecord({ status, keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
-    this.reportReady({ ok: true });
+    reportReady({ ok: true });
   }
+
+  // ---- KeeperCore: what the op handlers use ----
+
+  agent(): AgentPort {
+    if (!this.agentConn) throw new RunxError('ESTATE', 'the container has no VM here');
+    return this.agentConn;
+  }
+
+  qmp(): QmpPort {
+    if (!this.qmpClient) throw new RunxError('ESTATE', 'the container has no VM here');
+    return this.qmpClient;
+  }
+
+  /**
+   * Output the guest sent before the stop is written out first; what it had not yet
+   * sent stays in the saved device state and reaches the restored container's keeper.
+   */
+  async saveCheckpoint(dir: string): Promise<void> {
+    await this.outputQuiet();
+    await saveVmState(this.qmpClient!, path.join(dir, VM_STATE_FILE));
+    copySparse(path.join(this.dir, ROOT_DISK), path.join(dir, ROOT_DISK));
+  }
+
+  endAfterCheckpoint(): void {
+    setImmediate(() => void this.stopQemu().then(() => this.finish(137)));
+  }
+
+  async sendVm(send: SendOptions, progress: (p: unknown) => void, wasRunning: boolean, cancelled: () => boolean): Promise<MigrationStats> {
+    // In a namespace of the container's own, we and QEMU cannot reach the other host:
+    // our sockets are made in the one we came from, and QEMU's streams already go
+    // through our tunnel (stream-tunnel), over unix sockets. We stay there
+    // until the migration ends (handover) or is aborted (leaveHostNetns).
+    const hostNetns = enterHostNetns();
+    this.hostNetns = hostNetns;
+    try {
+      return await sendVm(this.qmpClient!, send, progress, wasRunning, cancelled);
+    } catch (err) {
+      this.leaveHostNetns();
+      throw err;
+    }
+  }
+
+  leaveHostNetns(): void {
+    this.hostNetns?.back();
+    this.hostNetns = undefined;
+  }
+
+  async leaveVm(): Promise<void> {
+    await this.outputQuiet();
+    this.agentConn?.removeAllListeners('exit');
+    await this.qemu?.stop();
+  }
+
+  /** After switch-over: relay to the destination. */
+  async standIn(to: string, auth: LinkAuth): Promise<void> {
+    const openLink = await this.deps.loadRemoteLink();
+    this.link = new StandIn(this.launch.id, to, auth, {
+      stdout: (b) => this.writeStdout(b),
+      stderr: (b) => this.writeStderr(b),
+      exit: (status) => {
+        this.machine.apply({ kind: 'ending' });
+        this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
+        this.finish(status);
+      },
+    }, openLink);
+    const annotations = { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to };
+    this.updateRecord({ annotations, qemuPid: undefined, qemuStartTime: undefined });
+  }
+
+  /**
+   * Back with the stand-in on its first host, whose link ran through us: our exit,
+   * after the output already written, ends that link (once the reply is out), and
+   * nothing of the container stays here.
+   */
+  endAsReturned(to: string): void {
+    releaseNic(this.dir, this.launch);
+    this.updateRecord({ status: 'stopped', annotations: { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to }, qemuPid: undefined, qemuStartTime: undefined });
+    setTimeout(() => this.finish(0), 50);
+  }
+
+  signalRemote(signal: number): void {
+    if (!this.link) throw new RunxError('ESTATE', 'the container is not running here (it was migrated)');
+    this.link.signal(signal);
+  }
+
+  async bootIncoming(incoming: IncomingEndpoints, network: GuestNetwork | undefined): Promise<void> {
+    this.launch.incoming = incoming;
+    this.launch.qemu.network = network;
+    // How it first started no longer matters: its state comes from the other host.
+    this.launch.template = undefined;
+    this.launch.restore = undefined;
+    writeLaunch(this.dir, this.launch);
+    await this.boot();
+  }
+
+  async runIncoming(): Promise<void> {
+    await finishIncoming(this.qmpClient!);
+    await this.agent().request('ping', {});
+  }
+
+  /** The container runs here again: the stand-in's link retires once the other host's last output is in. */
+  retireLink(): void {
+    const link = this.link!;
+    this.link = undefined;
+    this.launch.incoming = undefined;
+    writeLaunch(this.dir, this.launch);
+    this.heldOutput ??= [];
+    this.linkRetired = link.retire().then(() => {
+      const held = this.heldOutput ?? [];
+      this.heldOutput = undefined;
+      for (const write of held) write();
+    });
+    const annotations = { ...(this.record.annotations ?? {}) };
+    delete annotations['io.runx.migrated-to'];
+    this.updateRecord({ annotations });
+  }
+
+  async abortIncoming(network: GuestNetwork | undefined): Promise<void> {
+    abandonIncoming();
+    this.agentConn?.removeAllListeners('exit');
+    await this.qemu?.stop();
+    this.heldOutput = undefined;
+    this.launch.incoming = undefined;
+    this.launch.qemu.network = network;
+    writeLaunch(this.dir, this.launch);
+    this.updateRecord({ qemuPid: undefined, qemuStartTime: undefined });
+  }
+
+  async checkLink(to: string, auth: LinkAuth): Promise<void> {
+    // From where the stand-in's link will be made (see sendVm), then back.
+    const hostNetns = enterHostNetns();
+    try {
+      await this.deps.checkRemoteLink(this.launch.id, to, auth);
+    } finally {
+      hostNetns.back();
+    }
+  }
+
+  ownerAlive(owner: MigrationOwner): boolean {
+    return isSameProcessAlive(owner.pid, owner.startTime);
+  }
+
+  updateRecord(patch: Partial<ContainerRecord>): void {
+    this.record = { ...this.record, ...patch };
+    try {
+      this.store.write(this.record);
+    } catch (err) {
+      // The state dir may be gone (delete --force raced us); the exit status still stands.
+      log().warn(`cannot write state of ${this.launch.id}: ${messageOf(err)}`);
+    }
+  }
+
+  // ---- the VM and the container's stdio ----
 
   private async boot(): Promise<void> {
     const { qemu, restore, incoming, template } = this.launch;
@@ -121,19 +283,19 @@ class Keeper {
       writeLaunch(this.dir, this.launch);
       return this.boot();
     }
-    this.qemu = vm.child;
-    this.qmp = vm.qmp;
-    this.agent = vm.agent;
+    const qemuChild = new QemuChild(vm.child, vm.qmp);
+    this.qemu = qemuChild;
+    this.qmpClient = vm.qmp;
+    this.agentConn = vm.agent;
     this.qemuStderrTail = vm.stderrTail;
     const pid = vm.child.pid;
     this.updateRecord({ qemuPid: pid, qemuStartTime: pid ? processStartTime(pid) : undefined, accel: qemu.accel });
-    vm.child.on('exit', (code, signal) => this.onQemuExit(code, signal));
-    this.wireAgent();
+    vm.child.on('exit', (code, signal) => this.onQemuExit(qemuChild, code, signal));
+    this.wireAgent(vm.agent);
     this.execs = new ExecSessions(vm.agent);
   }
 
-  private wireAgent(): void {
-    const agent = this.agent!;
+  private wireAgent(agent: AgentConnection): void {
     agent.on('stdout', (buf) => {
       this.lastOutputAt = Date.now();
       this.afterLink(() => this.writeStdout(buf));
@@ -158,8 +320,8 @@ class Keeper {
     if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf);
   }
 
-  /** Has the agent create the container (and, with `start`, start its process right after). */
-  private async prepareContainer(start: boolean): Promise<void> {
+  /** Has the agent create the container (and, with `start`, start its process right after); true if it started it. */
+  private async prepareContainer(start: boolean): Promise<boolean> {
     // Fresh at the moment of create, and never written to disk: the clock, and seed
     // material for the guest's CRNG (a VM from a template must not share its random
     // state with the template's other children).
@@ -172,264 +334,27 @@ class Keeper {
       const size = this.terminal.size();
       if (size && !create.some(([k]) => k === 'rows')) create.push(['rows', size.rows], ['cols', size.cols]);
     }
-    const created = this.agent!.request('create', create);
+    const agent = this.agentConn!;
+    const created = agent.request('create', create);
     // Sent at once, not after create's reply: the agent takes requests in order, and
     // one that finds no container (create failed) is refused; create's error is the one
     // reported then.
-    const started = start ? this.agent!.request('start', {}) : undefined;
+    const started = start ? agent.request('start', {}) : undefined;
     started?.catch(() => undefined);
     await created;
-    if (started) {
-      await started;
-      this.started = true;
-    }
+    if (!started) return false;
+    await started;
+    return true;
   }
 
   private relayStdin(): void {
     const stdin = this.terminal?.input() ?? process.stdin;
     // Within the agent's credit: out of it, our source waits (stdin-credit.ts).
     const write = pausingWriter(stdin);
-    const send = (chunk: Buffer) => (this.standIn ? this.standIn.stdin(chunk) : this.agent && write(this.agent.stdinStream(), chunk));
+    const send = (chunk: Buffer) => (this.link ? this.link.stdin(chunk) : this.agentConn && write(this.agentConn.stdinStream(), chunk));
     stdin.on('data', (chunk: Buffer) => send(chunk));
-    stdin.on('end', () => (this.launch.incoming && !this.started ? void this.orphaned() : send(Buffer.alloc(0))));
+    stdin.on('end', () => (this.launch.incoming && this.machine.is('booting') ? void this.orphaned() : send(Buffer.alloc(0))));
     stdin.on('error', () => send(Buffer.alloc(0)));
-  }
-
-  private serveControl(): Promise<void> {
-    const file = path.join(this.dir, KEEPER_SOCKET);
-    fs.rmSync(file, { force: true });
-    this.control = net.createServer((sock) => {
-      const progress = (p: unknown) => { if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: p })}\n`); };
-      sock.on('error', () => { /* the client went away */ });
-      // One request line; for exec, what follows it is the process's stdio stream.
-      let head = Buffer.alloc(0);
-      const onData = (d: Buffer) => {
-        head = Buffer.concat([head, d]);
-        const nl = head.indexOf(0x0a);
-        if (nl < 0) return;
-        sock.off('data', onData);
-        const rest = head.subarray(nl + 1);
-        let req: KeeperRequest;
-        try {
-          req = JSON.parse(head.subarray(0, nl).toString('utf8')) as KeeperRequest;
-        } catch {
-          sock.end(`${JSON.stringify({ ok: false, error: 'malformed request' })}\n`);
-          return;
-        }
-        if (req.op === 'exec') void this.serveExec(sock, req.fields, rest);
-        else void this.handle(req, progress).then((reply) => sock.end(`${JSON.stringify(reply)}\n`));
-      };
-      sock.on('data', onData);
-    });
-    const control = this.control;
-    return new Promise((resolve, reject) => {
-      control.once('error', (err) => reject(new RunxError('ESTATE', `cannot serve ${KEEPER_SOCKET}: ${messageOf(err)}${fs.existsSync(this.dir) ? '' : ' (the state directory was removed)'}`)));
-      control.listen(socketPath(file), () => {
-        control.on('error', (err) => log().warn(`${KEEPER_SOCKET}: ${messageOf(err)}`));
-        resolve();
-      });
-    });
-  }
-
-  private async serveExec(sock: net.Socket, fields: Array<[string, FieldValue]>, rest: Buffer): Promise<void> {
-    const refuse = (error: string): void => void sock.end(`${JSON.stringify({ ok: false, error } satisfies KeeperReply)}\n`);
-    if (this.standIn || this.handingOver) return refuse('the container is not running here (it was migrated)');
-    if (this.exiting || !this.execs) return refuse('cannot exec in a stopped container');
-    if (this.paused) return refuse('cannot exec in a paused container');
-    await this.execs.serve(sock, fields, rest);
-  }
-
-  private async handle(req: KeeperRequest, progress: (p: unknown) => void): Promise<KeeperReply> {
-    try {
-      switch (req.op) {
-        case 'ping':
-          return { ok: true };
-        case 'start':
-          if (this.started) return { ok: false, error: 'cannot start an already running container' };
-          this.started = true;
-          await this.agent!.request('start', {});
-          this.updateRecord({ status: 'running' });
-          return { ok: true };
-        case 'kill':
-          if (this.standIn) this.standIn.signal(req.signal);
-          else await this.agent!.request('kill', { signal: req.signal, all: req.all });
-          return { ok: true };
-        case 'migrate': {
-          if (this.exiting || this.standIn) return { ok: false, error: 'the container is not running here' };
-          this.migrationCancelled = false;
-          // In a namespace of the container's own, we and QEMU cannot reach the other
-          // host: our sockets are made in the one we came from, and we relay QEMU's.
-          const hostNetns = enterHostNetns();
-          this.hostNetns = hostNetns;
-          const send = hostNetns.moved ? { ...req.send, relay: true } : req.send;
-          let stats;
-          try {
-            stats = await sendVm(this.qmp!, send, progress, !this.paused, () => this.migrationCancelled);
-          } catch (err) {
-            hostNetns.back();
-            throw err;
-          }
-          this.handingOver = true;
-          return { ok: true, result: stats };
-        }
-        case 'cancel-migration':
-          // Seen by the running 'migrate' at its next poll: it cleans up and fails.
-          this.migrationCancelled = true;
-          return { ok: true };
-        case 'abort-migration':
-          // Finish never ran: the destination never ran the VM, so ours is still the one.
-          this.handingOver = false;
-          this.hostNetns?.back();
-          if (!this.paused) await this.qmp!.execute('cont', {});
-          return { ok: true };
-        case 'handover':
-          await this.becomeStandIn(req.to, req.auth, req.standIn !== false);
-          return { ok: true };
-        case 'check-link': {
-          // From where the stand-in's link will be made (see 'migrate'), then back.
-          const hostNetns = enterHostNetns();
-          try {
-            await checkLink(this.launch.id, req.to, req.auth);
-          } finally {
-            hostNetns.back();
-          }
-          return { ok: true };
-        }
-        case 'finish-incoming':
-          await finishIncoming(this.qmp!);
-          await this.agent!.request('ping', {});
-          this.started = true;
-          if (this.standIn) this.takeBack();
-          this.updateRecord({ status: 'running' });
-          return { ok: true };
-        case 'take-back':
-          // The container comes back to the host this keeper stands in on: the pid its
-          // supervisor knows runs it again, from a VM waiting for the incoming state.
-          if (!this.standIn) return { ok: false, error: 'this keeper is not a stand-in' };
-          this.launch.incoming = req.incoming;
-          this.launch.qemu.network = req.network;
-          // How it first started no longer matters: its state comes from the other host.
-          this.launch.template = undefined;
-          this.launch.restore = undefined;
-          writeLaunch(this.dir, this.launch);
-          await this.boot();
-          return { ok: true };
-        case 'abort-incoming':
-          // The return will not happen: end that VM and go on standing in.
-          if (!this.standIn) return { ok: false, error: 'this keeper is not a stand-in' };
-          abandonIncoming();
-          this.agent?.removeAllListeners('exit');
-          await this.stopQemu();
-          this.exiting = false;
-          this.heldOutput = undefined;
-          this.launch.incoming = undefined;
-          this.launch.qemu.network = req.network;
-          writeLaunch(this.dir, this.launch);
-          this.updateRecord({ qemuPid: undefined, qemuStartTime: undefined });
-          return { ok: true };
-        case 'pause':
-          if (this.paused) return { ok: true };
-          await this.qmp!.execute('stop', {});
-          this.paused = true;
-          this.updateRecord({ status: 'paused' });
-          return { ok: true };
-        case 'resume':
-          if (!this.paused) return { ok: true };
-          await this.qmp!.execute('cont', {});
-          this.paused = false;
-          this.updateRecord({ status: 'running' });
-          return { ok: true };
-        case 'checkpoint':
-          await this.checkpoint(req.dir, req.leaveRunning);
-          return { ok: true };
-        case 'resize':
-          await this.agent!.request('resize', { rows: req.rows, cols: req.cols });
-          return { ok: true };
-        case 'stats':
-        case 'update': {
-          // A stopped VM would not answer; a migrated one is not ours to ask.
-          if (this.standIn || this.handingOver) return { ok: false, error: 'the container is not running here (it was migrated)' };
-          if (this.exiting) return { ok: false, error: 'the container is not running' };
-          if (this.paused) return { ok: false, error: `cannot ${req.op === 'stats' ? 'read the stats of' : 'update'} a paused container: its VM is stopped` };
-          if (req.op === 'update') {
-            await this.agent!.request('update', req.fields);
-            return { ok: true };
-          }
-          const usage = await this.agent!.request('stats', {});
-          return { ok: true, result: Object.fromEntries(usage.fields) };
-        }
-        case 'exec':
-          return { ok: false, error: 'exec is served on its own connection' };
-        case 'ps': {
-          if (this.standIn) return { ok: false, error: 'the container is not running here (it was migrated)' };
-          const reply = await this.agent!.request('ps', {});
-          return { ok: true, result: reply.fields.filter(([k]) => k === 'proc').map(([, v]) => v) };
-        }
-        default:
-          return { ok: false, error: `unknown keeper request ${(req as { op: string }).op}` };
-      }
-    } catch (err) {
-      return { ok: false, error: messageOf(err) };
-    }
-  }
-
-  /**
-   * Writes the VM's state and a copy of its root disk into `dir`, taken at one instant
-   * while the VM is stopped. Output the guest sent before the stop is written out
-   * first; what it had not yet sent stays in the saved device state and reaches the
-   * restored container's keeper. On failure the VM resumes untouched.
-   */
-  private async checkpoint(dir: string, leaveRunning: boolean): Promise<void> {
-    if (this.exiting) throw new RunxError('ESTATE', 'the container is exiting');
-    const qmp = this.qmp!;
-    await qmp.execute('stop', {});
-    try {
-      await this.outputQuiet();
-      await saveVmState(qmp, path.join(dir, VM_STATE_FILE));
-      copySparse(path.join(this.dir, ROOT_DISK), path.join(dir, ROOT_DISK));
-    } catch (err) {
-      if (!this.paused) await qmp.execute('cont', {}).catch(() => undefined);
-      throw err;
-    }
-    if (leaveRunning) {
-      // A paused container (containerd pauses before it checkpoints) stays paused.
-      if (!this.paused) await qmp.execute('cont', {});
-      return;
-    }
-    // As with runc, a checkpoint without --leave-running ends the container: its
-    // process is gone from this host as if killed (137).
-    this.exiting = true;
-    this.updateRecord({ status: 'stopped', exitStatus: 137, finished: new Date().toISOString(), checkpointed: true });
-    setImmediate(() => void this.stopQemu().then(() => this.finish(137)));
-  }
-
-  /** After switch-over: end the (stopped) local VM and relay to the destination. */
-  private async becomeStandIn(to: string, auth: AuthOptions, standIn: boolean): Promise<void> {
-    if (!this.handingOver) throw new RunxError('ESTATE', 'no completed migration to hand over');
-    await this.outputQuiet();
-    this.agent?.removeAllListeners('exit');
-    await this.stopQemu();
-    this.exiting = false;
-    if (!standIn) {
-      // Back with the stand-in on its first host, whose link ran through us: our exit,
-      // after the output above, ends that link (once the reply is out), and nothing of
-      // the container stays here.
-      releaseNic(this.dir, this.launch);
-      this.updateRecord({ status: 'stopped', annotations: { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to }, qemuPid: undefined, qemuStartTime: undefined });
-      setTimeout(() => this.finish(0), 50);
-      return;
-    }
-    this.standIn = new StandIn(this.launch.id, to, auth, {
-      stdout: (b) => this.writeStdout(b),
-      stderr: (b) => this.writeStderr(b),
-      exit: (status) => {
-        this.exiting = true;
-        this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
-        this.finish(status);
-      },
-    });
-    const annotations = { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to };
-    this.updateRecord({ annotations, qemuPid: undefined, qemuStartTime: undefined });
   }
 
   /**
@@ -437,6 +362,7 @@ class Keeper {
    * Finish means that serve is gone and nobody will run this VM, nor remove it.
    */
   private async orphaned(): Promise<void> {
+    this.machine.apply({ kind: 'ending' });
     abandonIncoming();
     await this.stopQemu();
     this.store.remove(this.launch.id);
@@ -446,27 +372,9 @@ class Keeper {
     this.finish(255);
   }
 
-  /** The container runs here again: the stand-in's link retires once the other host's last output is in. */
-  private takeBack(): void {
-    const link = this.standIn!;
-    this.standIn = undefined;
-    this.handingOver = false;
-    this.launch.incoming = undefined;
-    writeLaunch(this.dir, this.launch);
-    this.heldOutput ??= [];
-    this.linkRetired = link.retire().then(() => {
-      const held = this.heldOutput ?? [];
-      this.heldOutput = undefined;
-      for (const write of held) write();
-    });
-    const annotations = { ...(this.record.annotations ?? {}) };
-    delete annotations['io.runx.migrated-to'];
-    this.updateRecord({ annotations });
-  }
-
   /** Output of a VM taken back (it runs from the switch-over) comes after what the old link still brings. */
   private afterLink(write: () => void): void {
-    if (this.standIn || this.heldOutput) (this.heldOutput ??= []).push(write);
+    if (this.link || this.heldOutput) (this.heldOutput ??= []).push(write);
     else write();
   }
 
@@ -480,20 +388,20 @@ class Keeper {
     // Our SIGWINCH comes from the host terminal we hold: HostTerminal turns it into a resize.
     if (sig === 'SIGWINCH' && this.terminal?.consoleFd !== undefined) return;
     const num = (require('node:os') as typeof import('node:os')).constants.signals[sig];
-    if (this.standIn) {
+    if (this.link) {
       try {
-        this.standIn.signal(num);
+        this.link.signal(num);
       } catch (err) {
         log().warn(`forwarding ${sig}: ${messageOf(err)}`);
       }
       return;
     }
-    this.agent?.request('kill', { signal: num, all: false }).catch((err) => log().warn(`forwarding ${sig}: ${messageOf(err)}`));
+    this.agentConn?.request('kill', { signal: num, all: false }).catch((err) => log().warn(`forwarding ${sig}: ${messageOf(err)}`));
   }
 
   private async onContainerExit(exit: AgentExit): Promise<void> {
-    if (this.exiting) return;
-    this.exiting = true;
+    if (this.machine.is('exiting') || this.qemu?.ending) return;
+    this.machine.apply({ kind: 'ending' });
     const status = exitStatusOf(exit);
     log().info({ exit }, `container ${this.launch.id} exited with status ${status}`);
     this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
@@ -501,43 +409,25 @@ class Keeper {
     // is out, and nothing reads the root disk after its container (checkpoints are of
     // running ones; delete discards it). The agent's orderly shutdown (sync, then
     // reboot) cost ~15 ms more than this under TCG.
-    await this.killQemu();
+    await this.qemu?.kill();
     log().debug('VM ended');
     await this.linkRetired;
     this.finish(status);
   }
 
-  private onQemuExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.exiting || this.handingOver) return;
-    this.exiting = true;
+  private onQemuExit(qemu: QemuChild, code: number | null, signal: NodeJS.Signals | null): void {
+    // Ended on purpose, sent (handed over), or not ours to watch (standing in, and a
+    // take-back's VM until it runs): its end is not the container's.
+    if (qemu.ending || this.machine.is('exiting', 'handed-over', 'standing-in', 'taking-back')) return;
+    this.machine.apply({ kind: 'ending' });
     const why = this.qemuStderrTail().trim().split('\n').pop() || `exit ${code ?? signal}`;
     log().error(`VM of container ${this.launch.id} ended unexpectedly: ${why}; console: ${consoleTail(path.join(this.dir, CONSOLE_LOG))}`);
     this.updateRecord({ status: 'stopped', exitStatus: 255, finished: new Date().toISOString() });
     this.finish(255);
   }
 
-  /** Ends QEMU: QMP quit; SIGKILL if it has not gone within a second. */
-  private stopQemu(): Promise<void> {
-    return this.endQemu(true);
-  }
-
-  /** Ends QEMU at once (SIGKILL), for a VM whose state nobody needs. */
-  private killQemu(): Promise<void> {
-    return this.endQemu(false);
-  }
-
-  private async endQemu(quitFirst: boolean): Promise<void> {
-    this.exiting = true;
-    const child = this.qemu;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    if (quitFirst) {
-      await this.qmp?.execute('quit', {}).catch(() => undefined);
-      const quit = await Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
-      if (quit) return;
-    }
-    child.kill('SIGKILL');
-    await gone;
+  private async stopQemu(): Promise<void> {
+    await this.qemu?.stop();
   }
 
   private finish(status: number): void {
@@ -546,50 +436,10 @@ class Keeper {
     fs.rmSync(path.join(this.dir, KEEPER_SOCKET), { force: true });
     process.exit(status);
   }
-
-  private updateRecord(patch: Partial<ContainerRecord>): void {
-    this.record = { ...this.record, ...patch };
-    try {
-      this.store.write(this.record);
-    } catch (err) {
-      // The state dir may be gone (delete --force raced us); the exit status still stands.
-      log().warn(`cannot write state of ${this.launch.id}: ${messageOf(err)}`);
-    }
-  }
-
-  private reportReady(reply: KeeperReply): void {
-    try {
-      fs.writeSync(READY_FD, `${JSON.stringify(reply)}\n`);
-      fs.closeSync(READY_FD);
-    } catch { /* create went away; nothing to tell */ }
-  }
 }
 
-/**
- * Blocks until the starter's go line on fd 3 (keeperGo): launch.json is written then.
- * False on EOF: the starter went away (or failed) before that, and there is nothing
- * to keep.
- */
-function awaitGo(): boolean {
-  const buf = Buffer.alloc(16);
-  let text = '';
-  for (;;) {
-    let n: number;
-    try {
-      n = fs.readSync(READY_FD, buf, 0, buf.length, null);
-    } catch (err) {
-      // Our end of the socket pair is blocking; this only guards a starter that made it not.
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      return false;
-    }
-    if (n === 0) return false;
-    text += buf.toString('utf8', 0, n);
-    if (text.includes('\n')) return text.startsWith(`${KEEPER_GO}\n`);
-  }
-}
-
-/** Entry point of the keeper process: `runx __keeper <state dir>`. */
-export async function runKeeper(dir: string): Promise<void> {
+/** Entry point of the keeper process: `runx __keeper <state dir>` (src/keeper-main.ts). */
+export async function runKeeper(dir: string, deps: KeeperDeps): Promise<void> {
   // While create is still building what launch.json names: what comes after go is
   // the container's start-up time.
   preloadLogger();
@@ -602,6 +452,5 @@ export async function runKeeper(dir: string): Promise<void> {
   stderrIsContainers();
   process.chdir(dir);
   process.title = `runx keeper ${launch.id}`;
-  await new Keeper(dir, launch).run();
+  await new Keeper(dir, launch, deps).run();
 }
-

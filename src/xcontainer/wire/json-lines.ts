@@ -1,12 +1,16 @@
 // Splits a byte stream into newline-delimited JSON values. QMP and the keeper's
-// control socket both speak JSON lines; chunks may split or merge lines arbitrarily.
+// control socket both speak JSON lines; chunks may split or merge lines arbitrarily,
+// and split a multi-byte UTF-8 character too: a decoder keeps its first bytes until
+// the rest arrive.
+import { StringDecoder } from 'node:string_decoder';
 
 export class JsonLineReader {
   private pending = '';
+  private readonly decoder = new StringDecoder('utf8');
   constructor(private readonly onValue: (value: unknown) => void, private readonly onBadLine: (line: string) => void) {}
 
   push(chunk: Buffer | string): void {
-    this.pending += chunk.toString();
+    this.pending += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     let nl: number;
     while ((nl = this.pending.indexOf('\n')) >= 0) {
       const line = this.pending.slice(0, nl).trim();
