@@ -56,6 +56,8 @@ export class FakeCore implements KeeperCore {
     this.calls.push(`sendVm ${send.migrateUri} wasRunning=${wasRunning}`);
     return this.send(cancelled);
   }
+  /** A fake keeper never leaves its namespace: nothing to come back from. */
+  leaveHostNetns(): void { /* no-op */ }
   async leaveVm(): Promise<void> { this.calls.push('leaveVm'); }
   async standIn(to: string, auth: LinkAuth): Promise<void> { this.calls.push(`standIn ${to} ${auth.tokenFile ?? ''}`); }
   endAsReturned(to: string): void { this.calls.push(`endAsReturned ${to}`); }
