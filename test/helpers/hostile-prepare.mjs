@@ -9,7 +9,7 @@ import fs from 'node:fs';
 
 const require = createRequire(import.meta.url);
 const dist = new URL('../../dist/', import.meta.url).pathname;
-const { CHANNEL_OPTIONS, MIGRATION_PROTOCOL_VERSION, migrationPackage } = require(`${dist}migrate/proto.js`);
+const { MIGRATION_PROTOCOL_VERSION, migrationPackage } = require(`${dist}migrate/proto.js`);
 const { clientCredentials } = require(`${dist}migrate/auth.js`);
 const { qemuBuild } = require(`${dist}xcontainer/vm/qemu-build.js`);
 const { chooseAccel } = require(`${dist}xcontainer/vm/accel.js`);
@@ -21,8 +21,8 @@ const config = defaultSpec(false);
 if (mounts) config.mounts = JSON.parse(mounts);
 const assets = findGuestAssets();
 const { Client } = migrationPackage();
-const { creds, metadata } = clientCredentials({ tokenFile });
-const client = new Client(addr, creds, CHANNEL_OPTIONS);
+const { creds, metadata, options } = clientCredentials({ tokenFile });
+const client = new Client(addr, creds, options);
 const call = (f) => new Promise((resolve, reject) => f((err, res) => (err ? reject(err) : resolve(res))));
 const deadline = () => ({ deadline: Date.now() + 60_000 });
 try {
