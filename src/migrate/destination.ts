@@ -16,7 +16,7 @@ import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import {
   type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
-  StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+  StateStore, askKeeper, callKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { checkNetnsName, checkPrepareNames } from './prepare-trust';
@@ -275,9 +275,8 @@ export class Destination {
     if (back) {
       log().warn(`aborting the return of ${id}: ${reason}`);
       this.returns.delete(id);
-      const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'abort-incoming', network: back.previous })
-        .catch((err: Error) => ({ ok: false as const, error: err.message }));
-      if (!reply.ok) log().warn(`abort of ${id}'s return: ${reply.error}`);
+      await callKeeper(this.store.file(id, KEEPER_SOCKET), 'abort-incoming', { network: back.previous })
+        .catch((err: Error) => log().warn(`abort of ${id}'s return: ${err.message}`));
       removePskDir(this.store.file(id, TLS_DIR));
       if (back.network) teardownNetwork(back.network);
       return;
@@ -308,8 +307,7 @@ export class Destination {
     return {
       stdin: (b) => (b.length ? keeper.stdin?.write(b) : keeper.stdin?.end()),
       signal: async (n) => {
-        const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'kill', signal: n, all: false });
-        if (!reply.ok) throw new RunxError(reply.code, reply.error);
+        await callKeeper(this.store.file(id, KEEPER_SOCKET), 'kill', { signal: n, all: false });
       },
     };
   }
