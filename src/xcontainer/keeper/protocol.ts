@@ -87,8 +87,13 @@ export interface KeeperRefusal {
 
 export type KeeperReply<K extends KeeperOp = KeeperOp> = { ok: true; protocol: number; result?: KeeperResult<K> } | KeeperRefusal;
 
-/** A line the keeper may send before its reply, for long operations. */
+/** A line the keeper may send before its reply, for long operations (migrate's phases). */
 export interface KeeperProgress { progress: unknown }
+
+/** Tells a progress line from the reply: a reply never has a `progress` field. */
+export function isKeeperProgress(line: unknown): line is KeeperProgress {
+  return typeof line === 'object' && line !== null && 'progress' in line;
+}
 
 /** The one-line error of a version skew, whichever end finds it. */
 export function protocolMismatch(keeper: number | undefined, cli: number | undefined): string {
