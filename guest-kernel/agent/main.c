@@ -74,12 +74,21 @@ static void reply_id(struct agent *a, const char *name, const char *id)
 	send_ctl(a, &o);
 }
 
+/* The container's stdin bytes the agent holds and has not granted back (buffered, or
+ * gone and owed): a host end that is new to this agent (a reconnect, a restore) resumes
+ * its credit from this, not from a full window (credit.h). */
+static size_t stdin_held(const struct agent *a)
+{
+	return relay_buf_pending(&a->in) + a->in.owed;
+}
+
 static void send_hello(struct agent *a)
 {
 	struct ctl_out o;
 	ctl_begin(&o, MSG_HELLO);
 	ctl_addu(&o, KEY_PROTO, PROTO_VERSION);
 	ctl_add(&o, KEY_AGENT, AGENT_VERSION);
+	ctl_addu(&o, KEY_HELD, stdin_held(a));
 	send_ctl(a, &o);
 }
 
@@ -338,7 +347,11 @@ static void handle_control(struct agent *a, struct frame *f)
 	} else if (strcmp(m.name, MSG_STATS) == 0) {
 		handle_stats(a, id);
 	} else if (strcmp(m.name, MSG_PING) == 0) {
-		reply_id(a, MSG_OK, id);
+		struct ctl_out o;
+		ctl_begin(&o, MSG_OK);
+		ctl_add(&o, KEY_ID, id);
+		ctl_addu(&o, KEY_HELD, stdin_held(a));
+		send_ctl(a, &o);
 	} else {
 		logmsg("protocol error: unknown message %.64s", m.name);
 		char msg[128];

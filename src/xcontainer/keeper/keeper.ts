@@ -205,7 +205,9 @@ class Keeper implements KeeperCore {
 
   async runIncoming(): Promise<void> {
     await finishIncoming(this.qmpClient!);
-    await this.agent().request('ping', {});
+    // Also resumes the container's stdin credit from what the agent holds.
+    if (!this.agentConn) throw new RunxError('ESTATE', 'the container has no VM here');
+    await this.agentConn.ping();
   }
 
   /** The container runs here again: the stand-in's link retires once the other host's last output is in. */
@@ -307,6 +309,8 @@ class Keeper implements KeeperCore {
     agent.on('exit', (exit) => void this.onContainerExit(exit));
     agent.on('protocolError', (why) => log().warn(`agent protocol: ${why}`));
     agent.on('hello', () => log().info('agent reconnected'));
+    // One line; the VM and the container are left running as they are, unmanaged.
+    agent.on('refused', (why) => log().error(`container ${this.launch.id}: ${why}`));
     if (this.launch.dnsRelay) relayDns(agent, this.launch.dnsRelay);
   }
 
