@@ -102,6 +102,25 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     if (held !== undefined) stream.resync(Number(held), mark);
   }
 
+  /**
+   * Holds every stdin stream back and resolves once the agent has read all that was
+   * sent of them (a ping's round trip: the port is read in order): for a checkpoint,
+   * whose stopped VM would otherwise lose what was still between us and the guest.
+   * The returned function lets the streams go on (after --leave-running).
+   */
+  async holdStdin(): Promise<() => void> {
+    const streams = [...this.stdin.values()];
+    for (const stream of streams) stream.suspend();
+    const release = () => { if (!this.refusal) for (const stream of streams) stream.unsuspend(); };
+    try {
+      await this.request('ping', {});
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
+  }
+
   /** Sends a message that has no reply (`dns-answer`, devices/net/dns-relay.ts). */
   notify(name: string, fields: Record<string, FieldValue | undefined> = {}): void {
     this.sendControl(controlMessage(name, fields));

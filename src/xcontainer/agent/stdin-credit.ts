@@ -56,9 +56,17 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
     if (wasWaiting && this.queued === 0) this.emit('drain');
   }
 
-  /** Nothing more goes out (what waits stays queued, the source stays paused) until the stream closes. */
+  /** Nothing more goes out (what waits stays queued, the source stays paused) until unsuspend(). */
   suspend(): void {
     this.suspended = true;
+  }
+
+  unsuspend(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    const wasWaiting = this.queued > 0;
+    this.flush();
+    if (wasWaiting && this.queued === 0) this.emit('drain');
   }
 
   /**

@@ -24,15 +24,21 @@ export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
   async checkpoint(core, req) {
     const wasPaused = core.machine.is('paused');
     const qmp = core.qmp();
-    await qmp.execute('stop', {});
+    // Stdin still between us and the guest when it stops would be lost with this QEMU:
+    // the agent reads it all first, and nothing more goes until the VM runs again. (A
+    // paused guest cannot read: what was in flight then stays QEMU's, lost at exit.)
+    const release = wasPaused ? undefined : await core.agent().holdStdin();
     try {
+      await qmp.execute('stop', {});
       await core.saveCheckpoint(req.dir);
     } catch (err) {
       if (!wasPaused) await qmp.execute('cont', {}).catch(() => undefined);
+      release?.();
       throw err;
     }
     if (req.leaveRunning) {
       if (!wasPaused) await qmp.execute('cont', {});
+      release?.();
       return undefined;
     }
     // As with runc, a checkpoint without --leave-running ends the container: its
