@@ -313,10 +313,6 @@ static void handle_control(struct agent *a, struct frame *f)
 	}
 	const char *id = ctl_get(&m, KEY_ID);
 	uint64_t idv;
-	if (strcmp(m.name, MSG_SHUTDOWN) == 0) {
-		ctl_msg_free(&m);
-		vm_shutdown();
-	}
 	if (strcmp(m.name, MSG_DNS_ANSWER) == 0) {
 		/* No id: like a datagram, an answer gets no reply. */
 		dns_give_answer(a->dns_fd, &m);

@@ -411,8 +411,8 @@ class Keeper implements KeeperCore {
     this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
     // Nothing in the VM is needed any more: the agent reports the exit once all output
     // is out, and nothing reads the root disk after its container (checkpoints are of
-    // running ones; delete discards it). The agent's orderly shutdown (sync, then
-    // reboot) cost ~15 ms more than this under TCG.
+    // running ones; delete discards it). An orderly end in the agent (sync, then
+    // reboot) cost ~15 ms more than this under TCG, and the protocol has none.
     await this.qemu?.kill();
     log().debug('VM ended');
     await this.linkRetired;
