@@ -61,6 +61,8 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
   private refusal?: string;
   /** The agent (name/version) the boot hello named: a later hello must name it again. */
   private bootAgent?: string;
+  /** Stdin is held back while the VM is (about to be) stopped: see holdStdin. */
+  private stdinHeld = false;
   /** True once a hello from here on is a reconnect's: after the boot hello, or from the start for a VM that was loaded (restore, migration). */
   private resumed: boolean;
 
@@ -103,22 +105,22 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
   }
 
   /**
-   * Holds every stdin stream back and resolves once the agent has read all that was
-   * sent of them (a ping's round trip: the port is read in order): for a checkpoint,
-   * whose stopped VM would otherwise lose what was still between us and the guest.
-   * The returned function lets the streams go on (after --leave-running).
+   * Holds every stdin stream back (those made meanwhile too) until releaseStdin, and
+   * resolves once the agent has read all that was sent of them (a ping's round trip:
+   * the port is read in order): for a pause or a checkpoint, whose stopped VM would
+   * otherwise leave what was still between us and the guest in QEMU, lost with it.
+   * False when the agent did not answer within timeoutMs (the hold stays).
    */
-  async holdStdin(): Promise<() => void> {
-    const streams = [...this.stdin.values()];
-    for (const stream of streams) stream.suspend();
-    const release = () => { if (!this.refusal) for (const stream of streams) stream.unsuspend(); };
-    try {
-      await this.request('ping', {});
-    } catch (err) {
-      release();
-      throw err;
-    }
-    return release;
+  async holdStdin(timeoutMs = 5000): Promise<boolean> {
+    this.stdinHeld = true;
+    for (const stream of this.stdin.values()) stream.suspend();
+    return this.request('ping', {}, timeoutMs).then(() => true, () => false);
+  }
+
+  releaseStdin(): void {
+    if (!this.stdinHeld) return;
+    this.stdinHeld = false;
+    if (!this.refusal) for (const stream of this.stdin.values()) stream.unsuspend();
   }
 
   /** Sends a message that has no reply (`dns-answer`, devices/net/dns-relay.ts). */
@@ -139,7 +141,7 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
         : (chunk: Buffer) => this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, chunk)));
       stream = new CreditedStream(send, STDIN_CHUNK);
       if (this.closed) stream.close();
-      else if (this.refusal) stream.suspend();
+      else if (this.refusal || this.stdinHeld) stream.suspend();
       this.stdin.set(exec, stream);
     }
     return stream;

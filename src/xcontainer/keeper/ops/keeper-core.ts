@@ -13,8 +13,9 @@ import type { KeeperOp, KeeperRequest, KeeperResult, LinkAuth, MigrationOwner } 
 /** The agent connection, as far as the handlers use it. */
 export interface AgentPort {
   request(name: string, fields: Record<string, FieldValue | undefined> | Array<[string, FieldValue]>): Promise<ControlMessage>;
-  /** Holds stdin back until the agent has read what was sent; the function lets it go on. */
-  holdStdin(): Promise<() => void>;
+  /** Holds stdin back until releaseStdin; resolves (false: the agent did not answer) once the agent has read what was sent. */
+  holdStdin(): Promise<boolean>;
+  releaseStdin(): void;
 }
 
 /** The QMP client, as far as the handlers use it. */

@@ -125,23 +125,24 @@ describe('agent connection', () => {
     expect(reconnectMismatch(controlMessage('hello', { proto: PROTOCOL_VERSION, agent: 'a' }), undefined)).toBeUndefined();
   });
 
-  it('holdStdin sends no stdin until the agent answered a ping, then lets it go on when released', async () => {
+  it('holdStdin sends no stdin until released, and resolves once the agent answered a ping behind what was sent', async () => {
     const c = await connected();
     done = c.done;
     const stream = c.conn.stdinStream();
     stream.write(Buffer.alloc(10));
     const held = c.conn.holdStdin();
     stream.write(Buffer.alloc(5));
+    // A stream made during the hold is held too.
+    c.conn.stdinStream(3).write(Buffer.alloc(4));
     await until(() => controls(c.frames).some((m) => m.name === 'ping'));
-    // The ping follows the 10 bytes sent before the hold; the 5 after it wait.
-    const types = c.frames.map((f) => f.type);
-    expect(types).toEqual([FrameType.stdin, FrameType.control]);
+    // The ping follows the 10 bytes sent before the hold; the rest wait.
+    expect(c.frames.map((f) => f.type)).toEqual([FrameType.stdin, FrameType.control]);
     const id = controls(c.frames).find((m) => m.name === 'ping')!.fields.find(([k]) => k === 'id')![1];
     c.agent.write(encodeFrame(FrameType.control, encodeControl(controlMessage('ok', { id: String(id) }))));
-    const release = await held;
+    expect(await held).toBe(true);
     await new Promise((r) => setTimeout(r, 30));
     expect(stdinBytes(c.frames, FrameType.stdin)).toBe(10);
-    release();
-    await until(() => stdinBytes(c.frames, FrameType.stdin) === 15);
+    c.conn.releaseStdin();
+    await until(() => stdinBytes(c.frames, FrameType.stdin) === 15 && stdinBytes(c.frames, FrameType['exec-stdin']) === 4);
   });
 });

@@ -36,8 +36,9 @@ export class FakeCore implements KeeperCore {
       },
       holdStdin: async () => {
         this.calls.push('agent hold stdin');
-        return () => this.calls.push('agent release stdin');
+        return true;
       },
+      releaseStdin: () => { this.calls.push('agent release stdin'); },
     };
   }
 
