@@ -3,6 +3,7 @@
 // show). The 8250 carries no agent traffic: it is not reliable across save/restore.
 import path from 'node:path';
 import { CONSOLE_LOG } from '../../vm/qemu-argv';
+import type { DevicePart } from '../part';
 
 export interface ConsoleState {
   /** The console log, relative to the state dir. */
@@ -16,3 +17,5 @@ export function consoleToState(): ConsoleState {
 export function consoleFromState(dir: string, s: ConsoleState): string {
   return path.join(dir, s.log);
 }
+
+export const consolePart: DevicePart<ConsoleState> = { save: () => consoleToState() };

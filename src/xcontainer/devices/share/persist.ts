@@ -2,6 +2,7 @@
 // and for a container's share the binds staged in it (devices/share/config.ts). The guest's mounts name the tags, so a VM loaded from a saved state
 // needs the same shares, in the same order, in the same virtio-mmio slots.
 import type { HostShare, StagedBind } from '../../../bundle/mount-plan';
+import type { DevicePart } from '../part';
 
 export interface ShareState {
   tag: string;
@@ -17,3 +18,8 @@ export function sharesToState(shares: readonly HostShare[]): ShareState[] {
 export function sharesFromState(s: readonly ShareState[]): HostShare[] {
   return s.map((x) => ({ tag: x.tag, hostPath: x.hostPath, readonly: x.readonly, ...(x.binds ? { binds: x.binds } : {}) }));
 }
+
+export const sharesPart: DevicePart<ShareState[]> = {
+  save: ({ qemu }) => sharesToState(qemu.shares),
+  restore: (s) => ({ shares: sharesFromState(s) }),
+};

@@ -18,6 +18,7 @@ import { writeLaunch, writeLaunchFile } from '../../../../src/xcontainer/keeper/
 import { templateInputsOf, templateKey } from '../../../../src/xcontainer/template/template';
 import { checkHello } from '../../../../src/xcontainer/vm/vm-boot';
 import { type VmSpec, VM_SPEC_FILE, cpuModelOf, deriveVmSpec, readVmSpec, writeVmSpec } from '../../../../src/xcontainer/vm/vm-spec';
+import { DEVICE_PARTS } from '../../../../src/xcontainer/devices';
 import { VM_STATE_RECORD, type VmState, devicesOf, readVm, saveVmState, vmFromState, vmStateOf } from '../../../../src/xcontainer/vm/vm-state';
 
 const temps: string[] = [];
@@ -86,6 +87,16 @@ describe('VM state', () => {
       expect(vmStateOf(dir, { ...launch, ...back, qemu: { ...launch.qemu, network: back.network, shares: back.shares } })).toEqual(state);
     });
   }
+
+  it('holds exactly the registered devices (devices/index.ts), each saved by its own part', () => {
+    const dir = tmp();
+    const launch = launchIn(dir);
+    const state = vmStateOf(dir, launch);
+    expect(Object.keys(state.devices).sort()).toEqual(Object.keys(DEVICE_PARTS).sort());
+    for (const [k, part] of Object.entries(DEVICE_PARTS)) {
+      expect(state.devices[k as keyof typeof DEVICE_PARTS]).toEqual(part.save({ dir, qemu: launch.qemu }));
+    }
+  });
 
   it('refuses a saved state of another agent protocol, in one line', () => {
     const dir = tmp();
