@@ -1,6 +1,9 @@
-// The devices whose state a VM's state model holds (vm/vm-state.ts), by the key each
-// has in vm-state.json's "devices". A new device adds its part (devices/<kind>/persist.ts)
-// here; its QEMU argv is still vm/qemu-argv.ts's (slot order is fixed there).
+// The devices of a VM, by the key each has in vm-state.json's "devices": what each
+// saves of the VM's state (vm/vm-state.ts), and, for those a launch may or may not
+// have, its QEMU arguments (vm/qemu-argv.ts keeps the fixed ones: console port, root
+// disk, rng). A new device adds its part (devices/<kind>/persist.ts) here. The order
+// is the argv's, so the virtio-mmio slots: a device added last leaves the others'
+// slots as a VM without it has them (a template's, a migration's other end).
 import { blockPart } from './block/persist';
 import { consolePart } from './console/persist';
 import { netPart } from './net/persist';
@@ -23,6 +26,11 @@ type StateOf<P> = P extends DevicePart<infer S> ? S : never;
 export type VmDeviceStates = { [K in keyof Parts]: StateOf<Parts[K]> };
 
 const KEYS = Object.keys(DEVICE_PARTS) as Array<keyof Parts>;
+
+/** The QEMU arguments of the launch's optional devices, in slot order. */
+export function deviceArgv(qemu: DeviceContext['qemu']): string[] {
+  return KEYS.flatMap((k) => (DEVICE_PARTS[k] as DevicePart<unknown>).argv?.(qemu) ?? []);
+}
 
 export function saveDevices(ctx: DeviceContext): VmDeviceStates {
   const out: Partial<Record<keyof Parts, unknown>> = {};

@@ -4,12 +4,11 @@
 // which keeps unix socket paths short whatever --root is.
 import type { Accel } from './accel';
 import type { HostShare } from '../../bundle/mount-plan';
-import { type GuestNetwork, netArgs } from '../devices/net/config';
+import type { GuestNetwork } from '../devices/net/config';
+import { deviceArgv } from '../devices';
+import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK, optionValue } from './vm-files';
 
-export const AGENT_SOCKET = 'agent.sock';
-export const QMP_SOCKET = 'qmp.sock';
-export const CONSOLE_LOG = 'console.log';
-export const ROOT_DISK = 'rootfs.ext4';
+export { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK } from './vm-files';
 
 export interface VmShape {
   memoryMiB: number;
@@ -81,11 +80,6 @@ function tcgAccel(): string {
   return mib > 0 ? `tcg,tb-size=${mib}` : 'tcg';
 }
 
-/** QEMU option values double their commas. */
-function optionValue(s: string): string {
-  return s.replace(/,/g, ',,');
-}
-
 /**
  * KiB beyond the shape's memory that a TCG guest gets, so its RAM is not a whole number
  * of 64-page (256 KiB) words of QEMU's dirty bitmap. QEMU before 9.0 (Debian 12 has
@@ -136,14 +130,9 @@ export function qemuArgv(l: QemuLaunch): string[] {
     '-device', 'virtio-blk-device,drive=root',
     '-device', 'virtio-rng-device',
   ];
-  if (l.network) argv.push(...netArgs(l.network));
-  for (const s of l.shares) {
-    // The path is runx's own (devices/share), escaped all the same. multidevs=remap:
-    // a container's share spans the filesystems its sources are on, whose inode
-    // numbers would otherwise collide in the guest.
-    argv.push('-fsdev', `local,id=${s.tag},path=${optionValue(s.hostPath)},security_model=passthrough,multidevs=remap${s.readonly ? ',readonly=on' : ''}`);
-    argv.push('-device', `virtio-9p-device,fsdev=${s.tag},mount_tag=${s.tag}`);
-  }
+  // The devices a launch may or may not have, each from its own folder, in the
+  // registry's order (devices/index.ts: the virtio-mmio slots they take).
+  argv.push(...deviceArgv(l));
   return argv;
 }
 

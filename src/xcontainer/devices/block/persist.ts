@@ -3,7 +3,7 @@
 // destination makes its empty disk of and a template start grows the guest's to.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT_DISK } from '../../vm/qemu-argv';
+import { ROOT_DISK } from '../../vm/vm-files';
 import type { DevicePart } from '../part';
 
 export interface BlockState {

@@ -1,7 +1,7 @@
 // The NIC's part of a VM's state: where its tap is (namespace, interface, tap) and the
 // identity the guest has (MAC, address, gateway, MTU), which moves with it: a restore
 // keeps the MAC, a migration the whole identity.
-import type { GuestIdentity, GuestNetwork } from './config';
+import { type GuestIdentity, type GuestNetwork, netArgs } from './config';
 import type { DevicePart } from '../part';
 
 export interface NetState {
@@ -36,6 +36,7 @@ export function netIdentity(s: NetState): GuestIdentity {
 }
 
 export const netPart: DevicePart<NetState | undefined> = {
+  argv: ({ network }) => (network ? netArgs(network) : []),
   save: ({ qemu }) => netToState(qemu.network),
   restore: (s) => ({ network: netFromState(s) }),
 };

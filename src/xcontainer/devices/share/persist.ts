@@ -3,6 +3,7 @@
 // needs the same shares, in the same order, in the same virtio-mmio slots.
 import type { HostShare, StagedBind } from '../../../bundle/mount-plan';
 import type { DevicePart } from '../part';
+import { optionValue } from '../../vm/vm-files';
 
 export interface ShareState {
   tag: string;
@@ -20,6 +21,13 @@ export function sharesFromState(s: readonly ShareState[]): HostShare[] {
 }
 
 export const sharesPart: DevicePart<ShareState[]> = {
+  // The path is runx's own (devices/share), escaped all the same. multidevs=remap: a
+  // container's share spans the filesystems its sources are on, whose inode numbers
+  // would otherwise collide in the guest.
+  argv: ({ shares }) => shares.flatMap((s) => [
+    '-fsdev', `local,id=${s.tag},path=${optionValue(s.hostPath)},security_model=passthrough,multidevs=remap${s.readonly ? ',readonly=on' : ''}`,
+    '-device', `virtio-9p-device,fsdev=${s.tag},mount_tag=${s.tag}`,
+  ]),
   save: ({ qemu }) => sharesToState(qemu.shares),
   restore: (s) => ({ shares: sharesFromState(s) }),
 };
