@@ -98,3 +98,26 @@ veth_mac() {
   # every line the peer sent came back once, in order: the same connection throughout
   grep '^got' "$BATS_TEST_TMPDIR/peer.log" | awk '$2 != NR { print "line " NR ": " $0; bad = 1; exit } END { exit bad }'
 }
+
+@test "restored, the keeper and QEMU are in the namespace the config names, and the guest answers there" {
+  make_bundle --set linux.namespaces="$NS" -- sh -c 'while true; do nc -l -p 7000 -e echo served-from-vm; done'
+  runx create --bundle "$BUNDLE" c1 >/dev/null 2>&1 </dev/null
+  runx start c1
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  runx delete c1
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" --detach --pid-file "$BATS_TEST_TMPDIR/pid" c2 >/dev/null 2>&1 </dev/null
+  pid="$(state_field c2 pid)"
+  [ "$pid" = "$(cat "$BATS_TEST_TMPDIR/pid")" ]
+  # the pid runx reports is in the container's namespace, not the host's
+  [ "$(stat -L -c %i "/proc/$pid/ns/net")" = "$(stat -L -c %i "/run/netns/$CN")" ]
+  [ "$(stat -L -c %i "/proc/$(record_field c2 qemuPid)/ns/net")" = "$(stat -L -c %i "/run/netns/$CN")" ]
+  [ "$(ip -n "$CN" -br link | grep -c tap0_runx)" -eq 1 ]
+  for _ in $(seq 50); do
+    run ip netns exec "$PN" busybox nc -w 2 10.213.0.2 7000
+    [ "$output" = served-from-vm ] && break
+    sleep 0.2
+  done
+  [ "$output" = served-from-vm ]
+  runx delete --force c2
+  [ "$(ip -n "$CN" -br link | grep -c tap0_runx)" -eq 0 ]
+}

@@ -136,3 +136,25 @@ EOF
   after="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
   [ "$before" = "$after" ]
 }
+
+@test "restored, a container whose config asks for a new namespace gets one again, its keeper and QEMU in it" {
+  host_ns="$(readlink /proc/self/ns/net)"
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  runx start c1
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  runx delete c1
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" --detach c2 </dev/null >/dev/null 2>&1
+  pid="$(state_field c2 pid)"
+  ns="$(readlink "/proc/$pid/ns/net")"
+  [ -n "$ns" ]
+  [ "$ns" != "$host_ns" ]
+  qemu="$(record_field c2 qemuPid)"
+  [ "$(readlink "/proc/$qemu/ns/net")" = "$ns" ]
+  [ "$(state_field c2 status)" = running ]
+  runx delete --force c2
+  wait_gone "$pid"
+  wait_gone "$qemu"
+  left="$(pids_in_netns "$ns")"; for p in $left; do echo "left: $p $(tr "\0" " " </proc/$p/cmdline)" >&2; done
+  [ -z "$left" ]
+}

@@ -20,7 +20,7 @@ export function refuseLateInterface(keeperPid: number, namespaces: ReadonlyArray
   if (!namespaces?.some((ns) => ns.type === 'network' && !ns.path)) return;
   try {
     if ((JSON.parse(fs.readFileSync(launchFile, 'utf8')) as KeeperLaunch).qemu.network) return;
-    // A keeper in our own namespace (a restored container's) made none.
+    // A keeper in our own namespace (a config without a network entry) made none.
     const own = fs.statSync(keeperNetnsPath(keeperPid));
     const ours = fs.statSync('/proc/self/ns/net');
     if (own.ino === ours.ino && own.dev === ours.dev) return;
