@@ -93,6 +93,11 @@ export function enterHostNetns(): { moved: boolean; back(): void } {
 
 let inHost = false;
 
+/** True in a keeper started in the container's namespace whose main thread is not in the host's just now. */
+export function inContainerNetns(): boolean {
+  return !inHost && hasHostNetnsFd();
+}
+
 function hasHostNetnsFd(): boolean {
   try {
     return /^net:\[\d+\]$/.test(fs.readlinkSync(`/proc/self/fd/${HOST_NETNS_FD}`));
