@@ -121,3 +121,29 @@ veth_mac() {
   runx delete --force c2
   [ "$(ip -n "$CN" -br link | grep -c tap0_runx)" -eq 0 ]
 }
+
+# A DNS query for "big.test" (type TXT), as the bytes printf(1) takes.
+DNS_QUERY='\022\064\001\000\000\001\000\000\000\000\000\000\003big\004test\000\000\020\000\001'
+DNS_QUERY_TCP='\000\032'"$DNS_QUERY"
+
+# The guest's busybox nc has no UDP: the keeper's UDP-then-TCP path is tested against
+# a resolver on loopback in test/unit/xcontainer/devices/dns-relay-tcp.test.ts.
+@test "DNS relay: the guest answers TCP queries on its loopback nameserver; a truncated answer is fetched over TCP" {
+  ip -n "$CN" link set lo up
+  ip -n "$CN" addr add 127.0.0.53/8 dev lo 2>/dev/null || true
+  ip netns exec "$CN" node "$REPO/test/helpers/dns-resolver.mjs" 127.0.0.53 1800 "$BATS_TEST_TMPDIR/dns.log" 60 &
+  PEER_PID=$!
+  for _ in $(seq 50); do [ -e "$BATS_TEST_TMPDIR/dns.log.ready" ] && break; sleep 0.1; done
+  [ -e "$BATS_TEST_TMPDIR/dns.log.ready" ]
+  printf 'nameserver 127.0.0.53\n' >"$BATS_TEST_TMPDIR/resolv.conf"
+  make_bundle --set linux.namespaces="$NS" -- sh -c "(printf '$DNS_QUERY_TCP'; sleep 3) | nc 127.0.0.53 53 | wc -c"
+  node -e 'const f=process.argv[1]; const c=JSON.parse(require("fs").readFileSync(f,"utf8")); c.mounts.push({destination:"/etc/resolv.conf",type:"bind",source:process.argv[2],options:["rbind","ro"]}); require("fs").writeFileSync(f, JSON.stringify(c))' "$BUNDLE/config.json" "$BATS_TEST_TMPDIR/resolv.conf"
+  run --separate-stderr runx run --bundle "$BUNDLE" c1
+  echo "status $status out: $output err: $stderr; resolver saw: $(cat "$BATS_TEST_TMPDIR/dns.log" 2>/dev/null)" >&2
+  [ "$status" -eq 0 ]
+  # over TCP in the guest: the length prefix and the whole answer, which the keeper
+  # asked over UDP (truncated) and then over TCP
+  [ "$(echo ${lines[0]})" = 1802 ]
+  grep -q '^udp 26$' "$BATS_TEST_TMPDIR/dns.log"
+  grep -q '^tcp 26$' "$BATS_TEST_TMPDIR/dns.log"
+}

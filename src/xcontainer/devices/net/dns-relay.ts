@@ -80,9 +80,11 @@ export function askOverTcp(server: string, port: number, query: Buffer, timeoutM
  * Relays the agent's `dns` queries to server:port and its answers back as
  * `dns-answer`. A truncated UDP answer (TC: a client without EDNS asked for more than
  * 512 bytes) is asked again over TCP, and the whole answer handed back when the agent
- * can give it to the guest client in one datagram: the guest's resolver cannot fall
- * back to TCP itself, as the agent answers on UDP only. Otherwise the truncated
- * answer goes back as it came.
+ * can take it (GUEST_ANSWER_MAX); otherwise the truncated answer goes back as it came.
+ * The agent's `dns` does not say whether the guest client asked over UDP or TCP
+ * (guest-kernel/agent/dns.c serves both), so a UDP client without EDNS may get more
+ * than 512 bytes in one datagram (which resolvers with a large enough buffer accept;
+ * not tested here) instead of a truncated answer and a TCP retry.
  */
 export function relayDns(agent: DnsAgent, server: string, port = 53): void {
   agent.on('dns', (tag, query) => {
