@@ -56,6 +56,12 @@ static void send_ctl(struct agent *a, const struct ctl_out *o)
 		fatal("write to agent port: %s", strerror(errno));
 }
 
+/* dns.c's callback for a query read from a TCP connection. */
+static void send_dns(void *ctx, const struct ctl_out *o)
+{
+	send_ctl(ctx, o);
+}
+
 static void reply_error(struct agent *a, const char *id, const char *msg)
 {
 	struct ctl_out o;
@@ -586,7 +592,8 @@ struct watch {
 	struct exec_proc *e;
 	enum stream stream;
 };
-#define MAX_POLL (3 + 3 * (EXEC_MAX + 1)) /* port, signals, DNS relay, stdio */
+#define DNS_POLL 9 /* the DNS relay's TCP listener and connections (dns.c) */
+#define MAX_POLL (3 + DNS_POLL + 3 * (EXEC_MAX + 1)) /* port, signals, DNS relay, stdio */
 
 struct poll_set {
 	struct pollfd pfd[MAX_POLL];
@@ -659,10 +666,13 @@ static void loop(struct agent *a)
 		}
 		is = ps.n;
 		ps.pfd[ps.n++] = (struct pollfd){ a->sigfd, POLLIN, 0 };
-		int id_ = -1;
+		int id_ = -1, it = ps.n, nt = 0;
 		if (a->dns_fd >= 0 && a->connected) {
 			id_ = ps.n;
 			ps.pfd[ps.n++] = (struct pollfd){ a->dns_fd, POLLIN, 0 };
+			it = ps.n;
+			nt = dns_watch(&ps.pfd[ps.n], DNS_POLL);
+			ps.n += nt;
 		}
 		int first = ps.n;
 		watch_stdio(a, &ps, NULL);
@@ -700,6 +710,8 @@ static void loop(struct agent *a)
 			for (int k = 0; k < 16 && dns_take_query(a->dns_fd, &q) == 0; k++)
 				send_ctl(a, &q);
 		}
+		if (nt > 0)
+			dns_serve_tcp(&ps.pfd[it], nt, send_dns, a);
 		for (int k = first; k < ps.n; k++)
 			serve_stdio(a, &ps, k);
 		stdin_maintain(&a->c.io.in_fd, &a->in, !stdin_blocked(&ps, first, NULL));

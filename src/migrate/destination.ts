@@ -16,7 +16,7 @@ import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import {
   type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
-  StateStore, askKeeper, callKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+  StateStore, askKeeper, callKeeper, chooseAccel, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { checkNetnsName, checkPrepareNames } from './prepare-trust';
@@ -125,9 +125,17 @@ export class Destination {
 
     const id = req.containerId;
     if (req.nic) checkNetnsName(req.netnsPath || req.nic.netnsPath, 'network namespace');
+    // The keeper goes where create would have put it here: the NIC's namespace (so the
+    // pid the destination reports and the tap are there), else as the config asks, a
+    // path the source named but this host lacks getting a new namespace of its own.
+    // A NIC's namespace that does not exist is refused by the NIC's setup, in one line.
+    const keeperNetns = req.nic
+      ? keeperNetnsFor([{ type: 'network', path: req.netnsPath || req.nic.netnsPath }])
+      : keeperNetnsFor((JSON.parse(req.configJson) as SpecConfig).linux?.namespaces, 'new');
     let entry: Incoming | undefined;
     try {
       const done = await provision({
+        keeperNetns,
         id,
         runtime: this.runtime,
         keeper: { detach: false, stdio: 'pipe' },

@@ -77,5 +77,6 @@ export { DEFAULT_STALL_TIMEOUT_MS } from './vm/stall-watch';
 export { type GuestIdentity, type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from './devices/net/config';
 export { containerShares } from './devices/share/config';
 export { withNetns } from './devices/net/netns-config';
+export { keeperNetnsFor } from './devices/net/keeper-netns';
 export { removeHostCgroup } from './cgroup/host-cgroup';
 export { processStartTime, waitForExit } from './host/host';

@@ -23,7 +23,8 @@ import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
-import { enterHostNetns } from '../devices/net/keeper-netns';
+import { enterHostNetns, inContainerNetns } from '../devices/net/keeper-netns';
+import { lateInterfaceMessage, watchLateInterfaces } from '../devices/net/late-interface';
 import { relayDns } from '../devices/net/dns-relay';
 import { type BootMode, type BootedVm, bootVm, consoleTail } from '../vm/vm-boot';
 import { StandIn, releaseNic } from './keeper-standin';
@@ -107,6 +108,8 @@ class Keeper implements KeeperCore {
       : incoming ? 'creating' : restore?.status ?? (this.machine.facts.started ? 'running' : 'created');
     this.updateRecord({ status, keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
     reportReady({ ok: true });
+    // The VM's devices are fixed from here: an interface added later is said, not taken.
+    if (inContainerNetns()) watchLateInterfaces((ifname) => log().error(lateInterfaceMessage(ifname)), () => !inContainerNetns());
   }
 
   // ---- KeeperCore: what the op handlers use ----

@@ -24,6 +24,7 @@ import net from 'node:net';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { sleep } from '../host/host';
+import { enterHostNetns } from '../devices/net/keeper-netns';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from './stall-watch';
 import type { MigrateInfo, QmpClient } from './qmp-client';
 import { tunnelConnect, tunnelServer } from './stream-tunnel';
@@ -142,8 +143,16 @@ export async function prepareIncoming(qmp: QmpClient, ep: IncomingEndpoints): Pr
   const relay = new Relay();
   incomingRelay = relay;
   const unix = (file: string) => () => net.connect({ path: file, allowHalfOpen: true });
-  await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET), psk);
-  await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET), psk);
+  // The ports are the source host's to reach: a keeper in the container's namespace
+  // (keeper-netns.ts) makes its listening sockets in the one it was started from,
+  // and only for as long as that takes; QEMU's side is unix sockets, in no namespace.
+  const hostNetns = enterHostNetns();
+  try {
+    await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET), psk);
+    await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET), psk);
+  } finally {
+    hostNetns.back();
+  }
 }
 
 /** Destination: the source gave up before switch-over; the incoming VM is to end. */
