@@ -31,6 +31,7 @@ export const LINK = {
   STDOUT: 11,
   STDERR: 12,
   EXIT: 13, // u32 status, after the last output byte
+  STDIN_AT: 14, // u64: stdin received so far (EOF counts 1): at each connection, then every 64 KiB
 } as const;
 
 const MAX_FRAME = 1024 * 1024;
@@ -77,6 +78,9 @@ export class LinkServer {
   private current?: { sock: net.Socket; reader: LogReader; exitSent: boolean; stop(): void };
   private exitStatus?: number;
   private exitDelivered?: () => void;
+  /** Stdin taken so far, over every connection (EOF counts 1): a stand-in resends from there. */
+  private stdinReceived = 0;
+  private stdinAcked = 0;
 
   constructor(private readonly out: OutputLog, private readonly dir: string, psk: PskCreds, private readonly port: LinkServerPort) {
     this.server = tunnelServer(psk, (sock) => this.accept(sock));
@@ -132,13 +136,18 @@ export class LinkServer {
         return;
       }
       if (this.current?.sock !== sock) return;
-      if (type === LINK.STDIN) this.port.stdin(payload, sock);
+      if (type === LINK.STDIN) {
+        this.stdinReceived += Math.max(1, payload.length);
+        this.port.stdin(payload, sock);
+        if (this.stdinReceived - this.stdinAcked >= CHUNK) this.ackStdin(sock);
+      }
       else if (type === LINK.SIGNAL && payload.length === 4) this.port.signal(payload.readUInt32BE(0));
     }, (why) => {
       log().debug(`stand-in link: ${why}`);
       sock.destroy();
     });
     sock.on('data', (c: Buffer) => frames.push(c));
+    sock.on('end', () => sock.destroy());
     sock.on('error', (err) => log().debug(`stand-in link: ${err.message}`));
   }
 
@@ -163,10 +172,16 @@ export class LinkServer {
     sock.on('close', () => {
       if (this.current === cur) cur.stop();
     });
-    // Where its output starts: the stand-in learns of a gap at once.
+    // Where its output starts (the stand-in learns of a gap at once), and where its stdin goes on.
     sock.write(frame(LINK.AT, u64(from)));
+    this.ackStdin(sock);
     log().info(`stand-in attached, output from offset ${from}`);
     this.pump();
+  }
+
+  private ackStdin(sock: net.Socket): void {
+    this.stdinAcked = this.stdinReceived;
+    sock.write(frame(LINK.STDIN_AT, u64(this.stdinReceived)));
   }
 
   /** Sends from the log while the socket takes it; the rest waits there. */
@@ -209,7 +224,7 @@ export interface KeeperLinkTarget {
 
 /** How long a stand-in goes on trying to reach a keeper it lost, by default. */
 const DEFAULT_RECONNECT_MS = 120_000;
-/** Stdin held while the link is down; beyond it, stdin is dropped (with a warning). */
+/** Stdin held until the keeper has it (sent, not yet acknowledged, or waiting for the link); beyond it, stdin is dropped (with a warning). */
 const MAX_PENDING_STDIN = 1024 * 1024;
 
 /**
@@ -225,22 +240,27 @@ export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks,
   let brokenSince: number | undefined;
   let backoff = 100;
   let timer: NodeJS.Timeout | undefined;
-  const pending: Buffer[] = [];
-  let pendingBytes = 0;
+  // Stdin not yet acknowledged by the keeper, each chunk with the count it ends at:
+  // after a break it is sent again from where the keeper says it got to.
+  const unacked: Array<{ end: number; data: Buffer }> = [];
+  let stdinSent = 0;
+  let unackedBytes = 0;
   let warnedDrop = false;
 
-  const send = (f: Buffer) => {
-    if (sock && ready) {
-      sock.write(f);
-      return;
-    }
-    if (pendingBytes + f.length > MAX_PENDING_STDIN) {
-      if (!warnedDrop) log().warn(`stand-in link down: dropping stdin beyond ${MAX_PENDING_STDIN} bytes`);
+  const sendStdin = (data: Buffer) => {
+    if (unackedBytes + data.length > MAX_PENDING_STDIN) {
+      if (!warnedDrop) log().warn(`stand-in link: the keeper is not taking stdin; dropping stdin beyond ${MAX_PENDING_STDIN} bytes`);
       warnedDrop = true;
       return;
     }
-    pending.push(f);
-    pendingBytes += f.length;
+    stdinSent += Math.max(1, data.length);
+    unacked.push({ end: stdinSent, data });
+    unackedBytes += data.length;
+    if (sock && ready) sock.write(frame(LINK.STDIN, data));
+  };
+  const acked = (n: number) => {
+    while (unacked.length && unacked[0]!.end <= n) unackedBytes -= unacked.shift()!.data.length;
+    if (unackedBytes < MAX_PENDING_STDIN) warnedDrop = false;
   };
 
   const connect = () => {
@@ -252,7 +272,18 @@ export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks,
     let exited = false;
     const frames = new FrameReader((type, payload) => {
       if (closed) return;
-      if (type === LINK.AT && payload.length === 8) {
+      if (type === LINK.STDIN_AT && payload.length === 8) {
+        const n = Number(payload.readBigUInt64BE(0));
+        acked(n);
+        if (!ready) {
+          // The first after our hello: the keeper's stdin goes on from n.
+          ready = true;
+          for (const u of unacked) {
+            const start = u.end - Math.max(1, u.data.length);
+            s.write(frame(LINK.STDIN, start < n && u.data.length ? u.data.subarray(n - start) : u.data));
+          }
+        }
+      } else if (type === LINK.AT && payload.length === 8) {
         const at = Number(payload.readBigUInt64BE(0));
         if (at > offset) log().warn(`stand-in link: ${at - offset} bytes of the container's output were lost at the other host (its log went round)`);
         if (at > offset) offset = at;
@@ -268,15 +299,13 @@ export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks,
       }
     }, (why) => s.destroy(new Error(why)));
     s.on('secureConnect', () => {
-      ready = true;
       brokenSince = undefined;
       backoff = 100;
       s.write(frame(LINK.HELLO, Buffer.from(JSON.stringify({ from: offset }))));
-      for (const f of pending.splice(0)) s.write(f);
-      pendingBytes = 0;
-      warnedDrop = false;
     });
     s.on('data', (c: Buffer) => frames.push(c));
+    // The tunnel's sockets allow half-open (QEMU's streams need it); this link does not.
+    s.on('end', () => s.destroy());
     s.on('error', (err) => log().debug(`stand-in link to ${target.host}:${target.port}: ${err.message}`));
     s.on('close', () => {
       if (sock === s) sock = undefined;
@@ -298,11 +327,13 @@ export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks,
     get offset() {
       return offset;
     },
-    stdin: (data) => send(frame(LINK.STDIN, data)),
+    stdin: (data) => sendStdin(data),
+    // At most once: a signal sent into a link that breaks is lost, as one to a process that just ended.
     signal: (sig) => {
       const b = Buffer.alloc(4);
       b.writeUInt32BE(sig, 0);
-      send(frame(LINK.SIGNAL, b));
+      if (sock && ready) sock.write(frame(LINK.SIGNAL, b));
+      else log().warn(`stand-in link down: signal ${sig} not delivered`);
     },
     close: () => {
       closed = true;
