@@ -119,6 +119,11 @@ export class LinkServer {
     });
   }
 
+  /** Stops waiting for a stand-in (its container is being deleted here). */
+  cut(): void {
+    this.exitDelivered?.();
+  }
+
   private accept(sock: net.Socket): void {
     let hello = false;
     const frames = new FrameReader((type, payload) => {

@@ -92,6 +92,7 @@ class Keeper implements KeeperCore {
    */
   private readonly linkServed: boolean;
   private linkServer?: LinkServer;
+  private lingering = false;
   /** The key of the last migration we sent: our stand-in's link to the destination uses it. */
   private sentKey?: PskCreds;
 
@@ -453,6 +454,11 @@ class Keeper implements KeeperCore {
   }
 
   private forwardSignal(sig: NodeJS.Signals): void {
+    // Ended, waiting for a stand-in to take the status: `delete` (SIGTERM) need not wait.
+    if (this.lingering) {
+      if (sig === 'SIGTERM' || sig === 'SIGINT') this.linkServer?.cut();
+      return;
+    }
     // Our SIGWINCH comes from the host terminal we hold: HostTerminal turns it into a resize.
     if (sig === 'SIGWINCH' && this.terminal?.consoleFd !== undefined) return;
     const num = (require('node:os') as typeof import('node:os')).constants.signals[sig];
@@ -505,6 +511,7 @@ class Keeper implements KeeperCore {
     this.control?.close();
     fs.rmSync(path.join(this.dir, KEEPER_SOCKET), { force: true });
     // A stand-in linked to us gets the rest of the output and the status first.
+    this.lingering = this.linkServer !== undefined;
     const linger = this.linkServer?.end(status, LINK_LINGER_MS) ?? Promise.resolve();
     void linger.then(() => {
       this.outLog?.close();
