@@ -15,6 +15,7 @@ setup() {
   mkdir -p "$BUNDLE"
   echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
   chmod 600 "$BATS_TEST_TMPDIR/token"
+  NETNS_MADE=()
 }
 
 teardown() {
@@ -24,6 +25,7 @@ teardown() {
   for r in "$ROOT" "$DEST"; do
     for id in $("$RUNX_BIN" --root "$r" list -q 2>/dev/null); do "$RUNX_BIN" --root "$r" delete --force "$id" >/dev/null 2>&1 || true; done
   done
+  for ns in "${NETNS_MADE[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$ROOT" "$DEST"
 }
 
@@ -143,4 +145,39 @@ consecutive() {
   runx kill c1 KILL
   wait_status c1 stopped 300
   [ "$(record_field c1 exitStatus)" = 137 ]
+}
+
+@test "between two netns hosts, the stand-in's link cut after switch-over (its socket killed, then the link down for 2 s) comes back with no line lost or repeated" {
+  command -v ss >/dev/null || skip "no ss(8) to kill the link's socket"
+  a="runxDA$$"; b="runxDB$$"
+  NETNS_MADE=("$a" "$b")
+  ip netns add "$a"; ip netns add "$b"
+  ip link add "da$$" netns "$a" type veth peer name "db$$" netns "$b"
+  ip -n "$a" addr add 10.232.0.1/24 dev "da$$"; ip -n "$a" link set "da$$" up; ip -n "$a" link set lo up
+  ip -n "$b" addr add 10.232.0.2/24 dev "db$$"; ip -n "$b" link set "db$$" up; ip -n "$b" link set lo up
+  ip netns exec "$b" "$RUNX_BIN" --root "$DEST" serve --listen 10.232.0.2:7700 --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/serve.err" &
+  SERVE_PID=$!
+  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && break; sleep 0.1; done
+  make_bundle -- sh -c "$COUNTER"
+  ip netns exec "$a" "$RUNX_BIN" --root "$ROOT" create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  sleep 1
+  ip netns exec "$a" "$RUNX_BIN" --root "$ROOT" migrate --to 10.232.0.2:7700 --token-file "$BATS_TEST_TMPDIR/token" c1
+  sleep 1
+  # the only connection left between the hosts is the stand-in's link
+  [ "$(ip netns exec "$a" ss -Htn state established dst 10.232.0.2 | wc -l)" -eq 1 ]
+  ip netns exec "$a" ss -K -tn state established dst 10.232.0.2 >/dev/null 2>&1 || true
+  sleep 0.2
+  [ "$(ip netns exec "$a" ss -Htn state established dst 10.232.0.2 | wc -l)" -eq 0 ] || skip "this kernel cannot kill a socket (ss -K: CONFIG_INET_DIAG_DESTROY)"
+  ip -n "$a" link set "da$$" down
+  sleep 2
+  ip -n "$a" link set "da$$" up
+  n="$(wc -l <"$BATS_TEST_TMPDIR/out")"
+  sleep 4
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  runx kill c1 KILL
+  wait_status c1 stopped 300
+  [ "$(record_field c1 exitStatus)" = 137 ]
+  consecutive "$BATS_TEST_TMPDIR/out"
+  [ "$(head -n 1 "$BATS_TEST_TMPDIR/out")" = 1 ]
 }
