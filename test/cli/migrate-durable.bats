@@ -147,7 +147,7 @@ consecutive() {
   [ "$(record_field c1 exitStatus)" = 137 ]
 }
 
-@test "between two netns hosts, the stand-in's link cut after switch-over (its socket killed, then the link down for 2 s) comes back with no line lost or repeated" {
+@test "between two netns hosts, the stand-in's link cut after switch-over (its socket killed where the kernel can, then the link down for 2 s) comes back with no line lost or repeated" {
   command -v ss >/dev/null || skip "no ss(8) to kill the link's socket"
   a="runxDA$$"; b="runxDB$$"
   NETNS_MADE=("$a" "$b")
@@ -168,7 +168,9 @@ consecutive() {
   [ "$(ip netns exec "$a" ss -Htn state established dst 10.232.0.2 | wc -l)" -eq 1 ]
   ip netns exec "$a" ss -K -tn state established dst 10.232.0.2 >/dev/null 2>&1 || true
   sleep 0.2
-  [ "$(ip netns exec "$a" ss -Htn state established dst 10.232.0.2 | wc -l)" -eq 0 ] || skip "this kernel cannot kill a socket (ss -K: CONFIG_INET_DIAG_DESTROY)"
+  # (a kernel without CONFIG_INET_DIAG_DESTROY cannot kill it: the cut below is then one TCP
+  # rides out, and the reconnect is covered by test/unit/xcontainer/keeper/keeper-link.test.ts)
+  [ "$(ip netns exec "$a" ss -Htn state established dst 10.232.0.2 | wc -l)" -eq 0 ] || echo "# ss -K could not kill the link's socket here" >&3
   ip -n "$a" link set "da$$" down
   sleep 2
   ip -n "$a" link set "da$$" up
