@@ -41,9 +41,6 @@ interface Incoming {
   rollback(): Promise<void>;
   /** Set at Finish: from then on only Attach concerns it. */
   finished?: boolean;
-  /** Output the container wrote before the source attached. */
-  pending: Array<{ stdout?: Buffer; stderr?: Buffer }>;
-  onOutput?: (m: { stdout?: Buffer; stderr?: Buffer }) => void;
   exitStatus?: number;
   onExit?: (status: number) => void;
 }
@@ -141,7 +138,7 @@ export class Destination {
         keeper: { detach: false, stdio: 'pipe' },
         bootErrorPrefix: 'destination VM: ',
         onKeeper: (keeper) => {
-          entry = { keeper, attempt: req.attempt ?? '', pending: [], rollback: async () => undefined };
+          entry = { keeper, attempt: req.attempt ?? '', rollback: async () => undefined };
           this.incoming.set(id, entry);
           this.wireOutput(entry);
         },
@@ -171,7 +168,7 @@ export class Destination {
       entry!.rollback = done.rollback;
       const endpoints = done.launch.incoming!;
       log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${done.network ? `, NIC in ${done.network.netnsPath}` : ''}`);
-      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: done.network?.netnsPath ?? '', ...streams };
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, linkPort: endpoints.linkPort ?? 0, returning: false, netnsPath: done.network?.netnsPath ?? '', ...streams };
     } catch (err) {
       if (entry && this.incoming.get(id) === entry) this.incoming.delete(id);
       throw err;
@@ -220,11 +217,12 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
-      const endpoints = await this.endpoints(id, host, psk);
+      // Its stand-in keeps the stdio it has: no link to take there.
+      const endpoints = { ...await this.endpoints(id, host, psk), linkPort: undefined };
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
       if (!reply.ok) throw new RunxError(reply.code, `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
-      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: true, netnsPath: network?.netnsPath ?? '' };
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, linkPort: 0, returning: true, netnsPath: network?.netnsPath ?? '' };
     } catch (err) {
       await this.abort(id, messageOf(err));
       throw err;
@@ -241,7 +239,7 @@ export class Destination {
     const tlsDir = this.store.file(id, TLS_DIR);
     writePskDir(tlsDir, psk);
     // QEMU listens on unix sockets; its keeper tunnels the ports to them.
-    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), tlsDir };
+    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), linkPort: await freePort(host), tlsDir };
   }
 
   async finish(id: string): Promise<number> {
@@ -301,8 +299,6 @@ export class Destination {
     const entry = this.incoming.get(id);
     if (!entry) throw new RunxError('ENOTFOUND', `no migrated container "${id}" here`);
     const keeper = entry.keeper;
-    for (const m of entry.pending.splice(0)) sinks.output(m);
-    entry.onOutput = sinks.output;
     if (entry.exitStatus !== undefined) {
       sinks.exit(entry.exitStatus);
       this.forget(id, entry);
@@ -327,9 +323,12 @@ export class Destination {
 
   private wireOutput(entry: Incoming): void {
     const keeper = entry.keeper;
-    const emit = (m: { stdout?: Buffer; stderr?: Buffer }) => (entry.onOutput ? entry.onOutput(m) : entry.pending.push(m));
-    keeper.stdout?.on('data', (b: Buffer) => emit({ stdout: b }));
-    keeper.stderr?.on('data', (b: Buffer) => emit({ stderr: b }));
+    // The container's output is not here: its keeper keeps it in its durable log and
+    // serves the stand-in from there over its own link (keeper-link.ts), so nothing
+    // piles up in this process (issue #21.12). Its pipes carry only what the keeper
+    // itself may write (log lines without --log), read and dropped so it never blocks.
+    keeper.stdout?.resume();
+    keeper.stderr?.resume();
     keeper.stdin?.on('error', () => undefined);
     // The exit status goes out only after both output pipes have ended, so no output
     // can follow it. (ChildProcess 'close' would also wait for our end of stdin.)

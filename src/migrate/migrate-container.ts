@@ -195,7 +195,9 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
           report.returned = true;
         } else {
-          const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth });
+          // Its link goes to the destination's keeper itself when it has a port for it.
+          const link = ep.linkPort ? { host: ep.host, port: ep.linkPort } : undefined;
+          const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth, link });
           if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
         }
         report.totalMs = Date.now() - started;

@@ -28,7 +28,7 @@ export interface PrepareRequest {
   streamNonce: Buffer;
 }
 export interface GuestNic { mac: string; cidr: string; gateway: string; mtu: number; netnsPath: string }
-export interface PrepareReply { host: string; nbdPort: number; migratePort: number; returning: boolean; netnsPath: string; streamIdentity: string; streamSecret: Buffer }
+export interface PrepareReply { host: string; nbdPort: number; migratePort: number; linkPort?: number; returning: boolean; netnsPath: string; streamIdentity: string; streamSecret: Buffer }
 export interface FinishRequest { containerId: string }
 export interface FinishReply { keeperPid: number }
 export interface AbortRequest { containerId: string; reason: string; attempt?: string }

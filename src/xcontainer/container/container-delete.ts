@@ -64,6 +64,14 @@ async function endKeeper(store: StateStore, rec: ContainerRecord, kill: boolean)
     await callKeeper(store.file(rec.id, KEEPER_SOCKET), 'kill', { signal: SIGKILL, all: true }, { timeoutMs: 5000 })
       .catch((err) => log().warn(`delete ${rec.id}: ${(err as Error).message}`));
   }
+  else if (await waitForExit(rec.keeperPid, rec.keeperStartTime, 200)) return;
+  // A stopped container's keeper that is still there may be waiting for a stand-in on
+  // another host to take the exit status (keeper-link.ts): it ends on SIGTERM.
+  else {
+    try {
+      process.kill(rec.keeperPid, 'SIGTERM');
+    } catch { /* gone */ }
+  }
   if (await waitForExit(rec.keeperPid, rec.keeperStartTime, 10_000)) return;
   log().warn(`delete ${rec.id}: keeper ${rec.keeperPid} did not exit; killing it`);
   try {

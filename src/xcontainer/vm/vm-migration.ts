@@ -42,6 +42,8 @@ export interface IncomingEndpoints {
   host: string;
   nbdPort: number;
   migratePort: number;
+  /** Where the keeper takes its stand-in's link (keeper-link.ts); none from a take-back. */
+  linkPort?: number;
   /** The directory of the migration's key (tls-creds.ts writePskDir), made by the migration service. */
   tlsDir: string;
 }
@@ -131,12 +133,22 @@ export class Relay {
 
 /** The keeper's relay of its incoming VM, kept until the VM runs or the keeper ends. */
 let incomingRelay: Relay | undefined;
+/** The incoming migration's key, kept for the stand-in's link (keeper-link.ts). */
+let incomingKey: PskCreds | undefined;
+
+/** The key prepareIncoming read, once. */
+export function takeIncomingKey(): PskCreds | undefined {
+  const k = incomingKey;
+  incomingKey = undefined;
+  return k;
+}
 
 /** Destination: export the (empty) disk over NBD and start listening for the VM state. */
 export async function prepareIncoming(qmp: QmpClient, ep: IncomingEndpoints): Promise<void> {
   // Read once: from here on the key is in this process's memory only.
   const psk = readPskDir(ep.tlsDir);
   removePskDir(ep.tlsDir);
+  incomingKey = psk;
   await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: NBD_SOCKET } } });
   await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
   await qmp.execute('migrate-incoming', { uri: `unix:${STREAM_SOCKET}` });
