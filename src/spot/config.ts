@@ -36,6 +36,20 @@ export interface PolicyConfig {
   defaultDirtyRateMiBps?: number;
 }
 
+export interface EtcdConfig {
+  endpoints: string[];
+  /** Peers' registrations. */
+  prefix?: string;
+  /** Reservations of room on peers. */
+  reservationsPrefix?: string;
+  /** TTL of this daemon's leases (registration and reservations). */
+  leaseSeconds?: number;
+  /** This host's name in the fleet (default: the hostname). */
+  name?: string;
+  /** Register this host as a peer offering `capacityMiB` to evacuees. */
+  register?: { capacityMiB: number; address?: string };
+}
+
 export interface DaemonConfig {
   listen: string;
   tokenFile: string;
@@ -44,7 +58,7 @@ export interface DaemonConfig {
   market: Market;
   price: number;
   peers?: PeerConfig[];
-  etcd?: { endpoints: string[]; prefix?: string };
+  etcd?: EtcdConfig;
   metrics?: { listen?: string };
   /** The gRPC control API's unix socket (docs/protocol/daemon.proto). */
   control?: { socket?: string };
