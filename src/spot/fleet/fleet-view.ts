@@ -8,7 +8,7 @@
 // too, so the registry stays compatible with what EtcdPeers reads.
 import type { Market } from '../config';
 import type { PeerView } from '../policy/peers';
-import type { KvStore } from './kv';
+import type { KeyValue, KvStore } from './kv';
 
 export interface FleetKeys {
   /** Registered daemons, `<peers><name>`. */
@@ -76,8 +76,21 @@ function asRegistration(v: unknown): Registration | undefined {
   return r;
 }
 
+/** Parsed snapshots, by the store's snapshot array: a store that shares one (memory-kv) is parsed once. */
+const parsed = new WeakMap<readonly unknown[], { keys: string; view: FleetSnapshot }>();
+
+/** The fleet now. The result is shared between callers of the same snapshot: do not change it. */
 export async function readFleet(kv: KvStore, keys: FleetKeys = DEFAULT_KEYS): Promise<FleetSnapshot> {
   const snap = await kv.read([keys.peers, keys.reservations]);
+  const k = `${keys.peers}\0${keys.reservations}`;
+  const hit = parsed.get(snap.kvs);
+  if (hit?.keys === k) return hit.view;
+  const view = parseFleet(snap, keys);
+  parsed.set(snap.kvs, { keys: k, view });
+  return view;
+}
+
+function parseFleet(snap: { revision: number; kvs: readonly KeyValue[] }, keys: FleetKeys): FleetSnapshot {
   const reservations: ReservationRecord[] = [];
   const regs: Array<{ kv: (typeof snap.kvs)[number]; reg: Registration }> = [];
   for (const e of snap.kvs) {

@@ -24,8 +24,8 @@ export type Op =
 
 export interface Snapshot {
   revision: number;
-  /** Every key under each prefix asked for, at `revision`. */
-  kvs: KeyValue[];
+  /** Every key under each prefix asked for, at `revision`; read-only (a store may share it between readers). */
+  kvs: readonly KeyValue[];
 }
 
 export interface TxnResult { succeeded: boolean; revision: number }

@@ -32,10 +32,20 @@ export class MemoryKv implements KvStore {
     this.expire();
   }
 
+  private cached?: { revision: number; prefixes: string; kvs: KeyValue[] };
+
+  /**
+   * Hosts of a simulated fleet read the same revision many times over: a snapshot is
+   * built once per revision and shared, frozen, so no reader can change another's.
+   */
   async read(prefixes: readonly string[]): Promise<Snapshot> {
     await this.tick();
     this.calls.read++;
-    const kvs = [...this.data.values()].filter((kv) => prefixes.some((p) => kv.key.startsWith(p))).sort((a, b) => a.key.localeCompare(b.key)).map((kv) => ({ ...kv }));
+    const key = prefixes.join('\0');
+    if (this.cached?.revision === this.revision && this.cached.prefixes === key) return { revision: this.revision, kvs: this.cached.kvs };
+    const kvs = [...this.data.values()].filter((kv) => prefixes.some((p) => kv.key.startsWith(p))).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((kv) => Object.freeze({ ...kv }));
+    Object.freeze(kvs);
+    this.cached = { revision: this.revision, prefixes: key, kvs };
     return { revision: this.revision, kvs };
   }
 
