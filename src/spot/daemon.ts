@@ -186,10 +186,16 @@ export class SpotDaemon {
   async peerViews(): Promise<PeerView[]> {
     const fleet = this.deps.fleet;
     if (fleet) {
-      // Room as the fleet sees it: capacity less usage less everyone's reservations.
-      return (await readFleet(fleet.reservations.kvStore, fleet.reservations.keys)).peers
-        .filter((p) => p.name !== fleet.reservations.from)
-        .map(({ name, address, market, price, freeMemoryMiB, risk }) => ({ name, address, market, price, freeMemoryMiB, risk }));
+      // The peer source keeps the last good list (and warns) when etcd cannot be read.
+      const listed = await this.deps.peers.peers();
+      try {
+        // Room as the fleet sees it: capacity less usage less everyone's reservations.
+        return (await readFleet(fleet.reservations.kvStore, fleet.reservations.keys)).peers
+          .filter((p) => p.name !== fleet.reservations.from)
+          .map(({ name, address, market, price, freeMemoryMiB, risk }) => ({ name, address, market, price, freeMemoryMiB, risk }));
+      } catch {
+        return listed.filter((p) => p.name !== fleet.reservations.from).map((p) => ({ name: p.name, address: p.address, market: p.market, price: p.price, freeMemoryMiB: p.memoryMiB, risk: p.market === 'spot' ? undefined : 0 }));
+      }
     }
     return (await this.deps.peers.peers()).map((p) => ({
       name: p.name, address: p.address, market: p.market, price: p.price, freeMemoryMiB: p.memoryMiB,
@@ -246,16 +252,28 @@ export class SpotDaemon {
         now: this.now(), deadline: this.deadline, linkMiBps: p.linkMiBps ?? 100, concurrency: p.concurrency,
         safetyMarginMs: (p.safetySeconds ?? 5) * 1000, riskThreshold: p.riskThreshold,
       };
-      const fleet = this.deps.fleet;
+      let fleet = this.deps.fleet;
       let plan: EvacuationPlan;
       let peers: PeerView[];
+      let fp: Awaited<ReturnType<typeof planWithReservations>> | undefined;
       if (fleet) {
         const r = fleet.reservations;
-        // Reserving must leave time to move: at most a tenth of the time left.
-        const fp = await planWithReservations({
-          containers, reservations: r, filter: opts.peers, input: { ...planInput, spreadKey: r.from },
-          budgetMs: Math.max(1_000, (this.deadline - this.now()) / 10), now: this.now,
-        });
+        try {
+          // Reserving must leave time to move: at most a tenth of the time left.
+          fp = await planWithReservations({
+            containers, reservations: r, filter: opts.peers, input: { ...planInput, spreadKey: r.from },
+            budgetMs: Math.max(1_000, (this.deadline - this.now()) / 10), now: this.now,
+          });
+        } catch (err) {
+          // The host is going away either way: moving without reservations, to the last
+          // known peers, beats moving nothing. Said loudly, since peers may then fill up.
+          this.deps.logger.error(`etcd: cannot reserve room on peers, evacuating without reservations: ${messageOf(err)}`);
+          for (const h of r.list()) await r.release(h.containerId);
+          fleet = undefined;
+        }
+      }
+      if (fleet && fp) {
+        const r = fleet.reservations;
         plan = fp.plan;
         peers = fp.peers;
         if (fp.conflicts) this.metrics.inc('runx_spot_reservation_conflicts_total', {}, fp.conflicts);

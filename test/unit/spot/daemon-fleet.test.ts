@@ -12,6 +12,7 @@ import { validateDaemonConfig } from '../../../src/spot/config';
 import { DaemonControlClient } from '../../../src/spot/control-client';
 import { SpotDaemon } from '../../../src/spot/daemon';
 import { readFleet } from '../../../src/spot/fleet/fleet-view';
+import type { KvStore } from '../../../src/spot/fleet/kv';
 import { MemoryKv } from '../../../src/spot/fleet/memory-kv';
 import { Registrar } from '../../../src/spot/fleet/registrar';
 import { Reservations } from '../../../src/spot/fleet/reservations';
@@ -101,5 +102,30 @@ describe('spot daemon with reservations', () => {
     expect(text2).toMatch(/^runx_spot_reserved_bytes\{peer="od-a"\} 0$/m);
     // Landed: the room stays counted on the peer's own lease until its usage shows them.
     expect((await readFleet(kv)).reservations.map((r) => [r.containerId, r.landed]).sort()).toEqual([['db', true], ['web', true]]);
+  });
+
+  it('when etcd cannot be read, still evacuates to the last known peers, without reservations, and says so', async () => {
+    const down: KvStore = {
+      read: async () => { throw new Error('ECONNREFUSED'); }, txn: async () => { throw new Error('ECONNREFUSED'); },
+      grantLease: async () => { throw new Error('ECONNREFUSED'); }, keepAlive: async () => { throw new Error('ECONNREFUSED'); }, revoke: async () => undefined,
+    };
+    const errors: string[] = [];
+    const logger = { ...quiet, error: (m: string) => { errors.push(m); } };
+    const cfg = validateDaemonConfig({
+      listen: '127.0.0.1:7070', tokenFile: '/nonexistent', provider: { kind: 'none' }, market: 'spot', price: 0.03,
+      etcd: { endpoints: ['http://127.0.0.1:1'], name: 'spot0' }, policy: { linkMiBps: 1000, safetySeconds: 2 },
+    });
+    const migrator = new HeldMigrator();
+    migrator.release();
+    const d = new SpotDaemon(cfg, {
+      migrator, containers: { list: async () => [{ id: 'web', memoryMiB: 256, dirtyRateMiBps: 1 }] }, logger,
+      peers: new StaticPeers([{ name: 'b', address: '127.0.0.2:7070', market: 'on-demand', price: 0.096 }]),
+      fleet: { reservations: new Reservations(down, 'spot0', quiet, 10) },
+    });
+    const report = await d.evacuate('test', Date.now() + 60_000);
+    expect(report.outcomes.map((o) => [o.containerId, o.path, o.peer])).toEqual([['web', 'live', 'b']]);
+    expect(errors.join('\n')).toMatch(/etcd: cannot reserve room on peers, evacuating without reservations: .*ECONNREFUSED/);
+    expect(d.status().reservations).toEqual([]);
+    await d.stop();
   });
 });
