@@ -103,6 +103,8 @@ export function validateDaemonConfig(raw: unknown, where = 'config'): DaemonConf
     if (names.has(p.name)) throw new ConfigError(`peers[${i}].name`, `${where}: peers[${i}].name "${p.name}" is used twice`);
     names.add(p.name);
   });
+  // A '/' would let one host's keys fall under another's prefix in etcd.
+  if (c.etcd?.name?.includes('/')) throw new ConfigError('etcd.name', `${where}: etcd.name must not contain "/"`);
   const pol = c.policy ?? {};
   if (pol.returnBelow !== undefined && pol.riskThreshold !== undefined && pol.returnBelow > pol.riskThreshold) {
     throw new ConfigError('policy.returnBelow', `${where}: policy.returnBelow must not exceed policy.riskThreshold`);
