@@ -256,6 +256,12 @@ export class SpotDaemon {
       let plan: EvacuationPlan;
       let peers: PeerView[];
       let fp: Awaited<ReturnType<typeof planWithReservations>> | undefined;
+      if (fleet?.registrar && !opts.only && !fleet.registrar.withdrawn) {
+        // Everything leaves: so must this host's offer of room, before anyone reserves it.
+        await fleet.registrar.withdraw();
+        this.deps.logger.info('left the fleet registry: this host is being evacuated');
+        this.updateReservationMetrics();
+      }
       if (fleet) {
         const r = fleet.reservations;
         try {
@@ -363,7 +369,10 @@ export class SpotDaemon {
       risk: this.lastRisk ?? null, evacuating: this.running !== undefined, evacuations: this.reports.length,
       lastEvacuation: this.reports.at(-1) ?? null,
       reservations: (fleet?.reservations.list() ?? []).map((h) => ({ containerId: h.containerId, peer: h.peer, memoryMiB: h.memoryMiB, bytes: h.memoryMiB * 2 ** 20, since: new Date(h.since).toISOString() })),
-      registration: fleet?.registrar ? { name: fleet.reservations.from, lease: fleet.registrar.leaseId, ...(fleet.registrar.error !== undefined ? { error: fleet.registrar.error } : {}) } : null,
+      registration: fleet?.registrar ? {
+        name: fleet.reservations.from, lease: fleet.registrar.leaseId,
+        ...(fleet.registrar.withdrawn ? { error: 'withdrawn: this host was evacuated' } : fleet.registrar.error !== undefined ? { error: fleet.registrar.error } : {}),
+      } : null,
     };
   }
 

@@ -88,6 +88,18 @@ export class Registrar {
     if (r.succeeded) this.last = value;
   }
 
+  /** True once withdrawn: the host is leaving and takes no more containers. */
+  withdrawn = false;
+
+  /**
+   * The host is being evacuated: leave the fleet now, so no other host reserves room
+   * here (it would be room on a host about to go). Not undone until a restart.
+   */
+  async withdraw(): Promise<void> {
+    this.withdrawn = true;
+    await this.stop();
+  }
+
   /** Deregisters at once (the lease is revoked) rather than waiting for the TTL. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);

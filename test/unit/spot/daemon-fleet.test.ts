@@ -61,9 +61,11 @@ describe('spot daemon with reservations', () => {
     });
     const migrator = new HeldMigrator();
     const containers = [{ id: 'web', memoryMiB: 256, dirtyRateMiBps: 1 }, { id: 'db', memoryMiB: 256, dirtyRateMiBps: 1 }, { id: 'big', memoryMiB: 1024, dirtyRateMiBps: 1 }];
+    // spot0 offers room too, as a spot host may: evacuating, it must leave the registry first.
+    const self = new Registrar(kv, { name: 'spot0', address: '127.0.0.1:7070', market: 'spot', price: 0.03, capacityMiB: 4096 }, async () => ({ usedMiB: 0, containerIds: [] }), quiet, 10);
     const d = new SpotDaemon(cfg, {
       migrator, containers: { list: async () => containers }, peers: new StaticPeers([]), logger: quiet,
-      fleet: { reservations: new Reservations(kv, 'spot0', quiet, 10) },
+      fleet: { reservations: new Reservations(kv, 'spot0', quiet, 10), registrar: self },
     });
     const { metrics } = await d.start();
     cleanups.push(() => d.stop());
@@ -73,10 +75,14 @@ describe('spot daemon with reservations', () => {
     cleanups.push(() => migrator.release());
 
     expect((await client.status()).reservations).toEqual([]);
+    expect((await client.status()).registration).toMatchObject({ name: 'spot0', error: '' });
+    expect((await readFleet(kv)).peers.map((p) => p.name).sort()).toEqual(['od-a', 'spot0']);
     const running = client.evacuate({ deadlineSeconds: 60 });
     await until('both moves to start', () => migrator.started.length === 2);
     // Held now, before anything has landed: web and db on od-a; big has no room anywhere.
     const st = await client.status();
+    expect((await readFleet(kv)).peers.map((p) => p.name)).toEqual(['od-a']);
+    expect(st.registration!.error).toMatch(/withdrawn/);
     expect(st.reservations.map((r) => `${r.containerId}@${r.peer}`).sort()).toEqual(['db@od-a', 'web@od-a']);
     expect(st.reservations.every((r) => r.memoryMib === 256 && r.bytes === 256 * 2 ** 20 && r.since!.seconds > 1_700_000_000)).toBe(true);
     expect(st.reservedBytes).toBe(512 * 2 ** 20);
