@@ -1,10 +1,12 @@
 // End to end, a small zone-wide reclaim (#19.2, bounded for 2 cores): one real etcd
-// (loopback, own data dir, stopped by pid), two on-demand `runx daemon`s (B cheaper,
-// C dearer) that register themselves with room for exactly one container each, and
-// two spot daemons (A1, A2) each running one real container. Both spot daemons are
-// told to evacuate at the same moment. Each reserves before it moves: B takes exactly
-// one container, the other goes to C, nothing is lost, no peer is over its capacity,
-// and the containers keep counting on their new hosts.
+// (loopback, own data dir, stopped by pid), two on-demand `runx daemon`s that register
+// themselves, B (cheaper) with room for exactly one container and C for two, and two
+// spot daemons (A1, A2) each running one real container. Both spot daemons are told
+// to evacuate at the same moment. Each reserves before it moves: B is reserved for
+// exactly one container, the other goes to C. Then B is killed mid-transfer (its
+// daemon, keeper and QEMU): that container falls back to a checkpoint on C, for
+// which room is reserved first; nothing is lost, no peer is over its capacity, and
+// the hosts hold no reservations afterwards.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +26,7 @@ type Host = 'A1' | 'A2' | 'B' | 'C';
 let etcd: TestEtcd | undefined;
 let tmp = '';
 const procs: ChildProcess[] = [];
+const daemonOf = {} as Record<Host, ChildProcess>;
 const clients: Partial<Record<Host, DaemonControlClient>> = {};
 const roots = {} as Record<Host, string>;
 const metrics = {} as Record<Host, string>;
@@ -73,11 +76,14 @@ describe.skipIf(!bin)('zone-wide reclaim through etcd reservations (real etcd, d
       const config = {
         listen: `127.0.0.1:${listen}`, tokenFile: token, root: roots[h], provider: { kind: 'none' }, market, price,
         etcd: { endpoints: [etcd!.url], name: h, leaseSeconds: 4, ...(capacityMiB !== undefined ? { register: { capacityMiB } } : {}) },
-        metrics: { listen: `127.0.0.1:${m}` }, policy: { linkMiBps: 200, defaultDirtyRateMiBps: 1 },
+        // A slow link (QEMU max-bandwidth) keeps the transfers going for seconds, so B
+        // can die during one; with the 300 s deadline the planner still picks live.
+        metrics: { listen: `127.0.0.1:${m}` }, policy: { linkMiBps: 2, defaultDirtyRateMiBps: 0 },
       };
       fs.writeFileSync(path.join(tmp, `${h}.json`), JSON.stringify(config));
       const p = spawn(runx, ['--log', path.join(tmp, `${h}.log`), 'daemon', '--config', path.join(tmp, `${h}.json`)], { stdio: 'ignore' });
       procs.push(p);
+      daemonOf[h] = p;
       metrics[h] = `http://127.0.0.1:${m}`;
       const socket = path.join(roots[h], '@spot', 'control.sock');
       const c = new DaemonControlClient(socket);
@@ -90,9 +96,8 @@ describe.skipIf(!bin)('zone-wide reclaim through etcd reservations (real etcd, d
     await start('A1', 'spot', 0.03);
     await start('A2', 'spot', 0.03);
     memoryMiB = (await clients.A1!.listContainers())[0]!.memoryMib;
-    // Room for exactly one container on each on-demand host.
     await start('B', 'on-demand', 0.096, memoryMiB);
-    await start('C', 'on-demand', 0.17, memoryMiB);
+    await start('C', 'on-demand', 0.17, 2 * memoryMiB);
   }, 180_000);
 
   afterAll(async () => {
@@ -107,21 +112,33 @@ describe.skipIf(!bin)('zone-wide reclaim through etcd reservations (real etcd, d
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   }, 60_000);
 
-  it('two hosts evacuating at once: one container each to B and C, none lost, no peer over capacity', async () => {
-    const [r1, r2] = await Promise.all([clients.A1!.evacuate({ deadlineSeconds: 120 }), clients.A2!.evacuate({ deadlineSeconds: 120 })]);
+  it('two hosts evacuating at once: B reserved for one, C for the other; B dies mid-transfer, its container falls back to C; none lost', async () => {
+    const running = Promise.all([clients.A1!.evacuate({ deadlineSeconds: 300 }), clients.A2!.evacuate({ deadlineSeconds: 300 })]);
+    let held: Array<{ host: 'A1' | 'A2'; peer: string }> = [];
+    await until('both hosts to hold their reservations', async () => {
+      held = [];
+      for (const h of ['A1', 'A2'] as const) for (const r of (await clients[h]!.status()).reservations) held.push({ host: h, peer: r.peer });
+      return held.length === 2;
+    }, 60_000);
+    // Never two on B: it has room for one.
+    expect(held.map((x) => x.peer).sort()).toEqual(['B', 'C']);
+    const toB = held.find((x) => x.peer === 'B')!.host;
+    // Kill B while its transfer runs: the daemon and whatever it started for the container.
+    await new Promise((r) => setTimeout(r, 2000));
+    daemonOf.B.kill('SIGKILL');
+    for (const p of pidsUnder(`${roots.B}/`)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    const [r1, r2] = await running;
     const outcomes = [...r1.outcomes, ...r2.outcomes];
-    expect(outcomes.map((o) => o.path).sort()).not.toContain('PATH_FAILED');
-    expect(outcomes.map((o) => o.peer).sort()).toEqual(['B', 'C']);
-    // Each lives on the peer it went to, and runs there.
-    for (const o of outcomes) {
-      const root = roots[o.peer as Host];
-      await until(`${o.containerId} running on ${o.peer}`, () => state(root, o.containerId)?.status === 'running', 30_000);
-    }
-    // Neither peer holds more than its capacity: what it runs plus what is reserved on it.
+    expect(outcomes.map((o) => o.path)).not.toContain('PATH_FAILED');
+    expect(outcomes.map((o) => o.peer)).toEqual(['C', 'C']);
+    const fellBack = outcomes.find((o) => o.containerId === ids[toB])!;
+    expect(fellBack.path).toBe('PATH_CHECKPOINT_TO_PEER');
+    expect(fellBack.errors.join(' ')).toMatch(/to B/);
+    for (const o of outcomes) await until(`${o.containerId} running on C`, () => state(roots.C, o.containerId)?.status === 'running', 30_000);
+    // C holds no more than its capacity: what it runs plus what is reserved on it.
     const peers = (await (await fetch(`${metrics.A1}/peers`, { signal: AbortSignal.timeout(5000) })).json()) as Array<{ name: string; freeMemoryMiB?: number }>;
-    for (const p of peers.filter((x) => x.name === 'B' || x.name === 'C')) expect(p.freeMemoryMiB).toBeGreaterThanOrEqual(0);
-    // And nothing is left reserved by the evacuated hosts.
+    expect(peers.find((p) => p.name === 'C')!.freeMemoryMiB).toBeGreaterThanOrEqual(0);
     expect((await clients.A1!.status()).reservations).toEqual([]);
     expect((await clients.A2!.status()).reservations).toEqual([]);
-  }, 240_000);
+  }, 300_000);
 });
