@@ -5,6 +5,7 @@
 import type { Accel } from './accel';
 import type { HostShare } from '../../bundle/mount-plan';
 import { type GuestNetwork, netArgs } from '../devices/net/config';
+import { carryDiskArgs, hasCarryDisk } from '../devices/carry/config';
 
 export const AGENT_SOCKET = 'agent.sock';
 export const QMP_SOCKET = 'qmp.sock';
@@ -24,17 +25,19 @@ export interface VmDevices {
   nic: boolean;
   /** virtio-9p shares, tags shareTag(0..shares-1). */
   shares: number;
+  /** A carry disk (devices/carry): the second virtio-blk, after the shares. */
+  carry?: boolean;
 }
 
 export const NO_DEVICES: VmDevices = { nic: false, shares: 0 };
 
 export function vmDevicesOf(l: Pick<QemuLaunch, 'network' | 'shares'>): VmDevices {
-  return { nic: l.network !== undefined, shares: l.shares.length };
+  return { nic: l.network !== undefined, shares: l.shares.length, ...(hasCarryDisk(l.shares) ? { carry: true } : {}) };
 }
 
-/** For keys and listings: "none", "nic", "9p×2", "nic+9p×2". */
+/** For keys and listings: "none", "nic", "9p×2", "nic+9p×2", "9p×1+carry". */
 export function describeDevices(d: VmDevices): string {
-  return [d.nic && 'nic', d.shares > 0 && `9p×${d.shares}`].filter(Boolean).join('+') || 'none';
+  return [d.nic && 'nic', d.shares > 0 && `9p×${d.shares}`, d.carry === true && 'carry'].filter(Boolean).join('+') || 'none';
 }
 
 export interface QemuLaunch {
@@ -144,6 +147,8 @@ export function qemuArgv(l: QemuLaunch): string[] {
     argv.push('-fsdev', `local,id=${s.tag},path=${optionValue(s.hostPath)},security_model=passthrough,multidevs=remap${s.readonly ? ',readonly=on' : ''}`);
     argv.push('-device', `virtio-9p-device,fsdev=${s.tag},mount_tag=${s.tag}`);
   }
+  // Last, so the devices before it keep the slots a VM without one has.
+  if (hasCarryDisk(l.shares)) argv.push(...carryDiskArgs());
   return argv;
 }
 
