@@ -127,9 +127,10 @@ export const CARRY_DISK_SERIAL = 'runx-carry';
 function liveDestinations(annotations: Readonly<Record<string, string>> | undefined): (dest: string) => boolean {
   const v = annotations?.[LIVE_SHARE_ANNOTATION];
   if (v === undefined) return () => false;
-  const list = v.split(',').map((d) => path.posix.normalize(d.trim())).filter((d) => d !== '.');
+  const norm = (d: string) => path.posix.normalize(d.trim()).replace(/(.)\/$/, '$1');
+  const list = v.split(',').map(norm).filter((d) => d !== '.');
   if (list.includes('*')) return () => true;
-  return (dest) => list.includes(path.posix.normalize(dest));
+  return (dest) => list.includes(norm(dest));
 }
 
 /** Binds that move with the VM. */
