@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "carry.h"
 #include "cgroup.h"
 #include "container.h"
 #include "credit.h"
@@ -133,7 +134,9 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 		return;
 	}
 	if (vm_parse(m, &vm, err, sizeof err) < 0 || cgroup_parse(m, &res, err, sizeof err) < 0 ||
-	    vm_apply(&vm, err, sizeof err) < 0 || cgroup_create(m->name, &res, err, sizeof err) < 0) {
+	    carry_parse(m, err, sizeof err) < 0 ||
+	    vm_apply(&vm, err, sizeof err) < 0 || cgroup_create(m->name, &res, err, sizeof err) < 0 ||
+	    carry_mount(err, sizeof err) < 0) {
 		plan_free(&p);
 		reply_error(a, id, err);
 		return;
@@ -291,6 +294,33 @@ static void handle_update(struct agent *a, const struct ctl_msg *m, const char *
 	reply_id(a, MSG_OK, id);
 }
 
+/* `carry`: copies slots between the carry disk and the host's share (carry.h). */
+static void handle_carry(struct agent *a, const struct ctl_msg *m, const char *id)
+{
+	char err[600];
+	uint64_t slots[CARRY_MAX_SLOTS];
+	size_t n = 0;
+	const char *to = ctl_get(m, KEY_TO);
+	if (!to || (strcmp(to, "host") != 0 && strcmp(to, "guest") != 0)) {
+		reply_error(a, id, "carry: to must be host or guest");
+		return;
+	}
+	for (size_t i = 0; i < m->nfields; i++) {
+		if (strcmp(m->fields[i].key, KEY_SLOT) != 0)
+			continue;
+		if (n >= CARRY_MAX_SLOTS || parse_u64(m->fields[i].val, &slots[n]) < 0 || slots[n] >= CARRY_MAX_SLOTS) {
+			reply_error(a, id, "carry: bad slot");
+			return;
+		}
+		n++;
+	}
+	if (carry_sync(strcmp(to, "host") == 0, slots, n, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	reply_id(a, MSG_OK, id);
+}
+
 static void handle_stats(struct agent *a, const char *id)
 {
 	char err[256];
@@ -348,6 +378,8 @@ static void handle_control(struct agent *a, struct frame *f)
 		handle_update(a, &m, id);
 	} else if (strcmp(m.name, MSG_STATS) == 0) {
 		handle_stats(a, id);
+	} else if (strcmp(m.name, MSG_CARRY) == 0) {
+		handle_carry(a, &m, id);
 	} else if (strcmp(m.name, MSG_PING) == 0) {
 		struct ctl_out o;
 		ctl_begin(&o, MSG_OK);
@@ -574,8 +606,16 @@ static void maybe_report_exit(struct agent *a)
 	if (!a->connected || a->c.pid <= 0 || !a->c.exited || a->c.io.out_fd >= 0 ||
 	    a->c.io.err_fd >= 0 || execs_left(a))
 		return;
+	/* The container's writes to its carried mounts reach the host before its end is
+	 * reported: an engine reads a volume once its container has stopped. */
+	char err[600];
+	int carried = carry_write_back(err, sizeof err);
+	if (carried < 0)
+		logmsg("%s", err);
 	struct ctl_out o;
 	ctl_begin(&o, MSG_EXIT);
+	if (carried < 0)
+		ctl_add(&o, KEY_CARRY_ERROR, err);
 	if (WIFSIGNALED(a->c.status))
 		ctl_addu(&o, KEY_SIGNAL, (uint64_t)WTERMSIG(a->c.status));
 	else

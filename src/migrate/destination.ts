@@ -15,13 +15,16 @@ import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import {
-  type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
-  StateStore, askKeeper, callKeeper, chooseAccel, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+  CARRY_DISK, type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
+  StateStore, askKeeper, callKeeper, containerShares, chooseAccel, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { checkNetnsName, checkPrepareNames } from './prepare-trust';
 import { DEFAULT_SOURCE_TIMEOUT_MS, SourceWatch } from './source-watch';
-import { refuseWireShares } from './wire-shares';
+import { type PlacedBinds, placeBinds, refuseWireShares, removeMade } from './wire-shares';
+
+/** Under --root: the binds of containers that came here and are outside every --volume-root. */
+export const VOLUMES_DIR = '@volumes';
 import { newStreamSecret, streamKey } from './stream-tls';
 import { type PskCreds, removePskDir, writePskDir } from '../xcontainer/vm/tls-creds';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
@@ -79,7 +82,7 @@ export class Destination {
   private readonly sources: SourceWatch;
 
   /** `host`: where the streams listen, unless a call says where it was reached (a wildcard listen). */
-  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS, private readonly token?: string) {
+  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS, private readonly token?: string, private readonly volumeRoots: readonly string[] = []) {
     this.store = new StateStore(runtime.root);
     this.sources = new SourceWatch(sourceTimeoutMs, (id, why) => void this.abort(id, why));
   }
@@ -112,7 +115,11 @@ export class Destination {
     this.store.makeRoot();
     const st = fs.statfsSync(this.runtime.root);
     const diskBytes = Number(req.diskBytes);
-    if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
+    const carryBytes = Number(req.carryBytes ?? 0);
+    // The mirrors write every allocated block of both disks here: refused now, not midway.
+    if (st.bavail * st.bsize < diskBytes + carryBytes) {
+      throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root}: ${Math.round(st.bavail * st.bsize / MiB)} MiB free, the container's disks need ${Math.round((diskBytes + carryBytes) / MiB)} MiB${carryBytes ? ` (${Math.round(carryBytes / MiB)} MiB of it its carried mounts)` : ''}`);
+    }
     refuseWireShares(req);
     if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
     const secret = newStreamSecret();
@@ -130,6 +137,7 @@ export class Destination {
       ? keeperNetnsFor([{ type: 'network', path: req.netnsPath || req.nic.netnsPath }])
       : keeperNetnsFor((JSON.parse(req.configJson) as SpecConfig).linux?.namespaces, 'new');
     let entry: Incoming | undefined;
+    let placed: PlacedBinds | undefined;
     try {
       const done = await provision({
         keeperNetns,
@@ -143,11 +151,12 @@ export class Destination {
           this.wireOutput(entry);
         },
         plan: () => {
-          const config = JSON.parse(req.configJson) as SpecConfig;
+          placed = placeBinds(req, this.volumeRoots, path.join(this.runtime.root, VOLUMES_DIR, id));
+          const config = JSON.parse(placed.configText) as SpecConfig;
           if (req.instance) writeInstance(this.store, id, req.instance);
           return {
-            origin: { kind: 'incoming', diskBytes, endpoints: () => this.endpoints(id, host, psk) },
-            configText: req.configJson,
+            origin: { kind: 'incoming', diskBytes, carryBytes: placed.carryBytes, endpoints: () => this.endpoints(id, host, psk) },
+            configText: placed.configText,
             config,
             bundle: req.bundle,
             rootfs: path.resolve(req.bundle, config.root?.path ?? 'rootfs'),
@@ -158,19 +167,24 @@ export class Destination {
             kernel: { data: req.kernel },
             initramfs: { data: req.initramfs },
             shape: { memoryMiB: req.memoryMib, vcpus: req.vcpus },
-            // None: host paths are never taken from the wire (refuseWireShares).
-            shares: [],
+            // Carried binds only, placed by this host's rules (wire-shares.ts).
+            shares: containerShares(placed.binds),
             agentCreate: [],
           };
         },
       });
       entry!.network = done.network;
-      entry!.rollback = done.rollback;
+      const made = placed?.made ?? [];
+      entry!.rollback = async () => {
+        await done.rollback();
+        removeMade(made);
+      };
       const endpoints = done.launch.incoming!;
       log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${done.network ? `, NIC in ${done.network.netnsPath}` : ''}`);
       return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, linkPort: endpoints.linkPort ?? 0, returning: false, netnsPath: done.network?.netnsPath ?? '', ...streams };
     } catch (err) {
       if (entry && this.incoming.get(id) === entry) this.incoming.delete(id);
+      removeMade(placed?.made ?? []);
       throw err;
     }
   }
@@ -217,6 +231,12 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
+      // Its carry disk too (the binds it writes back to are those it had here).
+      const carry = this.store.file(id, CARRY_DISK);
+      if (fs.existsSync(carry)) {
+        fs.truncateSync(carry, 0);
+        fs.truncateSync(carry, Number(req.carryBytes ?? 0));
+      }
       // Its stand-in keeps the stdio it has: no link to take there.
       const endpoints = { ...await this.endpoints(id, host, psk), linkPort: undefined };
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);

@@ -77,6 +77,7 @@ export { DEFAULT_STALL_TIMEOUT_MS } from './vm/stall-watch';
 // Devices and host edges a migration touches on its own.
 export { type GuestIdentity, type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from './devices/net/config';
 export { containerShares } from './devices/share/config';
+export { CARRY_DISK, refuseLiveShares } from './devices/carry/config';
 export { withNetns } from './devices/net/netns-config';
 export { keeperNetnsFor } from './devices/net/keeper-netns';
 export { removeHostCgroup } from './cgroup/host-cgroup';

@@ -5,6 +5,7 @@
 // is the argv's, so the virtio-mmio slots: a device added last leaves the others'
 // slots as a VM without it has them (a template's, a migration's other end).
 import { blockPart } from './block/persist';
+import { carryPart } from './carry/persist';
 import { consolePart } from './console/persist';
 import { netPart } from './net/persist';
 import type { DeviceContext, DevicePart, RestoredDevices } from './part';
@@ -15,6 +16,7 @@ export const DEVICE_PARTS = {
   block: blockPart,
   net: netPart,
   shares: sharesPart,
+  carry: carryPart,
   rng: rngPart,
   console: consolePart,
 } as const;

@@ -21,6 +21,7 @@ import { QemuChild } from './qemu-child';
 import { awaitGo, reportReady } from './ready-fd';
 import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
+import { CARRY_DISK } from '../devices/carry/config';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
 import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm, takeIncomingKey } from '../vm/vm-migration';
 import type { PskCreds } from '../vm/tls-creds';
@@ -153,6 +154,7 @@ class Keeper implements KeeperCore {
     await this.outputQuiet();
     await saveVmState(this.qmpClient!, path.join(dir, VM_STATE_FILE));
     copySparse(path.join(this.dir, ROOT_DISK), path.join(dir, ROOT_DISK));
+    if (fs.existsSync(path.join(this.dir, CARRY_DISK))) copySparse(path.join(this.dir, CARRY_DISK), path.join(dir, CARRY_DISK));
   }
 
   endAfterCheckpoint(): void {
