@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { RunxError } from '../../errors';
+import { log } from '../../log';
 import { CallRegistry } from '../wire/call-registry';
 import { FrameReader, FrameType, PROTOCOL_VERSION, encodeFrame, execPayload, splitExecPayload } from './agent-frames';
 import { type ControlMessage, type FieldValue, controlMessage, decodeControl, encodeControl, field } from './agent-messages';
@@ -237,9 +238,13 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       case 'hello':
         this.onHello(msg);
         return;
-      case 'exit':
+      case 'exit': {
+        // The container's writes to its carried binds did not all reach the host.
+        const carry = field(msg, 'carry.error');
+        if (carry !== undefined) log().error(`the container's carried mounts were not all written back to the host: ${carry}`);
         this.emit('exit', exitOf(msg));
         return;
+      }
       case 'dns':
         this.emit('dns', Number(field(msg, 'n')), field(msg, 'q') ?? '');
         return;
