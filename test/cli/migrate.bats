@@ -144,17 +144,18 @@ dest_field() {
   wait_gone "$dqemu"
 }
 
-@test "serve refuses anonymous access; migrate refuses a container with 9p bind mounts" {
+@test "serve refuses anonymous access; migrate refuses a container whose bind is a live 9p share" {
   run "$RUNX_BIN" --root "$DEST" serve --listen 127.0.0.1:0
   [ "$status" -eq 1 ]
   [[ "$output" == *"anonymous migration is refused"* ]]
   mkdir -p "$BATS_TEST_TMPDIR/shared"
-  make_bundle --set mounts='[{"destination":"/data","type":"bind","source":"'"$BATS_TEST_TMPDIR/shared"'","options":["rbind"]}]' -- sleep 1000
+  make_bundle --set mounts='[{"destination":"/data","type":"bind","source":"'"$BATS_TEST_TMPDIR/shared"'","options":["rbind"]}]' \
+    --set annotations='{"io.runx.live-share":"*"}' -- sleep 1000
   runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
   runx start c1
   run runx migrate --to 127.0.0.1:1 --token-file "$BATS_TEST_TMPDIR/token" c1
   [ "$status" -eq 1 ]
-  [[ "$output" == *"bind-mounts host directories"*"virtio-9p"* ]]
+  [[ "$output" == *"cannot migrate container c1: bind mount /data (from "*"/shared) is a live host share"* ]]
   [ "$(state_field c1 status)" = running ]
 }
 

@@ -157,7 +157,7 @@ exported_files() {
   [[ "$output" != *"host secret"* ]]
 }
 
-@test "a migration destination refuses a Prepare whose share_paths are / and /etc, and exports nothing" {
+@test "a migration destination refuses a Prepare whose share_paths are / and /etc, and places a config bind of / in its own directory" {
   DEST="$(mktemp -d /tmp/runx-bats-dest.XXXXXX)"
   echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
   port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
@@ -168,13 +168,21 @@ exported_files() {
   echo "$output"
   [ "$status" -eq 1 ]
   [[ "$output" == "refused: Prepare of evil: share_paths is refused"* ]]
-  # nor through the config it sends
+  # nor through the config it sends: a bind of / without the kinds of carried binds is refused,
   run timeout 90 node "$REPO/test/helpers/hostile-prepare.mjs" "127.0.0.1:$port" "$BATS_TEST_TMPDIR/token" evil2 '[]' \
     '[{"destination":"/host","type":"bind","source":"/","options":["rbind"]}]'
   echo "$output"
   [ "$status" -eq 1 ]
-  [[ "$output" == "refused: Prepare of evil2: config_json mounts[0] is a bind mount"* ]]
+  [[ "$output" == "refused: Prepare of evil2: config_json has 1 bind mount(s) but carried_kinds names 0"* ]]
+  # and with them, the bind is placed in runx's own directory, not at /: the serve has
+  # no --volume-root. The incoming VM's share stages @volumes/evil3/0, never the host's /.
+  DEST_ROOT="$DEST" run timeout 90 node "$REPO/test/helpers/hostile-prepare.mjs" "127.0.0.1:$port" "$BATS_TEST_TMPDIR/token" evil3 '[]' \
+    '[{"destination":"/host","type":"bind","source":"/","options":["rbind"]}]' '["dir"]'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"binds at [\"$DEST/@volumes/evil3/0\"]"* ]]
   [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
+  [ ! -e "$DEST/@volumes/evil3" ]
 }
 
 @test "restore takes no share from the image: a manifest share of host / is refused" {

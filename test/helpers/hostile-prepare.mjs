@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // A token holder's Prepare, as a hostile migration client would send it: a well-formed
 // request for a small VM (this host's QEMU build, accelerator, guest kernel) with the
-// given share_paths and config.json mounts. Prints "prepared <reply JSON>" (then aborts
-// the incoming VM, so nothing is left) or "refused: <message>" and exits 1.
-// Usage: hostile-prepare.mjs ADDR TOKEN_FILE ID SHARE_PATHS_JSON [MOUNTS_JSON]
+// given share_paths and config.json mounts (and, for carried binds, their kinds and a
+// carry disk). Prints "prepared <reply JSON>" (then aborts the incoming VM, so nothing
+// is left) or "refused: <message>" and exits 1.
+// Usage: hostile-prepare.mjs ADDR TOKEN_FILE ID SHARE_PATHS_JSON [MOUNTS_JSON [KINDS_JSON]]
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 
 const require = createRequire(import.meta.url);
 const dist = new URL('../../dist/', import.meta.url).pathname;
@@ -16,7 +18,7 @@ const { chooseAccel } = require(`${dist}xcontainer/vm/accel.js`);
 const { findGuestAssets } = require(`${dist}xcontainer/vm/guest-assets.js`);
 const { defaultSpec } = require(`${dist}bundle/default-spec.js`);
 
-const [addr, tokenFile, id, sharePaths, mounts] = process.argv.slice(2);
+const [addr, tokenFile, id, sharePaths, mounts, kinds] = process.argv.slice(2);
 const config = defaultSpec(false);
 if (mounts) config.mounts = JSON.parse(mounts);
 const assets = findGuestAssets();
@@ -31,8 +33,14 @@ try {
     accel: chooseAccel('auto').accel, cpu: 'max', memoryMib: 128, vcpus: 1, diskBytes: 16 * 1024 * 1024,
     configJson: JSON.stringify(config), kernel: fs.readFileSync(assets.kernel), initramfs: fs.readFileSync(assets.initramfs),
     sharePaths: JSON.parse(sharePaths), bundle: '/nonexistent', nic: null, netnsPath: '', instance: '',
+    streamNonce: randomBytes(32), carriedKinds: kinds ? JSON.parse(kinds) : [], carryBytes: kinds ? 64 * 1024 * 1024 : 0,
   }, metadata, deadline(), cb));
   console.log(`prepared ${JSON.stringify(reply)}`);
+  // The test and the destination share this machine: where the destination put the binds.
+  if (process.env.DEST_ROOT) {
+    const placed = JSON.parse(fs.readFileSync(`${process.env.DEST_ROOT}/${id}/config.json`, 'utf8')).mounts.filter((m) => m.type === 'bind').map((m) => m.source);
+    console.log(`binds at ${JSON.stringify(placed)}`);
+  }
   await call((cb) => client.Abort({ containerId: id, reason: 'test' }, metadata, deadline(), cb)).catch(() => undefined);
   process.exitCode = 0;
 } catch (err) {
