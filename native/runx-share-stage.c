@@ -11,7 +11,9 @@
  * other byte in a path is just part of the path.
  *
  * usage: runx-share-stage STAGE [MODE SOURCE]... -- COMMAND [ARG]...
- *   MODE: rw, ro (bind), rrw, rro (recursive bind: the source's submounts too)
+ *   MODE: rw, ro (bind), rrw, rro (recursive bind: the source's submounts too), or
+ *   skip (slot i stays an empty directory: runx fills the carry disk from the other
+ *   slots, and the slot numbers must stay those of the container's binds)
  * Exit 125 on a staging failure, with one line on stderr (QEMU's boot error shows it).
  */
 #define _GNU_SOURCE
@@ -77,11 +79,18 @@ static void make_readonly(const char *slot, int recursive)
  * directory and a non-directory for anything else) and binds the source onto it. */
 static void stage_one(int stage_fd, const char *stage, size_t i, const char *mode, const char *source)
 {
+	if (strcmp(mode, "skip") == 0) {
+		char skipped[32];
+		snprintf(skipped, sizeof skipped, "%zu", i);
+		if (mkdirat(stage_fd, skipped, 0700) < 0)
+			fail("mkdir %s/%s: %s", stage, skipped, strerror(errno));
+		return;
+	}
 	int recursive = strlen(mode) == 3 && mode[0] == 'r';
 	const char *access = recursive ? mode + 1 : mode;
 	int readonly = strcmp(access, "ro") == 0;
 	if (!readonly && strcmp(access, "rw") != 0)
-		fail("bad mode %s for %s (rw, ro, rrw or rro)", mode, source);
+		fail("bad mode %s for %s (rw, ro, rrw, rro or skip)", mode, source);
 	if (source[0] != '/')
 		fail("source %s is not an absolute path", source);
 

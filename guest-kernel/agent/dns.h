@@ -4,6 +4,7 @@
 #ifndef RUNX_AGENT_DNS_H
 #define RUNX_AGENT_DNS_H
 
+#include <poll.h>
 #include <stddef.h>
 
 #include "frame.h"
@@ -12,7 +13,13 @@
 int dns_open(const char *addr, char *err, size_t errlen);
 /* Reads one query from fd into o (a `dns` message); returns 0, or -1 if there was none. */
 int dns_take_query(int fd, struct ctl_out *o);
-/* Sends the answer of a `dns-answer` message back to the query's sender. */
+/* TCP on the same address (opened by dns_open): adds its fds to pfd (at most room);
+ * returns how many. */
+int dns_watch(struct pollfd *pfd, int room);
+/* Serves those of pfd[0..n) that are ready: accepts, reads, and hands each whole
+ * query to send as a `dns` message. */
+void dns_serve_tcp(const struct pollfd *pfd, int n, void (*send)(void *ctx, const struct ctl_out *o), void *ctx);
+/* Sends the answer of a `dns-answer` message back to the query's sender (UDP or TCP). */
 void dns_give_answer(int fd, const struct ctl_msg *m);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "carry.h"
 #include "cgroup.h"
 #include "container.h"
 #include "credit.h"
@@ -56,6 +57,12 @@ static void send_ctl(struct agent *a, const struct ctl_out *o)
 		fatal("write to agent port: %s", strerror(errno));
 }
 
+/* dns.c's callback for a query read from a TCP connection. */
+static void send_dns(void *ctx, const struct ctl_out *o)
+{
+	send_ctl(ctx, o);
+}
+
 static void reply_error(struct agent *a, const char *id, const char *msg)
 {
 	struct ctl_out o;
@@ -74,12 +81,21 @@ static void reply_id(struct agent *a, const char *name, const char *id)
 	send_ctl(a, &o);
 }
 
+/* The container's stdin bytes the agent holds and has not granted back (buffered, or
+ * gone and owed): a host end that is new to this agent (a reconnect, a restore) resumes
+ * its credit from this, not from a full window (credit.h). */
+static size_t stdin_held(const struct agent *a)
+{
+	return relay_buf_pending(&a->in) + a->in.owed;
+}
+
 static void send_hello(struct agent *a)
 {
 	struct ctl_out o;
 	ctl_begin(&o, MSG_HELLO);
 	ctl_addu(&o, KEY_PROTO, PROTO_VERSION);
 	ctl_add(&o, KEY_AGENT, AGENT_VERSION);
+	ctl_addu(&o, KEY_HELD, stdin_held(a));
 	send_ctl(a, &o);
 }
 
@@ -118,7 +134,9 @@ static void handle_create(struct agent *a, const struct ctl_msg *m, const char *
 		return;
 	}
 	if (vm_parse(m, &vm, err, sizeof err) < 0 || cgroup_parse(m, &res, err, sizeof err) < 0 ||
-	    vm_apply(&vm, err, sizeof err) < 0 || cgroup_create(m->name, &res, err, sizeof err) < 0) {
+	    carry_parse(m, err, sizeof err) < 0 ||
+	    vm_apply(&vm, err, sizeof err) < 0 || cgroup_create(m->name, &res, err, sizeof err) < 0 ||
+	    carry_mount(err, sizeof err) < 0) {
 		plan_free(&p);
 		reply_error(a, id, err);
 		return;
@@ -276,6 +294,33 @@ static void handle_update(struct agent *a, const struct ctl_msg *m, const char *
 	reply_id(a, MSG_OK, id);
 }
 
+/* `carry`: copies slots between the carry disk and the host's share (carry.h). */
+static void handle_carry(struct agent *a, const struct ctl_msg *m, const char *id)
+{
+	char err[600];
+	uint64_t slots[CARRY_MAX_SLOTS];
+	size_t n = 0;
+	const char *to = ctl_get(m, KEY_TO);
+	if (!to || (strcmp(to, "host") != 0 && strcmp(to, "guest") != 0)) {
+		reply_error(a, id, "carry: to must be host or guest");
+		return;
+	}
+	for (size_t i = 0; i < m->nfields; i++) {
+		if (strcmp(m->fields[i].key, KEY_SLOT) != 0)
+			continue;
+		if (n >= CARRY_MAX_SLOTS || parse_u64(m->fields[i].val, &slots[n]) < 0 || slots[n] >= CARRY_MAX_SLOTS) {
+			reply_error(a, id, "carry: bad slot");
+			return;
+		}
+		n++;
+	}
+	if (carry_sync(strcmp(to, "host") == 0, slots, n, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	reply_id(a, MSG_OK, id);
+}
+
 static void handle_stats(struct agent *a, const char *id)
 {
 	char err[256];
@@ -304,10 +349,6 @@ static void handle_control(struct agent *a, struct frame *f)
 	}
 	const char *id = ctl_get(&m, KEY_ID);
 	uint64_t idv;
-	if (strcmp(m.name, MSG_SHUTDOWN) == 0) {
-		ctl_msg_free(&m);
-		vm_shutdown();
-	}
 	if (strcmp(m.name, MSG_DNS_ANSWER) == 0) {
 		/* No id: like a datagram, an answer gets no reply. */
 		dns_give_answer(a->dns_fd, &m);
@@ -337,8 +378,14 @@ static void handle_control(struct agent *a, struct frame *f)
 		handle_update(a, &m, id);
 	} else if (strcmp(m.name, MSG_STATS) == 0) {
 		handle_stats(a, id);
+	} else if (strcmp(m.name, MSG_CARRY) == 0) {
+		handle_carry(a, &m, id);
 	} else if (strcmp(m.name, MSG_PING) == 0) {
-		reply_id(a, MSG_OK, id);
+		struct ctl_out o;
+		ctl_begin(&o, MSG_OK);
+		ctl_add(&o, KEY_ID, id);
+		ctl_addu(&o, KEY_HELD, stdin_held(a));
+		send_ctl(a, &o);
 	} else {
 		logmsg("protocol error: unknown message %.64s", m.name);
 		char msg[128];
@@ -559,8 +606,16 @@ static void maybe_report_exit(struct agent *a)
 	if (!a->connected || a->c.pid <= 0 || !a->c.exited || a->c.io.out_fd >= 0 ||
 	    a->c.io.err_fd >= 0 || execs_left(a))
 		return;
+	/* The container's writes to its carried mounts reach the host before its end is
+	 * reported: an engine reads a volume once its container has stopped. */
+	char err[600];
+	int carried = carry_write_back(err, sizeof err);
+	if (carried < 0)
+		logmsg("%s", err);
 	struct ctl_out o;
 	ctl_begin(&o, MSG_EXIT);
+	if (carried < 0)
+		ctl_add(&o, KEY_CARRY_ERROR, err);
 	if (WIFSIGNALED(a->c.status))
 		ctl_addu(&o, KEY_SIGNAL, (uint64_t)WTERMSIG(a->c.status));
 	else
@@ -577,7 +632,8 @@ struct watch {
 	struct exec_proc *e;
 	enum stream stream;
 };
-#define MAX_POLL (3 + 3 * (EXEC_MAX + 1)) /* port, signals, DNS relay, stdio */
+#define DNS_POLL 9 /* the DNS relay's TCP listener and connections (dns.c) */
+#define MAX_POLL (3 + DNS_POLL + 3 * (EXEC_MAX + 1)) /* port, signals, DNS relay, stdio */
 
 struct poll_set {
 	struct pollfd pfd[MAX_POLL];
@@ -650,10 +706,13 @@ static void loop(struct agent *a)
 		}
 		is = ps.n;
 		ps.pfd[ps.n++] = (struct pollfd){ a->sigfd, POLLIN, 0 };
-		int id_ = -1;
+		int id_ = -1, it = ps.n, nt = 0;
 		if (a->dns_fd >= 0 && a->connected) {
 			id_ = ps.n;
 			ps.pfd[ps.n++] = (struct pollfd){ a->dns_fd, POLLIN, 0 };
+			it = ps.n;
+			nt = dns_watch(&ps.pfd[ps.n], DNS_POLL);
+			ps.n += nt;
 		}
 		int first = ps.n;
 		watch_stdio(a, &ps, NULL);
@@ -691,6 +750,8 @@ static void loop(struct agent *a)
 			for (int k = 0; k < 16 && dns_take_query(a->dns_fd, &q) == 0; k++)
 				send_ctl(a, &q);
 		}
+		if (nt > 0)
+			dns_serve_tcp(&ps.pfd[it], nt, send_dns, a);
 		for (int k = first; k < ps.n; k++)
 			serve_stdio(a, &ps, k);
 		stdin_maintain(&a->c.io.in_fd, &a->in, !stdin_blocked(&ps, first, NULL));

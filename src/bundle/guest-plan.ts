@@ -10,7 +10,7 @@ import { CAPABILITY_SETS, capabilityMask } from './capabilities';
 import { guestNamespaces } from './namespaces';
 import { guestResourceFields } from './guest-resources';
 import { compileSeccomp, encodeProgram } from './seccomp-bpf';
-import type { MountPlan } from './mount-plan';
+import { BIND_SHARE_TAG, CARRY_DISK_SERIAL, type MountPlan } from './mount-plan';
 import type { SpecConfig, SpecProcess } from './spec-types';
 
 const DEFAULT_UMASK = 0o022;
@@ -21,6 +21,11 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
   fields.push(['rootro', config.root?.readonly === true]);
   if (config.hostname) fields.push(['hostname', config.hostname]);
   for (const tag of plan.shares) fields.push(['share', tag]);
+  if (plan.binds.some((b) => b.carried)) {
+    // Written back at the end: the carried binds the container may write.
+    const back = plan.binds.flatMap((b, slot) => (b.carried && !b.readonly ? [slot] : []));
+    fields.push(['carry.disk', CARRY_DISK_SERIAL], ['carry.share', BIND_SHARE_TAG], ['carry.back', back]);
+  }
   for (const m of plan.mounts) {
     fields.push(['mount.dest', m.dest], ['mount.type', m.type], ['mount.source', m.source], ['mount.flags', m.flags], ['mount.data', m.data]);
   }

@@ -78,6 +78,15 @@ export interface GuestMount {
 export interface StagedBind {
   /** Absolute, symlinks resolved: exactly what is bound, a file or a directory. */
   source: string;
+  /**
+   * Copied onto the VM's carry disk at create and written back at the container's end,
+   * so it moves with the VM (docs/mounts.md); false: a live host share, which blocks
+   * checkpoint and migration while the container runs (LIVE_SHARE_ANNOTATION).
+   * Absent in a state written before carried mounts existed: a live share.
+   */
+  carried?: boolean;
+  /** The container path, to name the mount in a refusal. */
+  destination?: string;
   /** Read-only on the host side too (the staging bind is read-only). */
   readonly: boolean;
   /** rbind: the source's submounts come along (and are read-only too if it is). */
@@ -96,10 +105,42 @@ export interface HostShare {
 
 export interface MountPlan {
   mounts: GuestMount[];
-  /** The share tags the agent mounts: BIND_SHARE_TAG when there are bind mounts. */
+  /** The share tags the agent mounts for the container: BIND_SHARE_TAG when a bind is live. */
   shares: string[];
   /** The host side of the bind mounts, in slot order. */
   binds: StagedBind[];
+}
+
+/**
+ * The annotation that keeps bind mounts live host shares instead of carried copies:
+ * a comma-separated list of container paths, or `*` for all. Docker (`--annotation`),
+ * Podman (`--annotation`) and containerd (CRI pod annotations) pass it through.
+ */
+export const LIVE_SHARE_ANNOTATION = 'io.runx.live-share';
+
+/** The guest directory the agent mounts the carry disk at: slot i is CARRY_DIR/i. */
+export const CARRY_DIR = '/mnt/carry';
+
+/** The virtio serial of the carry disk, by which the agent finds it. */
+export const CARRY_DISK_SERIAL = 'runx-carry';
+
+function liveDestinations(annotations: Readonly<Record<string, string>> | undefined): (dest: string) => boolean {
+  const v = annotations?.[LIVE_SHARE_ANNOTATION];
+  if (v === undefined) return () => false;
+  const norm = (d: string) => path.posix.normalize(d.trim()).replace(/(.)\/$/, '$1');
+  const list = v.split(',').map(norm).filter((d) => d !== '.');
+  if (list.includes('*')) return () => true;
+  return (dest) => list.includes(norm(dest));
+}
+
+/** Binds that move with the VM. */
+export function carriedBinds(binds: readonly StagedBind[]): StagedBind[] {
+  return binds.filter((b) => b.carried === true);
+}
+
+/** Binds that stay live host shares (and block checkpoint and migration). */
+export function liveBinds(binds: readonly StagedBind[]): StagedBind[] {
+  return binds.filter((b) => b.carried !== true);
 }
 
 export function parseOptions(options: readonly string[]): { flags: number; data: string } {
@@ -122,8 +163,9 @@ export function isBindMount(m: SpecMount): boolean {
 }
 
 /** Builds the plan; host sources of bind mounts are resolved against the bundle dir. */
-export function planMounts(mounts: readonly SpecMount[], bundleDir: string): MountPlan {
+export function planMounts(mounts: readonly SpecMount[], bundleDir: string, annotations?: Readonly<Record<string, string>>): MountPlan {
   const plan: MountPlan = { mounts: [], shares: [], binds: [] };
+  const isLive = liveDestinations(annotations);
   mounts.forEach((m, i) => {
     const { flags, data } = parseOptions(m.options ?? []);
     if (!isBindMount(m)) {
@@ -143,9 +185,11 @@ export function planMounts(mounts: readonly SpecMount[], bundleDir: string): Mou
     }
     if (plan.binds.length >= MAX_BINDS) throw new ConfigError(`mounts[${i}]`, `config.json: mounts[${i}]: more than ${MAX_BINDS} bind mounts`);
     const slot = plan.binds.length;
-    plan.binds.push({ source, readonly: (flags & MS.RDONLY) !== 0, recursive: (flags & MS.REC) !== 0 });
-    plan.mounts.push({ dest: m.destination, type: 'bind', source: `/mnt/share/${BIND_SHARE_TAG}/${slot}`, flags: flags | MS.BIND, data: '' });
+    const carried = !isLive(m.destination);
+    plan.binds.push({ source, readonly: (flags & MS.RDONLY) !== 0, recursive: (flags & MS.REC) !== 0, carried, destination: m.destination });
+    const guestSource = carried ? `${CARRY_DIR}/${slot}` : `/mnt/share/${BIND_SHARE_TAG}/${slot}`;
+    plan.mounts.push({ dest: m.destination, type: 'bind', source: guestSource, flags: flags | MS.BIND, data: '' });
   });
-  plan.shares = plan.binds.length ? [BIND_SHARE_TAG] : [];
+  plan.shares = liveBinds(plan.binds).length ? [BIND_SHARE_TAG] : [];
   return plan;
 }

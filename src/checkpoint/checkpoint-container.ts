@@ -9,12 +9,12 @@ import path from 'node:path';
 import { RunxError } from '../errors';
 import { log } from '../log';
 import { runxVersionLine } from '../runx-version';
-import { KEEPER_SOCKET, type RuntimeOptions, StateStore, callKeeper, readVm, waitForExit } from '../xcontainer';
+import { KEEPER_SOCKET, type RuntimeOptions, StateStore, callKeeper, readVm, refuseLiveShares, waitForExit } from '../xcontainer';
 import { trustedGuestFiles } from '../xcontainer/state/launch-trust';
 import { digestText } from './file-digest';
 import { ImageWriter } from './image-writer';
 import { readSigningKey, type SigningKey } from './manifest-signature';
-import { IMAGE_CONFIG, IMAGE_FILES, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, manifestVmOf, writeManifest } from './manifest';
+import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, manifestVmOf, writeManifest } from './manifest';
 
 export interface CheckpointOptions {
   imagePath: string;
@@ -36,7 +36,8 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
   await store.withLock(id, async () => {
     const { rec, status } = store.readLive(id);
     if (status !== 'running' && status !== 'created' && status !== 'paused') throw new RunxError('ESTATE', `cannot checkpoint container ${id}: it is ${status}`);
-    const { spec } = readVm(store.dir(id));
+    const { spec, state } = readVm(store.dir(id));
+    refuseLiveShares(`cannot checkpoint container ${id}`, state.devices.shares);
     const guest = trustedGuestFiles(store.dir(id), spec);
     const image = ImageWriter.begin(path.resolve(opts.imagePath));
     try {
@@ -59,7 +60,7 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
         ...manifestVmOf(spec, readVm(store.dir(id)).state),
         configDigest: digestText(configText),
         container: { id, status: status === 'created' ? 'created' : 'running', bundle: rec.bundle, annotations: rec.annotations },
-      }, IMAGE_FILES, key);
+      }, image.fileNames(), key);
       image.publish();
     } finally {
       image.end();

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { RunxError } from '../errors';
 import { OpenDir } from '../xcontainer/host/path-safety';
 import { type SigningKey, verifyManifestSignature } from './manifest-signature';
-import { type CheckpointManifest, FORMAT, FORMAT_VERSION, IMAGE_FILES, MANIFEST_FILE, manifestBody, selfDigest } from './manifest';
+import { type CheckpointManifest, FORMAT, FORMAT_VERSION, IMAGE_FILES, KNOWN_IMAGE_FILES, MANIFEST_FILE, manifestBody, selfDigest } from './manifest';
 
 const MAX_MANIFEST_BYTES = 1 << 20;
 const MAX_CONFIG_BYTES = 16 << 20;
@@ -41,13 +41,13 @@ export class ImageReader {
     try {
       const names = dir.names();
       if (!names.includes(MANIFEST_FILE)) throw new RunxError('ECONFIG', `${where}: no ${MANIFEST_FILE} (not a runx checkpoint)`);
-      const foreign = names.filter((n) => n !== MANIFEST_FILE && !IMAGE_FILES.includes(n));
+      const foreign = names.filter((n) => n !== MANIFEST_FILE && !KNOWN_IMAGE_FILES.includes(n));
       if (foreign.length) throw new RunxError('ECONFIG', `${where}: holds ${JSON.stringify(foreign[0])}, which is not a file of a runx checkpoint image`);
       const manifest = parseManifest(dir.readSmall(MANIFEST_FILE, where, MAX_MANIFEST_BYTES), where);
       if (verifyKey) verifyManifestSignature(manifestBody(manifest), manifest.signature, verifyKey, where);
       const reader = new ImageReader(where, dir, manifest);
       try {
-        for (const name of IMAGE_FILES) reader.openListed(name);
+        for (const name of Object.keys(manifest.files)) reader.openListed(name);
       } catch (err) {
         reader.closeFiles();
         throw err;
@@ -155,7 +155,7 @@ function parseManifest(text: Buffer, where: string): CheckpointManifest {
   const files = m.files;
   if (!isRecord(files)) throw bad('no "files"');
   for (const name of Object.keys(files)) {
-    if (!IMAGE_FILES.includes(name)) throw bad(`lists ${JSON.stringify(name)}, which is not a file of a runx checkpoint image`);
+    if (!KNOWN_IMAGE_FILES.includes(name)) throw bad(`lists ${JSON.stringify(name)}, which is not a file of a runx checkpoint image`);
     const f = files[name];
     if (!isRecord(f) || !Number.isSafeInteger(f.size) || (f.size as number) < 0 || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) throw bad(`the entry of ${name} is malformed`);
   }

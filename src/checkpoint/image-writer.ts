@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
 import { OpenDir, kindOf } from '../xcontainer/host/path-safety';
-import { IMAGE_FILES, MANIFEST_FILE } from './manifest';
+import { IMAGE_FILES, KNOWN_IMAGE_FILES, MANIFEST_FILE, OPTIONAL_IMAGE_FILES } from './manifest';
 
 const STAGING_PREFIX = '.runx-checkpoint-';
 
@@ -26,7 +26,7 @@ export class ImageWriter {
     const dir = OpenDir.open(imagePath, where, true);
     try {
       for (const name of dir.names()) {
-        if (name === MANIFEST_FILE || IMAGE_FILES.includes(name)) continue;
+        if (name === MANIFEST_FILE || KNOWN_IMAGE_FILES.includes(name)) continue;
         throw new RunxError('EUSAGE', `${where} holds ${JSON.stringify(name)}, which is not a file of a runx checkpoint image: give an empty or new directory`);
       }
       fs.fchmodSync(dir.fd, 0o700);
@@ -57,14 +57,22 @@ export class ImageWriter {
   }
 
   /** Moves every file into --image-path, the manifest last: a half-published image has none. */
+  /** The files of this image: every required one, and the optional ones written. */
+  fileNames(): string[] {
+    return [...IMAGE_FILES, ...OPTIONAL_IMAGE_FILES.filter((n) => fs.existsSync(this.file(n)))];
+  }
+
   publish(): void {
-    for (const name of [...IMAGE_FILES, MANIFEST_FILE]) {
+    const names = this.fileNames();
+    for (const name of [...names, MANIFEST_FILE]) {
       const st = fs.lstatSync(this.file(name));
       if (!st.isFile()) throw new RunxError('EINTERNAL', `checkpoint: ${name} is ${kindOf(st)}`);
       fs.chmodSync(this.file(name), 0o600);
     }
     fs.rmSync(this.dir.at(MANIFEST_FILE), { force: true });
-    for (const name of [...IMAGE_FILES, MANIFEST_FILE]) {
+    // An older image's optional file, not part of this one, must not look like it is.
+    for (const name of OPTIONAL_IMAGE_FILES) if (!names.includes(name)) fs.rmSync(this.dir.at(name), { force: true });
+    for (const name of [...names, MANIFEST_FILE]) {
       try {
         fs.renameSync(this.file(name), this.dir.at(name));
       } catch (err) {

@@ -11,6 +11,7 @@ import { type FileDigest, digestFile, digestText } from './file-digest';
 import { type ManifestSignature, type SigningKey, signManifest } from './manifest-signature';
 import { VM_STATE_FILE } from '../xcontainer/vm/vm-snapshot';
 import { ROOT_DISK } from '../xcontainer/vm/qemu-argv';
+import { CARRY_DISK } from '../xcontainer/devices/carry/config';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const FORMAT = 'runx-checkpoint';
@@ -20,6 +21,10 @@ export const IMAGE_INITRAMFS = 'initramfs.cpio';
 export const IMAGE_CONFIG = 'config.json';
 /** Every file of an image but the manifest: runx writes these and reads nothing else. */
 export const IMAGE_FILES: readonly string[] = [VM_STATE_FILE, ROOT_DISK, IMAGE_KERNEL, IMAGE_INITRAMFS, IMAGE_CONFIG];
+/** Files an image has when its VM had them: the carry disk (devices/carry). */
+export const OPTIONAL_IMAGE_FILES: readonly string[] = [CARRY_DISK];
+/** Every name an image may hold besides its manifest. */
+export const KNOWN_IMAGE_FILES: readonly string[] = [...IMAGE_FILES, ...OPTIONAL_IMAGE_FILES];
 
 export interface CheckpointManifest {
   format: typeof FORMAT;

@@ -11,7 +11,7 @@ import { RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import type { SpecConfig } from '../bundle/spec-types';
-import { type RuntimeOptions, ROOT_DISK, StateStore, VM_STATE_FILE, checkAgentProtocol, chooseAccel, containerShares, keeperExit, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
+import { CARRY_DISK, type RuntimeOptions, ROOT_DISK, StateStore, VM_STATE_FILE, checkAgentProtocol, chooseAccel, containerShares, keeperExit, keeperNetnsFor, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
 import { vitalDifference } from './config-compat';
 import { restoreBinds } from './restore-shares';
 import { ImageReader } from './image-reader';
@@ -90,6 +90,9 @@ async function restoreFrom(reader: ImageReader, image: string, opts: RestoreOpti
   const started = Date.now();
   const dir = new StateStore(opts.runtime.root).dir(opts.id);
   const { keeper } = await provision({
+    // Where create put it: in the namespace the config names (the tap and the pid
+    // runx reports are there), or a new one for an entry without a path.
+    keeperNetns: keeperNetnsFor(linux?.namespaces),
     id: opts.id,
     runtime: opts.runtime,
     keeper: { detach: opts.detach, stdio: 'inherit' },
@@ -99,6 +102,7 @@ async function restoreFrom(reader: ImageReader, image: string, opts: RestoreOpti
       // Into the state directory provision() has just claimed, verified before anything
       // uses them; the VM keeps running this kernel, so it must outlive the image anyway.
       reader.copyTo(ROOT_DISK, path.join(dir, ROOT_DISK), true);
+      if (CARRY_DISK in manifest.files) reader.copyTo(CARRY_DISK, path.join(dir, CARRY_DISK), true);
       reader.copyTo(VM_STATE_FILE, path.join(dir, VM_STATE_FILE), false);
       reader.copyTo(IMAGE_KERNEL, path.join(dir, IMAGE_KERNEL), false);
       reader.copyTo(IMAGE_INITRAMFS, path.join(dir, IMAGE_INITRAMFS), false);

@@ -3,7 +3,8 @@
 // (`shares`) and its config.json are the image's word, which may be anyone's: they
 // only say how many share devices the saved VM has, which must match.
 import { RunxError } from '../errors';
-import { isBindMount, planMounts, type StagedBind } from '../bundle/mount-plan';
+import { LIVE_SHARE_ANNOTATION, isBindMount, planMounts, type StagedBind } from '../bundle/mount-plan';
+import { CARRY_DISK } from '../xcontainer/devices/carry/config';
 import type { SpecConfig } from '../bundle/spec-types';
 import type { CheckpointManifest } from './manifest';
 
@@ -18,11 +19,27 @@ export function restoreBinds(image: string, manifest: CheckpointManifest, imageC
   if (!bundle && imageBinds) {
     throw new RunxError('ECONFIG', `checkpoint image ${image}: its container bind-mounts host paths; restore it with a --bundle whose config.json names them (host paths are never taken from an image)`);
   }
-  const binds = bundle ? planMounts(bundle.config.mounts ?? [], bundle.dir).binds : [];
+  const binds = bundle ? planMounts(bundle.config.mounts ?? [], bundle.dir, bundle.config.annotations).binds : [];
   const want = binds.length ? 1 : 0;
   const saved = Array.isArray(manifest.shares) ? manifest.shares.length : -1;
   if (saved !== want) {
     throw new RunxError('ECONFIG', `checkpoint image ${image} was saved with ${saved < 0 ? 'no valid list of' : saved} share device(s); the bundle's config.json gives ${want}`);
+  }
+  // The saved agent copies slot i to and from bind i: the binds must be the saved
+  // ones, in order, each carried or live as it was.
+  const savedBinds = manifest.shares[0]?.binds;
+  if (want && Array.isArray(savedBinds)) {
+    if (savedBinds.length !== binds.length) {
+      throw new RunxError('ECONFIG', `checkpoint image ${image} was saved with ${savedBinds.length} bind mount(s); the bundle's config.json gives ${binds.length}`);
+    }
+    const differs = binds.findIndex((b, i) => (b.carried === true) !== (savedBinds[i]?.carried === true));
+    if (differs >= 0) {
+      throw new RunxError('ECONFIG', `checkpoint image ${image}: bind mount ${binds[differs]!.destination ?? differs} was saved ${savedBinds[differs]?.carried === true ? 'carried' : 'as a live share'}, and the bundle's config.json (annotation ${LIVE_SHARE_ANNOTATION}) makes it ${binds[differs]!.carried === true ? 'carried' : 'a live share'}`);
+    }
+  }
+  const carries = binds.some((b) => b.carried === true);
+  if (carries !== (CARRY_DISK in manifest.files)) {
+    throw new RunxError('ECONFIG', `checkpoint image ${image} ${carries ? 'has no carry disk, but the bundle\'s config.json carries bind mounts' : 'has a carry disk, but the bundle\'s config.json carries no bind mount'}`);
   }
   return binds;
 }

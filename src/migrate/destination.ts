@@ -15,13 +15,16 @@ import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import {
-  type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
-  StateStore, askKeeper, chooseAccel, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+  CARRY_DISK, type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
+  StateStore, askKeeper, callKeeper, containerShares, chooseAccel, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { checkNetnsName, checkPrepareNames } from './prepare-trust';
 import { DEFAULT_SOURCE_TIMEOUT_MS, SourceWatch } from './source-watch';
-import { refuseWireShares } from './wire-shares';
+import { type PlacedBinds, placeBinds, refuseWireShares, removeMade } from './wire-shares';
+
+/** Under --root: the binds of containers that came here and are outside every --volume-root. */
+export const VOLUMES_DIR = '@volumes';
 import { newStreamSecret, streamKey } from './stream-tls';
 import { type PskCreds, removePskDir, writePskDir } from '../xcontainer/vm/tls-creds';
 import { type GuestNic, MIGRATION_PROTOCOL_VERSION, type PrepareReply, type PrepareRequest } from './proto';
@@ -41,9 +44,6 @@ interface Incoming {
   rollback(): Promise<void>;
   /** Set at Finish: from then on only Attach concerns it. */
   finished?: boolean;
-  /** Output the container wrote before the source attached. */
-  pending: Array<{ stdout?: Buffer; stderr?: Buffer }>;
-  onOutput?: (m: { stdout?: Buffer; stderr?: Buffer }) => void;
   exitStatus?: number;
   onExit?: (status: number) => void;
 }
@@ -82,7 +82,7 @@ export class Destination {
   private readonly sources: SourceWatch;
 
   /** `host`: where the streams listen, unless a call says where it was reached (a wildcard listen). */
-  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS, private readonly token?: string) {
+  constructor(private readonly runtime: RuntimeOptions, private readonly host: string, sourceTimeoutMs = DEFAULT_SOURCE_TIMEOUT_MS, private readonly token?: string, private readonly volumeRoots: readonly string[] = []) {
     this.store = new StateStore(runtime.root);
     this.sources = new SourceWatch(sourceTimeoutMs, (id, why) => void this.abort(id, why));
   }
@@ -115,7 +115,11 @@ export class Destination {
     this.store.makeRoot();
     const st = fs.statfsSync(this.runtime.root);
     const diskBytes = Number(req.diskBytes);
-    if (st.bavail * st.bsize < diskBytes) throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root} for a ${Math.round(diskBytes / MiB)} MiB disk`);
+    const carryBytes = Number(req.carryBytes ?? 0);
+    // The mirrors write every allocated block of both disks here: refused now, not midway.
+    if (st.bavail * st.bsize < diskBytes + carryBytes) {
+      throw new RunxError('EHOST', `not enough free disk under ${this.runtime.root}: ${Math.round(st.bavail * st.bsize / MiB)} MiB free, the container's disks need ${Math.round((diskBytes + carryBytes) / MiB)} MiB${carryBytes ? ` (${Math.round(carryBytes / MiB)} MiB of it its carried mounts)` : ''}`);
+    }
     refuseWireShares(req);
     if (this.returns.has(req.containerId)) throw new RunxError('EEXIST', `a migration of ${req.containerId} to this host is already under way`);
     const secret = newStreamSecret();
@@ -125,24 +129,34 @@ export class Destination {
 
     const id = req.containerId;
     if (req.nic) checkNetnsName(req.netnsPath || req.nic.netnsPath, 'network namespace');
+    // The keeper goes where create would have put it here: the NIC's namespace (so the
+    // pid the destination reports and the tap are there), else as the config asks, a
+    // path the source named but this host lacks getting a new namespace of its own.
+    // A NIC's namespace that does not exist is refused by the NIC's setup, in one line.
+    const keeperNetns = req.nic
+      ? keeperNetnsFor([{ type: 'network', path: req.netnsPath || req.nic.netnsPath }])
+      : keeperNetnsFor((JSON.parse(req.configJson) as SpecConfig).linux?.namespaces, 'new');
     let entry: Incoming | undefined;
+    let placed: PlacedBinds | undefined;
     try {
       const done = await provision({
+        keeperNetns,
         id,
         runtime: this.runtime,
         keeper: { detach: false, stdio: 'pipe' },
         bootErrorPrefix: 'destination VM: ',
         onKeeper: (keeper) => {
-          entry = { keeper, attempt: req.attempt ?? '', pending: [], rollback: async () => undefined };
+          entry = { keeper, attempt: req.attempt ?? '', rollback: async () => undefined };
           this.incoming.set(id, entry);
           this.wireOutput(entry);
         },
         plan: () => {
-          const config = JSON.parse(req.configJson) as SpecConfig;
+          placed = placeBinds(req, this.volumeRoots, path.join(this.runtime.root, VOLUMES_DIR, id));
+          const config = JSON.parse(placed.configText) as SpecConfig;
           if (req.instance) writeInstance(this.store, id, req.instance);
           return {
-            origin: { kind: 'incoming', diskBytes, endpoints: () => this.endpoints(id, host, psk) },
-            configText: req.configJson,
+            origin: { kind: 'incoming', diskBytes, carryBytes: placed.carryBytes, endpoints: () => this.endpoints(id, host, psk) },
+            configText: placed.configText,
             config,
             bundle: req.bundle,
             rootfs: path.resolve(req.bundle, config.root?.path ?? 'rootfs'),
@@ -153,19 +167,24 @@ export class Destination {
             kernel: { data: req.kernel },
             initramfs: { data: req.initramfs },
             shape: { memoryMiB: req.memoryMib, vcpus: req.vcpus },
-            // None: host paths are never taken from the wire (refuseWireShares).
-            shares: [],
+            // Carried binds only, placed by this host's rules (wire-shares.ts).
+            shares: containerShares(placed.binds),
             agentCreate: [],
           };
         },
       });
       entry!.network = done.network;
-      entry!.rollback = done.rollback;
+      const made = placed?.made ?? [];
+      entry!.rollback = async () => {
+        await done.rollback();
+        removeMade(made);
+      };
       const endpoints = done.launch.incoming!;
       log().info(`prepared incoming ${id}: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}${done.network ? `, NIC in ${done.network.netnsPath}` : ''}`);
-      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: false, netnsPath: done.network?.netnsPath ?? '', ...streams };
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, linkPort: endpoints.linkPort ?? 0, returning: false, netnsPath: done.network?.netnsPath ?? '', ...streams };
     } catch (err) {
       if (entry && this.incoming.get(id) === entry) this.incoming.delete(id);
+      removeMade(placed?.made ?? []);
       throw err;
     }
   }
@@ -212,11 +231,18 @@ export class Destination {
       const disk = this.store.file(id, ROOT_DISK);
       fs.truncateSync(disk, 0);
       fs.truncateSync(disk, Number(req.diskBytes));
-      const endpoints = await this.endpoints(id, host, psk);
+      // Its carry disk too (the binds it writes back to are those it had here).
+      const carry = this.store.file(id, CARRY_DISK);
+      if (fs.existsSync(carry)) {
+        fs.truncateSync(carry, 0);
+        fs.truncateSync(carry, Number(req.carryBytes ?? 0));
+      }
+      // Its stand-in keeps the stdio it has: no link to take there.
+      const endpoints = { ...await this.endpoints(id, host, psk), linkPort: undefined };
       const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
       if (!reply.ok) throw new RunxError(reply.code, `destination VM: ${reply.error}`);
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
-      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, returning: true, netnsPath: network?.netnsPath ?? '' };
+      return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, linkPort: 0, returning: true, netnsPath: network?.netnsPath ?? '' };
     } catch (err) {
       await this.abort(id, messageOf(err));
       throw err;
@@ -233,7 +259,7 @@ export class Destination {
     const tlsDir = this.store.file(id, TLS_DIR);
     writePskDir(tlsDir, psk);
     // QEMU listens on unix sockets; its keeper tunnels the ports to them.
-    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), tlsDir };
+    return { host, nbdPort: await freePort(host), migratePort: await freePort(host), linkPort: await freePort(host), tlsDir };
   }
 
   async finish(id: string): Promise<number> {
@@ -275,9 +301,8 @@ export class Destination {
     if (back) {
       log().warn(`aborting the return of ${id}: ${reason}`);
       this.returns.delete(id);
-      const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'abort-incoming', network: back.previous })
-        .catch((err: Error) => ({ ok: false as const, error: err.message }));
-      if (!reply.ok) log().warn(`abort of ${id}'s return: ${reply.error}`);
+      await callKeeper(this.store.file(id, KEEPER_SOCKET), 'abort-incoming', { network: back.previous })
+        .catch((err: Error) => log().warn(`abort of ${id}'s return: ${err.message}`));
       removePskDir(this.store.file(id, TLS_DIR));
       if (back.network) teardownNetwork(back.network);
       return;
@@ -294,8 +319,6 @@ export class Destination {
     const entry = this.incoming.get(id);
     if (!entry) throw new RunxError('ENOTFOUND', `no migrated container "${id}" here`);
     const keeper = entry.keeper;
-    for (const m of entry.pending.splice(0)) sinks.output(m);
-    entry.onOutput = sinks.output;
     if (entry.exitStatus !== undefined) {
       sinks.exit(entry.exitStatus);
       this.forget(id, entry);
@@ -308,8 +331,7 @@ export class Destination {
     return {
       stdin: (b) => (b.length ? keeper.stdin?.write(b) : keeper.stdin?.end()),
       signal: async (n) => {
-        const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'kill', signal: n, all: false });
-        if (!reply.ok) throw new RunxError(reply.code, reply.error);
+        await callKeeper(this.store.file(id, KEEPER_SOCKET), 'kill', { signal: n, all: false });
       },
     };
   }
@@ -321,9 +343,12 @@ export class Destination {
 
   private wireOutput(entry: Incoming): void {
     const keeper = entry.keeper;
-    const emit = (m: { stdout?: Buffer; stderr?: Buffer }) => (entry.onOutput ? entry.onOutput(m) : entry.pending.push(m));
-    keeper.stdout?.on('data', (b: Buffer) => emit({ stdout: b }));
-    keeper.stderr?.on('data', (b: Buffer) => emit({ stderr: b }));
+    // The container's output is not here: its keeper keeps it in its durable log and
+    // serves the stand-in from there over its own link (keeper-link.ts), so nothing
+    // piles up in this process (issue #21.12). Its pipes carry only what the keeper
+    // itself may write (log lines without --log), read and dropped so it never blocks.
+    keeper.stdout?.resume();
+    keeper.stderr?.resume();
     keeper.stdin?.on('error', () => undefined);
     // The exit status goes out only after both output pipes have ended, so no output
     // can follow it. (ChildProcess 'close' would also wait for our end of stdin.)

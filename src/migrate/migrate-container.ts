@@ -10,7 +10,7 @@ import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import {
   type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperCall, type KeeperReply, type MigrationProgress, type MigrationStats,
-  DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, callKeeper, netFromState, processStartTime, readVm, removeHostCgroup, teardownNetwork, waitForExit,
+  DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, callKeeper, netFromState, processStartTime, readVm, refuseLiveShares, removeHostCgroup, teardownNetwork, waitForExit,
 } from '../xcontainer';
 import { type AuthOptions, callErrorMessage, clientCredentials, readToken } from './auth';
 import { Heartbeat } from './heartbeat';
@@ -70,9 +70,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       if (status !== 'running' && status !== 'paused') throw new RunxError('ESTATE', `cannot migrate container ${id}: it is ${status}`);
       if (rec.annotations?.['io.runx.migrated-to']) throw new RunxError('ESTATE', `container ${id} already moved to ${rec.annotations['io.runx.migrated-to']}`);
       const { spec, state } = readVm(store.dir(id));
-      if (state.devices.shares.length) {
-        throw new RunxError('ECONFIG', `cannot migrate container ${id}: it bind-mounts host directories (${state.devices.shares.flatMap((s) => s.binds?.map((b) => b.source) ?? [s.hostPath]).join(', ')}) over virtio-9p, which QEMU 7.2 cannot migrate`);
-      }
+      refuseLiveShares(`cannot migrate container ${id}`, state.devices.shares);
       const net = state.devices.net;
       if (opts.netnsPath && !net) throw new RunxError('EUSAGE', `--netns: container ${id} has no NIC (its config names no network namespace path)`);
       const { Client } = migrationPackage();
@@ -103,7 +101,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         const ep = await call<PrepareReply>((cb) => { preparing = client.Prepare({
           protocolVersion: MIGRATION_PROTOCOL_VERSION,
           containerId: id,
-          ...prepareVmOf(spec, state),
+          ...prepareVmOf(spec, state, store.dir(id)),
           configJson: fs.readFileSync(store.file(id, 'config.json'), 'utf8'),
           kernel: fs.readFileSync(spec.kernel),
           initramfs: fs.readFileSync(spec.initramfs),
@@ -195,7 +193,9 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
           report.returned = true;
         } else {
-          const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth });
+          // Its link goes to the destination's keeper itself when it has a port for it.
+          const link = ep.linkPort ? { host: ep.host, port: ep.linkPort } : undefined;
+          const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth, link });
           if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
         }
         report.totalMs = Date.now() - started;

@@ -2,11 +2,32 @@
 // state, src/xcontainer/vm): what the destination checks (QEMU build, CPU model,
 // accelerator, memory, disk, shares) and rebuilds (shape, disk size, NIC identity).
 import type { VmSpec, VmState } from '../xcontainer';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CARRY_DISK } from '../xcontainer';
 import type { PrepareRequest } from './proto';
 
-export type PrepareVm = Pick<PrepareRequest, 'qemuBuild' | 'accel' | 'cpu' | 'memoryMib' | 'vcpus' | 'diskBytes' | 'sharePaths' | 'nic'>;
+function carryDiskSize(dir: string): number {
+  try {
+    return fs.statSync(path.join(dir, CARRY_DISK)).size;
+  } catch {
+    return 0;
+  }
+}
 
-export function prepareVmOf(spec: VmSpec, state: VmState): PrepareVm {
+/** What the destination must make for a bind: the source, as the staging helper sees it (stat). */
+function bindKind(source: string): string {
+  try {
+    return fs.statSync(source).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return 'dir';
+  }
+}
+
+export type PrepareVm = Pick<PrepareRequest, 'qemuBuild' | 'accel' | 'cpu' | 'memoryMib' | 'vcpus' | 'diskBytes' | 'sharePaths' | 'nic' | 'carryBytes' | 'carriedKinds'>;
+
+/** `stateDir`: the container's state directory, where the carry disk is. */
+export function prepareVmOf(spec: VmSpec, state: VmState, stateDir: string): PrepareVm {
   const net = state.devices.net;
   return {
     qemuBuild: spec.qemuBuild,
@@ -15,7 +36,10 @@ export function prepareVmOf(spec: VmSpec, state: VmState): PrepareVm {
     memoryMib: spec.shape.memoryMiB,
     vcpus: spec.shape.vcpus,
     diskBytes: state.devices.block.bytes,
-    sharePaths: state.devices.shares.map((s) => s.hostPath),
+    // Never a host path: the destination places the carried binds itself (destination-binds.ts).
+    sharePaths: [],
+    carryBytes: carryDiskSize(stateDir),
+    carriedKinds: state.devices.shares.flatMap((s) => s.binds ?? []).map((b) => bindKind(b.source)),
     nic: net ? { mac: net.mac, cidr: net.cidr ?? '', gateway: net.gateway ?? '', mtu: net.mtu, netnsPath: net.netnsPath } : null,
   };
 }

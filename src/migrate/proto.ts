@@ -26,9 +26,12 @@ export interface PrepareRequest {
   instance: string;
   attempt: string;
   streamNonce: Buffer;
+  /** Absent from an older source: 0. */
+  carryBytes?: number | string;
+  carriedKinds?: string[];
 }
 export interface GuestNic { mac: string; cidr: string; gateway: string; mtu: number; netnsPath: string }
-export interface PrepareReply { host: string; nbdPort: number; migratePort: number; returning: boolean; netnsPath: string; streamIdentity: string; streamSecret: Buffer }
+export interface PrepareReply { host: string; nbdPort: number; migratePort: number; linkPort?: number; returning: boolean; netnsPath: string; streamIdentity: string; streamSecret: Buffer }
 export interface FinishRequest { containerId: string }
 export interface FinishReply { keeperPid: number }
 export interface AbortRequest { containerId: string; reason: string; attempt?: string }

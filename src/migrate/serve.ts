@@ -13,6 +13,8 @@ export interface ServeOptions extends AuthOptions {
   listen: string;
   /** Abort an incoming migration whose source has not pinged for this long (default 60 s). */
   sourceTimeoutMs?: number;
+  /** --volume-root: where incoming containers' bind sources keep their own paths (wire-shares.ts). */
+  volumeRoots?: string[];
 }
 
 export function parseHostPort(s: string): { host: string; port: number } {
@@ -32,7 +34,7 @@ export async function serveMigration(opts: ServeOptions, runtime: RuntimeOptions
   const { grpc: g, service } = migrationPackage();
   const { host, port } = parseHostPort(opts.listen);
   const { creds, token } = serverCredentials(opts);
-  const dest = new Destination(runtime, host, opts.sourceTimeoutMs, token);
+  const dest = new Destination(runtime, host, opts.sourceTimeoutMs, token, opts.volumeRoots ?? []);
   const server = new g.Server({ ...CHANNEL_OPTIONS, interceptors: [localAddressInterceptor(g)] });
   const denied = (md: grpc.Metadata) => !authorized(md, token);
   const unauth = () => Object.assign(new Error('unauthenticated: bad or missing token'), { code: g.status.UNAUTHENTICATED }) as grpc.ServiceError;

@@ -38,6 +38,7 @@ const VERB_MODULES: Record<string, () => VerbModule> = {
   events: () => require('./events'),
   update: () => require('./update'),
   template: () => require('./template'),
+  logs: () => require('./logs'),
 };
 /* eslint-enable @typescript-eslint/no-var-requires */
 const VERBS = Object.keys(VERB_MODULES);

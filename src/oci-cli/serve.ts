@@ -1,7 +1,18 @@
 // `runx serve --listen HOST:PORT [--token-file F] [--tls-cert C --tls-key K --tls-ca CA]`
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
+import path from 'node:path';
+import fs from 'node:fs';
+import { RunxError } from '../errors';
 import { absolutePaths, seconds, warnIfTokenExposed } from './flag-values';
+
+function volumeRoots(dirs: readonly string[]): string[] {
+  return dirs.map((d) => {
+    const abs = path.resolve(d);
+    if (!fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new RunxError('EUSAGE', `--volume-root ${d}: not a directory`);
+    return abs;
+  });
+}
 
 export function register(program: Command): void {
   program.command('serve')
@@ -12,11 +23,12 @@ export function register(program: Command): void {
     .option('--tls-key <file>', 'server key')
     .option('--tls-ca <file>', 'CA that signs client certificates')
     .option('--source-timeout <seconds>', 'abort an incoming migration whose source has been silent this long', '60')
-    .action(async (flags: { listen: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; sourceTimeout: string }) => {
+    .option('--volume-root <dir>', 'a directory (an engine\'s volume store) whose bind sources an incoming container keeps at the same path; repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
+    .action(async (flags: { listen: string; tokenFile?: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; sourceTimeout: string; volumeRoot: string[] }) => {
       const files = absolutePaths(flags, ['tokenFile', 'tlsCert', 'tlsKey', 'tlsCa']);
       const runtime = runtimeOptions(program);
       warnIfTokenExposed(files.tokenFile);
-      const o = { ...files, sourceTimeoutMs: seconds('--source-timeout', flags.sourceTimeout) * 1000 };
+      const o = { ...files, sourceTimeoutMs: seconds('--source-timeout', flags.sourceTimeout) * 1000, volumeRoots: volumeRoots(flags.volumeRoot) };
       const { serveMigration } = await import('../migrate/serve');
       const { port } = await serveMigration(o, runtime);
       process.stderr.write(`runx serve: listening on port ${port}\n`);

@@ -1,6 +1,7 @@
 // `runx simulate --prices F [--preemptions F --polarity P] ...` replays a spot trace
 // against the spot daemon's policy and the baselines; `runx simulate generate` writes
-// a seeded synthetic trace set in the real formats.
+// a seeded synthetic trace set in the real formats; `runx simulate fleet` runs a
+// zone-wide reclaim over fleets of N spot and M on-demand hosts (src/spot/simulator/fleet.ts).
 import type { Command } from 'commander';
 import { RunxError } from '../errors';
 
@@ -55,5 +56,42 @@ export function register(program: Command): void {
       const { writeGenerated } = await import('../spot/simulator/run');
       const files = writeGenerated({ seed: o.seed, instanceType: o.instanceType, zone: o.zone, start: o.start, days: o.days, band: o.band, reclaimsPerDay: o.reclaimsPerDay }, o.out, o.name);
       process.stdout.write(files.map((f) => `${f}\n`).join(''));
+    });
+  cmd.command('fleet')
+    .description('zone-wide reclaims over fleets of spot and on-demand hosts, through the daemon\'s planner and reservations')
+    .option('--sizes <list>', 'fleet sizes (hosts), comma-separated', '10,100,1000')
+    .option('--spot-fraction <f>', 'share of each fleet on spot', num, 0.8)
+    .option('--on-demand-capacity-mib <n>', 'memory each on-demand host offers to evacuees', num, 16_384)
+    .option('--containers-per-host <n>', 'containers on each spot host', num, 4)
+    .option('--memory-mib <n>', 'memory per container, MiB', num, 1024)
+    .option('--dirty-rate <mibps>', 'guest dirty rate per container, MiB/s', num, 20)
+    .option('--link-mibps <n>', 'each host\'s link, MiB/s (625 ≈ 5 Gbit/s)', num, 625)
+    .option('--concurrency <n>', 'moves in parallel per host', num, 2)
+    .option('--notice-seconds <n>', 'notice before a reclaim (AWS 120, GCP/Azure 30)', num, 120)
+    .option('--etcd-rtt-ms <n>', 'time of one etcd round trip', num, 2)
+    .option('--instance-type <type>', 'instance type of the generated trace', 'm5.large')
+    .option('--days <n>', 'length of the generated trace', num, 7)
+    .option('--seed <n>', 'PRNG seed', num, 1)
+    .option('--band <band>', 'interruption band', '5-10%')
+    .option('--reclaims-per-day <n>', 'override the band (stress)', num)
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (o: { sizes: string; spotFraction: number; onDemandCapacityMib: number; containersPerHost: number; memoryMib: number; dirtyRate: number; linkMibps: number; concurrency: number; noticeSeconds: number; etcdRttMs: number; instanceType: string; days: number; seed: number; band: string; reclaimsPerDay?: number; format: string }) => {
+      const sizes = o.sizes.split(',').map((x) => num(x.trim()));
+      if (sizes.some((x) => !(x >= 2))) throw new RunxError('EUSAGE', '--sizes must be numbers of hosts, each at least 2');
+      if (!(o.spotFraction > 0 && o.spotFraction < 1)) throw new RunxError('EUSAGE', '--spot-fraction must be between 0 and 1');
+      const { generateTraces } = await import('../spot/simulator/generate');
+      const { simulateFleet, formatFleetTable } = await import('../spot/simulator/fleet');
+      const g = generateTraces({ seed: o.seed, instanceType: o.instanceType, days: o.days, band: o.band, reclaimsPerDay: o.reclaimsPerDay });
+      const rows = [];
+      for (const size of sizes) {
+        const spotHosts = Math.max(1, Math.round(size * o.spotFraction));
+        rows.push(await simulateFleet({
+          prices: g.prices, onDemandPrice: g.onDemandPrice, preemption: g.preemption, start: g.prices[0]!.time, durationMs: o.days * 86_400_000,
+          spotHosts, onDemandHosts: Math.max(1, Math.round(size) - spotHosts), onDemandCapacityMiB: o.onDemandCapacityMib, containersPerHost: o.containersPerHost,
+          container: { memoryMiB: o.memoryMib, dirtyRateMiBps: o.dirtyRate }, noticeMs: o.noticeSeconds * 1000, linkMiBps: o.linkMibps,
+          planner: { concurrency: o.concurrency }, etcdRttMs: o.etcdRttMs,
+        }));
+      }
+      process.stdout.write(o.format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : formatFleetTable(rows));
     });
 }

@@ -36,6 +36,20 @@ export interface PolicyConfig {
   defaultDirtyRateMiBps?: number;
 }
 
+export interface EtcdConfig {
+  endpoints: string[];
+  /** Peers' registrations. */
+  prefix?: string;
+  /** Reservations of room on peers. */
+  reservationsPrefix?: string;
+  /** TTL of this daemon's leases (registration and reservations). */
+  leaseSeconds?: number;
+  /** This host's name in the fleet (default: the hostname). */
+  name?: string;
+  /** Register this host as a peer offering `capacityMiB` to evacuees. */
+  register?: { capacityMiB: number; address?: string };
+}
+
 export interface DaemonConfig {
   listen: string;
   tokenFile: string;
@@ -44,7 +58,7 @@ export interface DaemonConfig {
   market: Market;
   price: number;
   peers?: PeerConfig[];
-  etcd?: { endpoints: string[]; prefix?: string };
+  etcd?: EtcdConfig;
   metrics?: { listen?: string };
   /** The gRPC control API's unix socket (docs/protocol/daemon.proto). */
   control?: { socket?: string };
@@ -89,6 +103,8 @@ export function validateDaemonConfig(raw: unknown, where = 'config'): DaemonConf
     if (names.has(p.name)) throw new ConfigError(`peers[${i}].name`, `${where}: peers[${i}].name "${p.name}" is used twice`);
     names.add(p.name);
   });
+  // A '/' would let one host's keys fall under another's prefix in etcd.
+  if (c.etcd?.name?.includes('/')) throw new ConfigError('etcd.name', `${where}: etcd.name must not contain "/"`);
   const pol = c.policy ?? {};
   if (pol.returnBelow !== undefined && pol.riskThreshold !== undefined && pol.returnBelow > pol.riskThreshold) {
     throw new ConfigError('policy.returnBelow', `${where}: policy.returnBelow must not exceed policy.riskThreshold`);

@@ -22,7 +22,11 @@ export interface StatusReply {
   evacuating: boolean;
   evacuations: number;
   lastEvacuation?: EvacuationReport | null;
+  reservations: Reservation[];
+  reservedBytes: number;
+  registration?: { name: string; lease: string; error: string } | null;
 }
+export interface Reservation { containerId: string; peer: string; memoryMib: number; bytes: number; since: Timestamp | null }
 export type ListContainersRequest = Record<string, never>;
 export interface Container { id: string; memoryMib: number; dirtyRateMibps: number; diskMib: number; priority: number }
 export interface ListContainersReply { containers: Container[] }

@@ -74,6 +74,9 @@ export function statusToWire(s: DaemonStatus): StatusReply {
     provider: PROVIDER[s.provider], market: MARKET[s.market], price: s.price, placement: MARKET[s.placement],
     ...(s.risk !== null ? { risk: s.risk } : {}),
     evacuating: s.evacuating, evacuations: s.evacuations, lastEvacuation: s.lastEvacuation ? reportToWire(s.lastEvacuation) : null,
+    reservations: s.reservations.map((r) => ({ containerId: r.containerId, peer: r.peer, memoryMib: Math.round(r.memoryMiB), bytes: r.bytes, since: timestamp(r.since) })),
+    reservedBytes: s.reservations.reduce((sum, r) => sum + r.bytes, 0),
+    registration: s.registration ? { name: s.registration.name, lease: s.registration.lease, error: s.registration.error ?? '' } : null,
   };
 }
 

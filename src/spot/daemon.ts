@@ -8,9 +8,13 @@
 // /plan, and /peers: the peers the planner sees now, from the config or etcd; POST
 // /evacuate and /drain need the token from `tokenFile` as a Bearer token),
 // which scripts such as bench/evacuate use. On `listen` it serves the migration service
-// (src/migrate), as `runx serve` does.
+// (src/migrate), as `runx serve` does. With `etcd`, the daemon can register itself as
+// a peer (fleet/registrar.ts) and, before moving anything, reserves room on its peers
+// (fleet/reservations.ts), so that hosts evacuating at once never overfill one;
+// Status and /metrics show what it holds.
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -30,6 +34,10 @@ import { decidePlacement, type PlacementState } from './policy/hysteresis';
 import type { PeerView } from './policy/peers';
 import { parsePriceHistory, priceAt, seriesFor } from './policy/price-history';
 import { riskScore } from './policy/risk';
+import type { Registrar } from './fleet/registrar';
+import type { Reservations } from './fleet/reservations';
+import { planWithReservations } from './fleet/fleet-plan';
+import { readFleet } from './fleet/fleet-view';
 
 export interface DaemonDeps {
   migrator: Migrator;
@@ -38,6 +46,16 @@ export interface DaemonDeps {
   watcher?: Watcher;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
   now?: () => number;
+  /** Shared room through etcd: this host's reservations, and its registration if it offers room. */
+  fleet?: { reservations: Reservations; registrar?: Registrar };
+}
+
+export interface ReservationStatus {
+  containerId: string;
+  peer: string;
+  memoryMiB: number;
+  bytes: number;
+  since: string;
 }
 
 const PLANNED_MOVE_MS = 10 * 60_000;
@@ -63,6 +81,10 @@ export interface DaemonStatus {
   evacuating: boolean;
   evacuations: number;
   lastEvacuation: EvacuationReport | null;
+  /** Room this host holds on peers now (moves planned or running). */
+  reservations: ReservationStatus[];
+  /** This host's fleet registration: its name and lease, and the last error keeping it. */
+  registration: { name: string; lease: string; error?: string } | null;
 }
 
 export interface EvacuateOptions {
@@ -98,6 +120,10 @@ export class SpotDaemon {
     m.define('runx_spot_last_evacuation_seconds', 'gauge', 'wall time of the last evacuation');
     m.define('runx_spot_risk_score', 'gauge', 'reclaim risk of this host\'s spot market, 0..1');
     m.define('runx_spot_managed_containers', 'gauge', 'containers under management');
+    m.define('runx_spot_reservations', 'gauge', 'reservations of room this host holds on peers, by peer');
+    m.define('runx_spot_reserved_bytes', 'gauge', 'memory this host holds reserved on peers, bytes, by peer');
+    m.define('runx_spot_reservation_conflicts_total', 'counter', 'reservation transactions that lost a race to another host');
+    m.define('runx_spot_registered', 'gauge', '1 while this host\'s registration in etcd is kept alive');
     m.set('runx_spot_up', 1);
   }
 
@@ -126,6 +152,11 @@ export class SpotDaemon {
       const a = this.server.address() as AddressInfo;
       address = `${a.address}:${a.port}`;
     }
+    if (this.deps.fleet?.registrar) {
+      await this.deps.fleet.registrar.start();
+      this.metrics.set('runx_spot_registered', this.deps.fleet.registrar.error === undefined ? 1 : 0);
+    }
+    this.updateReservationMetrics();
     const socket = this.config.control?.socket;
     if (socket) {
       const { serveControl } = await import('./control-server');
@@ -146,10 +177,26 @@ export class SpotDaemon {
     }
     // After the evacuation has ended, so an Evacuate call in flight gets its report.
     await this.control?.stop();
+    // Revoking the leases frees the room at once rather than after the TTL.
+    await this.deps.fleet?.registrar?.stop();
+    await this.deps.fleet?.reservations.stop();
     this.metrics.set('runx_spot_up', 0);
   }
 
   async peerViews(): Promise<PeerView[]> {
+    const fleet = this.deps.fleet;
+    if (fleet) {
+      // The peer source keeps the last good list (and warns) when etcd cannot be read.
+      const listed = await this.deps.peers.peers();
+      try {
+        // Room as the fleet sees it: capacity less usage less everyone's reservations.
+        return (await readFleet(fleet.reservations.kvStore, fleet.reservations.keys)).peers
+          .filter((p) => p.name !== fleet.reservations.from)
+          .map(({ name, address, market, price, freeMemoryMiB, risk }) => ({ name, address, market, price, freeMemoryMiB, risk }));
+      } catch {
+        return listed.filter((p) => p.name !== fleet.reservations.from).map((p) => ({ name: p.name, address: p.address, market: p.market, price: p.price, freeMemoryMiB: p.memoryMiB, risk: p.market === 'spot' ? undefined : 0 }));
+      }
+    }
     return (await this.deps.peers.peers()).map((p) => ({
       name: p.name, address: p.address, market: p.market, price: p.price, freeMemoryMiB: p.memoryMiB,
       risk: p.market === 'spot' ? undefined : 0,
@@ -200,17 +247,65 @@ export class SpotDaemon {
     const t0 = this.now();
     this.running = (async () => {
       const containers = (await this.deps.containers.list()).filter((c) => !opts.only || opts.only.has(c.id));
-      let peers = await this.peerViews();
-      if (opts.peers) peers = peers.filter(opts.peers);
       const p = this.config.policy ?? {};
-      const plan = planEvacuation({
-        containers, peers, now: this.now(), deadline: this.deadline, linkMiBps: p.linkMiBps ?? 100, concurrency: p.concurrency,
+      const planInput = {
+        now: this.now(), deadline: this.deadline, linkMiBps: p.linkMiBps ?? 100, concurrency: p.concurrency,
         safetyMarginMs: (p.safetySeconds ?? 5) * 1000, riskThreshold: p.riskThreshold,
-      });
+      };
+      let fleet = this.deps.fleet;
+      let plan: EvacuationPlan;
+      let peers: PeerView[];
+      let fp: Awaited<ReturnType<typeof planWithReservations>> | undefined;
+      if (fleet?.registrar && !opts.only && !fleet.registrar.withdrawn) {
+        // Everything leaves: so must this host's offer of room, before anyone reserves it.
+        await fleet.registrar.withdraw();
+        this.deps.logger.info('left the fleet registry: this host is being evacuated');
+        this.updateReservationMetrics();
+      }
+      if (fleet) {
+        const r = fleet.reservations;
+        try {
+          // Reserving must leave time to move: at most a tenth of the time left.
+          fp = await planWithReservations({
+            containers, reservations: r, filter: opts.peers, input: { ...planInput, spreadKey: r.from },
+            budgetMs: Math.max(1_000, (this.deadline - this.now()) / 10), now: this.now,
+          });
+        } catch (err) {
+          // The host is going away either way: moving without reservations, to the last
+          // known peers, beats moving nothing. Said loudly, since peers may then fill up.
+          this.deps.logger.error(`etcd: cannot reserve room on peers, evacuating without reservations: ${messageOf(err)}`);
+          for (const h of r.list()) await r.release(h.containerId);
+          fleet = undefined;
+        }
+      }
+      if (fleet && fp) {
+        const r = fleet.reservations;
+        plan = fp.plan;
+        peers = fp.peers;
+        if (fp.conflicts) this.metrics.inc('runx_spot_reservation_conflicts_total', {}, fp.conflicts);
+        this.updateReservationMetrics();
+        this.deps.logger.info({ rounds: fp.rounds, conflicts: fp.conflicts, reserved: r.list().length }, 'room reserved on peers');
+      } else {
+        peers = await this.peerViews();
+        if (opts.peers) peers = peers.filter(opts.peers);
+        plan = planEvacuation({ ...planInput, containers, peers });
+      }
       this.deps.logger.info({ reason, containers: containers.length, allFit: plan.allFit, totalMs: plan.totalMs, budgetMs: plan.budgetMs }, 'evacuation planned');
       const report = await executePlan({
         plan, containers, peers, migrator: this.deps.migrator, deadline: () => this.deadline, reason, now: this.now,
         logger: this.deps.logger, signal: this.abort.signal, safetyMarginMs: (p.safetySeconds ?? 5) * 1000,
+        ...(fleet ? {
+          capacity: {
+            acquire: async (c, exclude) => {
+              const before = fleet.reservations.conflicts;
+              const got = await fleet.reservations.acquire(c, exclude, opts.peers);
+              if (fleet.reservations.conflicts > before) this.metrics.inc('runx_spot_reservation_conflicts_total', {}, fleet.reservations.conflicts - before);
+              this.updateReservationMetrics();
+              return got;
+            },
+            settle: async (id, to) => { await fleet.reservations.settle(id, to); this.updateReservationMetrics(); },
+          },
+        } : {}),
       });
       for (const o of report.outcomes) this.metrics.inc('runx_spot_container_moves_total', { path: o.path });
       this.metrics.set('runx_spot_last_evacuation_seconds', (this.now() - t0) / 1000);
@@ -249,11 +344,35 @@ export class SpotDaemon {
     return d.action;
   }
 
+  private updateReservationMetrics(): void {
+    const r = this.deps.fleet?.reservations;
+    if (!r) return;
+    const by = new Map<string, { n: number; mib: number }>();
+    for (const h of r.list()) { const x = by.get(h.peer) ?? { n: 0, mib: 0 }; x.n++; x.mib += h.memoryMiB; by.set(h.peer, x); }
+    // Peers no longer held on drop to 0 rather than keep a stale figure.
+    for (const peer of this.reservedPeers) if (!by.has(peer)) by.set(peer, { n: 0, mib: 0 });
+    for (const [peer, x] of by) {
+      this.metrics.set('runx_spot_reservations', x.n, { peer });
+      this.metrics.set('runx_spot_reserved_bytes', x.mib * 2 ** 20, { peer });
+      this.reservedPeers.add(peer);
+    }
+    const reg = this.deps.fleet?.registrar;
+    if (reg) this.metrics.set('runx_spot_registered', reg.leaseId && reg.error === undefined ? 1 : 0);
+  }
+
+  private readonly reservedPeers = new Set<string>();
+
   status(): DaemonStatus {
+    const fleet = this.deps.fleet;
     return {
       provider: this.config.provider.kind, market: this.config.market, price: this.config.price, placement: this.placement.on,
       risk: this.lastRisk ?? null, evacuating: this.running !== undefined, evacuations: this.reports.length,
       lastEvacuation: this.reports.at(-1) ?? null,
+      reservations: (fleet?.reservations.list() ?? []).map((h) => ({ containerId: h.containerId, peer: h.peer, memoryMiB: h.memoryMiB, bytes: h.memoryMiB * 2 ** 20, since: new Date(h.since).toISOString() })),
+      registration: fleet?.registrar ? {
+        name: fleet.reservations.from, lease: fleet.registrar.leaseId,
+        ...(fleet.registrar.withdrawn ? { error: 'withdrawn: this host was evacuated' } : fleet.registrar.error !== undefined ? { error: fleet.registrar.error } : {}),
+      } : null,
     };
   }
 
@@ -305,7 +424,7 @@ export class SpotDaemon {
       // notice); ?container=ID, repeated: only those. Checked as the gRPC API checks them.
       const deadline = url.searchParams.has('deadline') ? Number(url.searchParams.get('deadline')) : undefined;
       const ids = url.searchParams.getAll('container');
-      if (req.method === 'GET' && p === '/metrics') { res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics.text()); return; }
+      if (req.method === 'GET' && p === '/metrics') { this.updateReservationMetrics(); res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics.text()); return; }
       if (req.method === 'GET' && p === '/status') { json(200, this.status()); return; }
       if (req.method === 'GET' && p === '/containers') { json(200, await this.containers()); return; }
       if (req.method === 'GET' && p === '/peers') { json(200, await this.peerViews()); return; }
@@ -346,7 +465,22 @@ export async function runDaemon(configFile: string, runtime: RuntimeOptions, log
   const containers = new StateRootContainers(config.root ?? root, { memoryMiB: config.policy?.defaultMemoryMiB ?? 256, dirtyRateMiBps: config.policy?.defaultDirtyRateMiBps ?? 1 });
   const tokenFiles = new Map((config.peers ?? []).map((p) => [p.name, p.tokenFile ?? config.tokenFile]));
   const migrator = new RunxMigrator(managedRuntime, (peer) => tokenFiles.get(peer.name) ?? config.tokenFile);
-  const daemon = new SpotDaemon(config, { migrator, containers, peers, watcher, logger });
+  let fleet: DaemonDeps['fleet'];
+  if (config.etcd) {
+    const { EtcdKv } = await import('./fleet/etcd-kv');
+    const { Reservations } = await import('./fleet/reservations');
+    const { Registrar } = await import('./fleet/registrar');
+    const e = config.etcd;
+    const kv = new EtcdKv(e.endpoints);
+    const keys = { peers: e.prefix ?? '/runx/peers/', reservations: e.reservationsPrefix ?? '/runx/reservations/' };
+    const name = e.name ?? os.hostname();
+    const ttl = e.leaseSeconds ?? 10;
+    const reservations = new Reservations(kv, name, logger, ttl, keys);
+    const registrar = e.register ? new Registrar(kv, { name, address: e.register.address ?? config.listen, market: config.market, price: config.price, capacityMiB: e.register.capacityMiB },
+      async () => { const cs = await containers.list(); return { usedMiB: cs.reduce((s, c) => s + c.memoryMiB, 0), containerIds: cs.map((c) => c.id) }; }, logger, ttl, keys) : undefined;
+    fleet = { reservations, registrar };
+  }
+  const daemon = new SpotDaemon(config, { migrator, containers, peers, watcher, logger, fleet });
   try {
     await daemon.start();
   } catch (err) {

@@ -33,6 +33,17 @@ export interface EvacuationReport {
   outcomes: ContainerOutcome[];
 }
 
+/**
+ * Room on peers shared with other hosts (fleet/reservations.ts): a fallback goes only
+ * to a peer where room was reserved first, and each container's reservation is
+ * settled (kept for the peer it landed on, released otherwise) as soon as it ends.
+ */
+export interface CapacityGate {
+  /** Reserves room for `c` on the best peer not in `exclude`; undefined when none has room. */
+  acquire(c: ContainerLoad, exclude: ReadonlySet<string>): Promise<PeerView | undefined>;
+  settle(containerId: string, wentTo: string | undefined): Promise<void>;
+}
+
 export interface ExecuteOptions {
   plan: EvacuationPlan;
   containers: readonly ContainerLoad[];
@@ -45,6 +56,7 @@ export interface ExecuteOptions {
   logger: Pick<Logger, 'info' | 'warn'>;
   signal?: AbortSignal;
   safetyMarginMs?: number;
+  capacity?: CapacityGate;
 }
 
 export async function executePlan(o: ExecuteOptions): Promise<EvacuationReport> {
@@ -59,6 +71,7 @@ export async function executePlan(o: ExecuteOptions): Promise<EvacuationReport> 
   // `bandwidthMiBps`: the slot's, as the plan timed it. Given explicitly because a cap
   // set for a failed live attempt stays in the source QEMU otherwise.
   const checkpointSomewhere = async (id: string, first: string | undefined, errors: string[], bandwidthMiBps?: number): Promise<{ report: MigrationReport; peer: string } | undefined> => {
+    if (o.capacity) return checkpointReserved(id, first, errors, bandwidthMiBps);
     const order = [...(first && !badPeers.has(first) ? [first] : []),
       ...rankPeers(o.peers.map((p) => ({ ...p, freeMemoryMiB: undefined })), { memoryMiB: 0, exclude: new Set([...badPeers, ...(first ? [first] : [])]) }).map((c) => c.peer.name)];
     for (const name of order) {
@@ -73,6 +86,38 @@ export async function executePlan(o: ExecuteOptions): Promise<EvacuationReport> 
       }
     }
     return undefined;
+  };
+
+  // With shared room: the planned peer first (its room is reserved), then one peer
+  // at a time, each reserved before anything is sent to it.
+  const checkpointReserved = async (id: string, first: string | undefined, errors: string[], bandwidthMiBps?: number): Promise<{ report: MigrationReport; peer: string } | undefined> => {
+    const c = byId.get(id);
+    const tried = new Set<string>();
+    for (let i = 0; i <= o.peers.length + 8 && c; i++) {
+      if (o.signal?.aborted) return undefined;
+      let peer: PeerView | undefined;
+      if (i === 0 && first && !badPeers.has(first)) peer = byName.get(first);
+      else {
+        try { peer = await o.capacity!.acquire(c, new Set([...badPeers, ...tried])); } catch (err) { errors.push(`reserving room: ${messageOf(err)}`); }
+        if (!peer) { errors.push('no peer has room for it'); return undefined; }
+        byName.set(peer.name, peer);
+      }
+      if (!peer) continue;
+      tried.add(peer.name);
+      try {
+        const report = await o.migrator.checkpointTo(id, peer, { deadline: new Date(o.deadline()), signal: o.signal, bandwidthMiBps });
+        return { report, peer: peer.name };
+      } catch (err) {
+        errors.push(`checkpoint to ${peer.name}: ${messageOf(err)}`);
+        badPeers.add(peer.name);
+        o.logger.warn({ container: id, peer: peer.name }, `checkpoint to peer failed: ${messageOf(err)}`);
+      }
+    }
+    return undefined;
+  };
+
+  const settle = async (id: string, wentTo: string | undefined) => {
+    try { await o.capacity?.settle(id, wentTo); } catch (err) { o.logger.warn({ container: id }, `settling the reservation failed: ${messageOf(err)}`); }
   };
 
   const runStep = async (step: PlanStep, rest: readonly PlanStep[]): Promise<void> => {
@@ -111,6 +156,7 @@ export async function executePlan(o: ExecuteOptions): Promise<EvacuationReport> 
       startedAt: new Date(t0).toISOString(), finishedAt: new Date(t1).toISOString(), withinDeadline: t1 <= o.deadline(), errors,
     };
     if (result) { out.peer = result.peer; out.report = result.report; }
+    await settle(step.containerId, result?.peer);
     o.logger.info({ container: out.containerId, path: out.path, peer: out.peer, withinDeadline: out.withinDeadline }, 'evacuated');
     outcomes.push(out);
   };
@@ -131,6 +177,7 @@ export async function executePlan(o: ExecuteOptions): Promise<EvacuationReport> 
     const t1 = now();
     const out: ContainerOutcome = { containerId: u.containerId, path: cp ? 'checkpoint-to-peer' : 'failed', planned: 'unplaced', startedAt: new Date(t0).toISOString(), finishedAt: new Date(t1).toISOString(), withinDeadline: t1 <= o.deadline(), errors };
     if (cp) { out.peer = cp.peer; out.report = cp.report; }
+    await settle(u.containerId, cp?.peer);
     outcomes.push(out);
   }
   return { reason: o.reason, deadline: new Date(o.deadline()).toISOString(), startedAt: new Date(started).toISOString(), finishedAt: new Date(now()).toISOString(), outcomes };

@@ -29,6 +29,7 @@ export const resumeContainer: typeof import('./container/container-pause').resum
 export const execInContainer: typeof import('./container/container-exec').execInContainer = async (...a) => (await import('./container/container-exec')).execInContainer(...a);
 export const updateContainer: typeof import('./container/container-update').updateContainer = async (...a) => (await import('./container/container-update')).updateContainer(...a);
 export const containerEvents: typeof import('./container/container-events').containerEvents = async (...a) => (await import('./container/container-events')).containerEvents(...a);
+export const containerLogs: typeof import('./container/container-logs').containerLogs = async (...a) => (await import('./container/container-logs')).containerLogs(...a);
 export const containerGuestProcesses: typeof import('./container/container-ps').containerGuestProcesses = async (...a) => (await import('./container/container-ps')).containerGuestProcesses(...a);
 export const buildTemplate = async (o: { bundle?: string; devices?: VmDevices; force?: boolean; accel: AccelMode }): Promise<TemplateBuild> => (await import('./template/template')).buildTemplate(o);
 export const keptTemplates = async (accel: AccelMode): Promise<string[]> => (await import('./template/template')).keptTemplates(accel);
@@ -76,6 +77,8 @@ export { DEFAULT_STALL_TIMEOUT_MS } from './vm/stall-watch';
 // Devices and host edges a migration touches on its own.
 export { type GuestIdentity, type GuestNetwork, netnsPathOf, setupMigratedNetwork, teardownNetwork } from './devices/net/config';
 export { containerShares } from './devices/share/config';
+export { CARRY_DISK, refuseLiveShares } from './devices/carry/config';
 export { withNetns } from './devices/net/netns-config';
+export { keeperNetnsFor } from './devices/net/keeper-netns';
 export { removeHostCgroup } from './cgroup/host-cgroup';
 export { processStartTime, waitForExit } from './host/host';

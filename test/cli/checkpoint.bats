@@ -164,3 +164,48 @@ refused() { # expected-text
   [ "$(cat "$BATS_TEST_TMPDIR/r.pid")" = "$(state_field c1 pid)" ]
   run ! grep -q '"level":"error"' "$BATS_TEST_TMPDIR/log.json"
 }
+
+@test "stdin mid-flow across checkpoint and restore: the agent's window is neither lost nor doubled, and the restored keeper resumes its credit" {
+  # The container reads nothing until told (/go): the agent holds the window it got.
+  make_bundle -- sh -c 'while [ ! -e /go ]; do sleep 0.1; done; cat >/in.bin; echo $(wc -c </in.bin); echo $(tr -d b </in.bin | wc -c); tr -s ab </in.bin; echo'
+  head -c 2097152 /dev/zero | tr '\0' a >"$BATS_TEST_TMPDIR/a"
+  head -c 4194304 /dev/zero | tr '\0' b >"$BATS_TEST_TMPDIR/b"
+  window=1048576 # docs/protocol/agent.json stdinWindow
+  # How far keeper $1 has read the stdin file it inherited, once it stops moving.
+  settled_pos() {
+    local last=-1 now
+    for _ in $(seq 60); do
+      now="$(awk '/^pos:/ {print $2}' "/proc/$1/fdinfo/0" 2>/dev/null || echo 0)"
+      [ "$now" = "$last" ] && break
+      last="$now"; sleep 0.5
+    done
+    echo "$last"
+  }
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/c1.pid" c1 <"$BATS_TEST_TMPDIR/a" >"$BATS_TEST_TMPDIR/out1" 2>&1
+  runx start c1
+  pos1="$(settled_pos "$(cat "$BATS_TEST_TMPDIR/c1.pid")")"
+  # Out of credit: one window sent, not the whole file (a read ahead may wait in the keeper).
+  [ "$pos1" -ge "$window" ]
+  [ "$pos1" -lt 2097152 ]
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  wait_gone "$(cat "$BATS_TEST_TMPDIR/c1.pid")"
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" --detach --pid-file "$BATS_TEST_TMPDIR/c2.pid" c2 <"$BATS_TEST_TMPDIR/b" >"$BATS_TEST_TMPDIR/out2" 2>&1
+  keeper2="$(cat "$BATS_TEST_TMPDIR/c2.pid")"
+  # The agent still holds the old keeper's whole window: the new one may send nothing
+  # more until the container reads (a full window would have let it read 1 MiB of b).
+  pos2="$(settled_pos "$keeper2")"
+  echo "keeper 1 read $pos1 bytes of a, keeper 2 read $pos2 bytes of b before the container read" >&3
+  [ "$pos2" -lt 262144 ]
+  runx exec c2 touch /go
+  wait_status c2 stopped 600
+  # What the first keeper sent: at least its first window (all of it in the agent when
+  # the VM stopped: none lost in flight), at most what it read; then all of b, once,
+  # after every a.
+  run cat "$BATS_TEST_TMPDIR/out2"
+  echo "the container read: ${lines[*]}" >&3
+  as="${lines[1]}"
+  [ "$as" -ge "$window" ]
+  [ "$as" -le "$pos1" ]
+  [ "${lines[0]}" = "$((as + 4194304))" ]
+  [ "${lines[2]}" = ab ]
+}

@@ -73,6 +73,8 @@ serve() {
   [[ "$(state_field c1 annotations)" == *"\"io.runx.migrated-to\":\"$NET.2:7702\""* ]]
   qb="$(node -e 'console.log(require(process.argv[1]).qemuPid)' "$RB/c1/state.json")"
   in_netns_of "$qb" "$CB"
+  # and so is B's keeper, the pid B's runx reports: where create would have put it
+  in_netns_of "$(node -e 'console.log(require(process.argv[1]).keeperPid)' "$RB/c1/state.json")" "$CB"
   [ "$(has_tap "$CB")" -eq 1 ]
   # A's stand-in keeps its tap, unread: A's namespace stays deaf for the moved address
   [ "$(has_tap "$CA")" -eq 1 ]

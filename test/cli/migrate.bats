@@ -172,9 +172,16 @@ dest_field() {
   sleep 1
   ip netns exec "$a" "$RUNX_BIN" --root "$ROOT" migrate --to 10.231.0.2:7700 --token-file "$BATS_TEST_TMPDIR/token" c1
   [ "$("$RUNX_BIN" --root "$DEST" state c1 | grep -c '"status": "running"')" -eq 1 ]
-  # the destination VM lives in host B's namespace
+  # the destination's keeper and VM live in a new network namespace of the container's
+  # own, as create there would make it for this config (no path): not host B's, whose
+  # address the streams came in on
   qemu="$(node -e 'console.log(require(process.argv[1]).qemuPid)' "$DEST/c1/state.json")"
-  [ "$(readlink "/proc/$qemu/ns/net")" = "$(ip netns exec "$b" readlink /proc/self/ns/net)" ]
+  keeper="$(node -e 'console.log(require(process.argv[1]).keeperPid)' "$DEST/c1/state.json")"
+  ns="$(readlink "/proc/$qemu/ns/net")"
+  [ -n "$ns" ]
+  [ "$ns" != "$(ip netns exec "$b" readlink /proc/self/ns/net)" ]
+  [ "$ns" != "$(readlink /proc/self/ns/net)" ]
+  [ "$(readlink "/proc/$keeper/ns/net")" = "$ns" ]
   sleep 1
   runx kill c1 KILL
   wait_status c1 stopped

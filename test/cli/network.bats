@@ -98,3 +98,52 @@ veth_mac() {
   # every line the peer sent came back once, in order: the same connection throughout
   grep '^got' "$BATS_TEST_TMPDIR/peer.log" | awk '$2 != NR { print "line " NR ": " $0; bad = 1; exit } END { exit bad }'
 }
+
+@test "restored, the keeper and QEMU are in the namespace the config names, and the guest answers there" {
+  make_bundle --set linux.namespaces="$NS" -- sh -c 'while true; do nc -l -p 7000 -e echo served-from-vm; done'
+  runx create --bundle "$BUNDLE" c1 >/dev/null 2>&1 </dev/null
+  runx start c1
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  runx delete c1
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" --detach --pid-file "$BATS_TEST_TMPDIR/pid" c2 >/dev/null 2>&1 </dev/null
+  pid="$(state_field c2 pid)"
+  [ "$pid" = "$(cat "$BATS_TEST_TMPDIR/pid")" ]
+  # the pid runx reports is in the container's namespace, not the host's
+  [ "$(stat -L -c %i "/proc/$pid/ns/net")" = "$(stat -L -c %i "/run/netns/$CN")" ]
+  [ "$(stat -L -c %i "/proc/$(record_field c2 qemuPid)/ns/net")" = "$(stat -L -c %i "/run/netns/$CN")" ]
+  [ "$(ip -n "$CN" -br link | grep -c tap0_runx)" -eq 1 ]
+  for _ in $(seq 50); do
+    run ip netns exec "$PN" busybox nc -w 2 10.213.0.2 7000
+    [ "$output" = served-from-vm ] && break
+    sleep 0.2
+  done
+  [ "$output" = served-from-vm ]
+  runx delete --force c2
+  [ "$(ip -n "$CN" -br link | grep -c tap0_runx)" -eq 0 ]
+}
+
+# A DNS query for "big.test" (type TXT), as the bytes printf(1) takes.
+DNS_QUERY='\022\064\001\000\000\001\000\000\000\000\000\000\003big\004test\000\000\020\000\001'
+DNS_QUERY_TCP='\000\032'"$DNS_QUERY"
+
+# The guest's busybox nc has no UDP: the keeper's UDP-then-TCP path is tested against
+# a resolver on loopback in test/unit/xcontainer/devices/dns-relay-tcp.test.ts.
+@test "DNS relay: the guest answers TCP queries on its loopback nameserver; a truncated answer is fetched over TCP" {
+  ip -n "$CN" link set lo up
+  ip -n "$CN" addr add 127.0.0.53/8 dev lo 2>/dev/null || true
+  ip netns exec "$CN" node "$REPO/test/helpers/dns-resolver.mjs" 127.0.0.53 1800 "$BATS_TEST_TMPDIR/dns.log" 60 &
+  PEER_PID=$!
+  for _ in $(seq 50); do [ -e "$BATS_TEST_TMPDIR/dns.log.ready" ] && break; sleep 0.1; done
+  [ -e "$BATS_TEST_TMPDIR/dns.log.ready" ]
+  printf 'nameserver 127.0.0.53\n' >"$BATS_TEST_TMPDIR/resolv.conf"
+  make_bundle --set linux.namespaces="$NS" -- sh -c "(printf '$DNS_QUERY_TCP'; sleep 3) | nc 127.0.0.53 53 | wc -c"
+  node -e 'const f=process.argv[1]; const c=JSON.parse(require("fs").readFileSync(f,"utf8")); c.mounts.push({destination:"/etc/resolv.conf",type:"bind",source:process.argv[2],options:["rbind","ro"]}); require("fs").writeFileSync(f, JSON.stringify(c))' "$BUNDLE/config.json" "$BATS_TEST_TMPDIR/resolv.conf"
+  run --separate-stderr runx run --bundle "$BUNDLE" c1
+  echo "status $status out: $output err: $stderr; resolver saw: $(cat "$BATS_TEST_TMPDIR/dns.log" 2>/dev/null)" >&2
+  [ "$status" -eq 0 ]
+  # over TCP in the guest: the length prefix and the whole answer, which the keeper
+  # asked over UDP (truncated) and then over TCP
+  [ "$(echo ${lines[0]})" = 1802 ]
+  grep -q '^udp 26$' "$BATS_TEST_TMPDIR/dns.log"
+  grep -q '^tcp 26$' "$BATS_TEST_TMPDIR/dns.log"
+}

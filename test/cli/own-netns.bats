@@ -136,3 +136,48 @@ EOF
   after="$(ip -j link show; ip -j addr show; ip -j route show; ip -6 -j route show)"
   [ "$before" = "$after" ]
 }
+
+@test "restored, a container whose config asks for a new namespace gets one again, its keeper and QEMU in it" {
+  host_ns="$(readlink /proc/self/ns/net)"
+  make_bundle -- sleep 1000
+  runx create --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  runx start c1
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  runx delete c1
+  runx restore --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" --detach c2 </dev/null >/dev/null 2>&1
+  pid="$(state_field c2 pid)"
+  ns="$(readlink "/proc/$pid/ns/net")"
+  [ -n "$ns" ]
+  [ "$ns" != "$host_ns" ]
+  qemu="$(record_field c2 qemuPid)"
+  [ "$(readlink "/proc/$qemu/ns/net")" = "$ns" ]
+  [ "$(state_field c2 status)" = running ]
+  runx delete --force c2
+  wait_gone "$pid"
+  wait_gone "$qemu"
+  left="$(pids_in_netns "$ns")"; for p in $left; do echo "left: $p $(tr "\0" " " </proc/$p/cmdline)" >&2; done
+  [ -z "$left" ]
+}
+
+@test "an interface added while the container runs (docker network connect) is reported in --log once; the container runs on untouched" {
+  ip link add "vc$$" netns "$PN" type veth peer name "vp$$" netns "$PN"
+  make_bundle -- sh -c 'while true; do echo tick; sleep 0.5; done'
+  runx --log "$BATS_TEST_TMPDIR/log" create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
+  runx start c1
+  pid="$(state_field c1 pid)"
+  ip -n "$PN" link set "vc$$" netns "$pid"
+  nsenter --net="/proc/$pid/ns/net" ip link set "vc$$" name eth1 up
+  for _ in $(seq 100); do grep -q "interface eth1 was added" "$BATS_TEST_TMPDIR/log" && break; sleep 0.1; done
+  [ "$(grep -c "interface eth1 was added to the container's network namespace while it runs" "$BATS_TEST_TMPDIR/log")" -eq 1 ]
+  grep "interface eth1 was added" "$BATS_TEST_TMPDIR/log" | grep -q '"level":"error"\|level=error\|error'
+  n="$(grep -c tick "$BATS_TEST_TMPDIR/out")"
+  sleep 3
+  [ "$(state_field c1 status)" = running ]
+  [ "$(grep -c tick "$BATS_TEST_TMPDIR/out")" -gt "$n" ]
+  # said once, and never in the container's output
+  [ "$(grep -c "interface eth1 was added" "$BATS_TEST_TMPDIR/log")" -eq 1 ]
+  run ! grep -q "was added" "$BATS_TEST_TMPDIR/out"
+  # the interface is where it was put, as it was
+  nsenter --net="/proc/$pid/ns/net" ip link show eth1 | grep -q "state UP\|LOWERLAYERDOWN\|UP"
+  runx delete --force c1
+}

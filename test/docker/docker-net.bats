@@ -123,3 +123,29 @@ docker() {
   [ "${lines[1]}" = fd00:218::42/64 ]
   [ "${lines[2]}" = fd00:218::1 ]
 }
+
+@test "docker network connect of a running container: one error line in runx's log, the container runs on untouched" {
+  docker network create --driver bridge rxnet2
+  id="$(docker run -d --runtime runx "$IMAGE" sh -c 'while true; do echo tick; sleep 0.5; done')"
+  docker network connect rxnet2 "$id"
+  log=""
+  for _ in $(seq 150); do
+    log="$(find "$EXE" -name log.json -path "*$id*" 2>/dev/null | head -n 1)"
+    [ -n "$log" ] && grep -q "was added to the container's network namespace while it runs" "$log" && break
+    sleep 0.1
+  done
+  echo "log: $log" >&2
+  [ -n "$log" ]
+  [ "$(grep -c "was added to the container's network namespace while it runs" "$log")" -eq 1 ]
+  grep "was added to the container" "$log" | grep -q '"level":"error"'
+  n="$(docker logs "$id" 2>&1 | grep -c tick)"
+  sleep 2
+  [ "$(docker inspect -f '{{.State.Running}}' "$id")" = true ]
+  [ "$(docker logs "$id" 2>&1 | grep -c tick)" -gt "$n" ]
+  # nothing of runx's in the container's own output
+  run ! grep -q "was added" <(docker logs "$id" 2>&1)
+  docker rm -f "$id"
+  docker network rm rxnet2
+  host_net_snapshot >"$DK/host-after"
+  diff "$DK/host-before" "$DK/host-after"
+}

@@ -40,6 +40,16 @@ export interface EvacuationInput {
   convergeFraction?: number;
   riskThreshold?: number;
   riskPenalty?: number;
+  /** Containers whose peer is already decided (room reserved there): placed on it, whatever its free memory. */
+  assign?: ReadonlyMap<string, string>;
+  /**
+   * A container no peer has memory for: checkpointed to a peer anyway (the default,
+   * a single host's last resort), or left `unplaced`, when peers' memory is reserved
+   * and must not be overcommitted.
+   */
+  noRoom?: 'checkpoint-to-peer' | 'unplaced';
+  /** Spreads hosts over equally good peers (fleet evacuations; see rankPeers' spreadKey). */
+  spreadKey?: string;
 }
 
 export type EvacuationMode = 'live' | 'checkpoint-to-peer';
@@ -109,20 +119,27 @@ export function planEvacuation(input: EvacuationInput): EvacuationPlan {
   const unplaced: EvacuationPlan['unplaced'] = [];
   const free = new Map(input.peers.map((p) => [p.name, p.freeMemoryMiB]));
   const view = () => input.peers.map((p) => ({ ...p, freeMemoryMiB: free.get(p.name) }));
-  const rank = { riskThreshold: input.riskThreshold, riskPenalty: input.riskPenalty };
+  const rank = { riskThreshold: input.riskThreshold, riskPenalty: input.riskPenalty, spreadKey: input.spreadKey };
+  const byName = new Map(input.peers.map((p) => [p.name, p]));
 
   // Place the biggest first (first-fit decreasing), so small ones fill the gaps.
   const cands: Candidate[] = [];
   for (const c of [...input.containers].sort((a, b) => b.memoryMiB - a.memoryMiB || a.id.localeCompare(b.id))) {
-    const live = rankPeers(view(), { ...rank, memoryMiB: c.memoryMiB })[0];
     const liveMs = liveMigrationMs(c, bw, input);
     const cpMs = checkpointMs(c, bw, input);
+    const fixed = input.assign?.get(c.id);
+    if (fixed !== undefined && byName.has(fixed)) {
+      cands.push({ c, peer: fixed, liveMs, checkpointMs: cpMs, mode: 'checkpoint-to-peer', reason: Number.isFinite(liveMs) ? undefined : 'dirty rate too high for the link' });
+      continue;
+    }
+    const live = rankPeers(view(), { ...rank, memoryMiB: c.memoryMiB })[0];
     if (live) {
       const left = free.get(live.peer.name);
       if (left !== undefined) free.set(live.peer.name, left - c.memoryMiB);
       cands.push({ c, peer: live.peer.name, liveMs, checkpointMs: cpMs, mode: 'checkpoint-to-peer', reason: Number.isFinite(liveMs) ? undefined : 'dirty rate too high for the link' });
       continue;
     }
+    if (input.noRoom === 'unplaced') { unplaced.push({ containerId: c.id, reason: 'no peer has room for it' }); continue; }
     // No memory anywhere: a checkpoint needs only disk on the peer.
     const store = rankPeers(input.peers.map((p) => ({ ...p, freeMemoryMiB: undefined })), { ...rank, memoryMiB: 0 })[0];
     if (!store) { unplaced.push({ containerId: c.id, reason: 'no reachable peer' }); continue; }

@@ -25,6 +25,19 @@ export interface ChooseOptions {
   exclude?: ReadonlySet<string>;
   /** Only this market (e.g. moving back to spot). */
   market?: Market;
+  /**
+   * Among peers of equal effective price, order by a hash of this key and the peer's
+   * name instead of roomiest first: hosts of a fleet evacuating at once then spread
+   * over the peers rather than all racing for the same one.
+   */
+  spreadKey?: string;
+}
+
+/** FNV-1a, 32 bits: a stable, cheap spread, not a secret. */
+function spread(key: string, name: string): number {
+  let h = 0x811c9dc5;
+  for (const ch of `${key}\0${name}`) { h ^= ch.charCodeAt(0); h = Math.imul(h, 0x01000193) >>> 0; }
+  return h;
 }
 
 export interface PeerChoice {
@@ -51,6 +64,7 @@ export function rankPeers(peers: readonly PeerView[], o: ChooseOptions): PeerCho
     risky: peer.market === 'spot' && (peer.risk ?? 0) >= threshold,
   })).sort((a, b) => Number(a.risky) - Number(b.risky)
     || a.effectivePrice - b.effectivePrice
+    || (o.spreadKey !== undefined ? spread(o.spreadKey, a.peer.name) - spread(o.spreadKey, b.peer.name) : 0)
     || (b.peer.freeMemoryMiB ?? Infinity) - (a.peer.freeMemoryMiB ?? Infinity)
     || a.peer.name.localeCompare(b.peer.name));
 }

@@ -6,8 +6,9 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { RunxError } from '../../errors';
+import { log } from '../../log';
 import { CallRegistry } from '../wire/call-registry';
-import { FrameReader, FrameType, encodeFrame, execPayload, splitExecPayload } from './agent-frames';
+import { FrameReader, FrameType, PROTOCOL_VERSION, encodeFrame, execPayload, splitExecPayload } from './agent-frames';
 import { type ControlMessage, type FieldValue, controlMessage, decodeControl, encodeControl, field } from './agent-messages';
 import { checkControlMessage } from './agent-schema';
 import { ReplyParts } from './reply-parts';
@@ -36,6 +37,8 @@ interface AgentEvents {
   /** The agent granted n more bytes of stdin credit to stream `exec` (0: the container's). */
   stdinCredit: [number, number];
   protocolError: [string];
+  /** A resumed agent's hello did not match (reconnectMismatch): one line; nothing more is sent to it. */
+  refused: [string];
   close: [];
   /** A DNS query the container sent to its loopback nameserver: tag, hex bytes (devices/net/dns-relay.ts). */
   dns: [number, string];
@@ -55,9 +58,19 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
   private closed = false;
   /** Why the connection was dropped, when it was for a protocol error. */
   private dropped?: string;
+  /** Why this end stopped talking to the agent (a mismatched hello): requests are refused with it. */
+  private refusal?: string;
+  /** The agent (name/version) the boot hello named: a later hello must name it again. */
+  private bootAgent?: string;
+  /** Stdin is held back while the VM is (about to be) stopped: see holdStdin. */
+  private stdinHeld = false;
+  /** True once a hello from here on is a reconnect's: after the boot hello, or from the start for a VM that was loaded (restore, migration). */
+  private resumed: boolean;
 
-  constructor(private readonly socket: Socket) {
+  /** @param opts.resumed the VM was loaded, not booted: its agent lived on, and says no boot hello. */
+  constructor(private readonly socket: Socket, opts: { resumed?: boolean } = {}) {
     super();
+    this.resumed = opts.resumed === true;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => {
       this.closed = true;
@@ -70,11 +83,45 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
 
   /** Sends a request and resolves with the agent's success reply; an `error` reply rejects. */
   request(name: string, fields: Record<string, FieldValue | undefined> | Array<[string, FieldValue]>, timeoutMs = 30_000): Promise<ControlMessage> {
+    if (this.refusal) return Promise.reject(new RunxError('EPROTO', this.refusal));
     if (this.closed) return Promise.reject(new RunxError('EAGENT', `${name}: agent connection closed`));
     return this.calls.create(`agent ${name}`, timeoutMs, (id) => {
       const list: Array<[string, FieldValue]> = Array.isArray(fields) ? [...fields] : Object.entries(fields).filter((e): e is [string, FieldValue] => e[1] !== undefined);
       this.sendControl(controlMessage(name, [['id', id], ...list]));
     });
+  }
+
+  /**
+   * Pings the agent and resumes the container's stdin credit from what its reply says
+   * it holds (`held`): after a restore or a migration the agent kept its buffer and
+   * what it owes, which a full window would ignore. An agent that says nothing of it
+   * (an older build) leaves the credit as it was.
+   */
+  async ping(): Promise<void> {
+    const stream = this.stdinStream();
+    const mark = stream.sent;
+    const reply = await this.request('ping', {});
+    const held = field(reply, 'held');
+    if (held !== undefined) stream.resync(Number(held), mark);
+  }
+
+  /**
+   * Holds every stdin stream back (those made meanwhile too) until releaseStdin, and
+   * resolves once the agent has read all that was sent of them (a ping's round trip:
+   * the port is read in order): for a pause or a checkpoint, whose stopped VM would
+   * otherwise leave what was still between us and the guest in QEMU, lost with it.
+   * False when the agent did not answer within timeoutMs (the hold stays).
+   */
+  async holdStdin(timeoutMs = 5000): Promise<boolean> {
+    this.stdinHeld = true;
+    for (const stream of this.stdin.values()) stream.suspend();
+    return this.request('ping', {}, timeoutMs).then(() => true, () => false);
+  }
+
+  releaseStdin(): void {
+    if (!this.stdinHeld) return;
+    this.stdinHeld = false;
+    if (!this.refusal) for (const stream of this.stdin.values()) stream.unsuspend();
   }
 
   /** Sends a message that has no reply (`dns-answer`, devices/net/dns-relay.ts). */
@@ -95,6 +142,7 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
         : (chunk: Buffer) => this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, chunk)));
       stream = new CreditedStream(send, STDIN_CHUNK);
       if (this.closed) stream.close();
+      else if (this.refusal || this.stdinHeld) stream.suspend();
       this.stdin.set(exec, stream);
     }
     return stream;
@@ -141,6 +189,36 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     }
   }
 
+  private onHello(msg: ControlMessage): void {
+    if (this.refusal) return;
+    if (this.resumed) {
+      const why = reconnectMismatch(msg, this.bootAgent);
+      if (why) {
+        this.refuse(why);
+        return;
+      }
+    } else {
+      // The boot hello: bootVm checks its protocol (checkHello); later ones must match it.
+      this.bootAgent = field(msg, 'agent');
+      this.resumed = true;
+    }
+    // Sent before the agent read anything of this connection: all we sent on it is after.
+    const held = field(msg, 'held');
+    if (held !== undefined) this.stdinStream().resync(Number(held), 0);
+    this.emit('hello', msg);
+  }
+
+  /**
+   * Stops talking to the agent, leaving it (and the container) as it is: waiting
+   * requests and every later one fail with `why`, stdin stays queued here.
+   */
+  private refuse(why: string): void {
+    this.refusal = why;
+    for (const stream of this.stdin.values()) stream.suspend();
+    this.calls.rejectAll(why);
+    this.emit('refused', why);
+  }
+
   private onExecOutput(type: number, payload: Buffer): void {
     let out;
     try {
@@ -158,11 +236,15 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     const id = Number(field(msg, 'id'));
     switch (msg.name) {
       case 'hello':
-        this.emit('hello', msg);
+        this.onHello(msg);
         return;
-      case 'exit':
+      case 'exit': {
+        // The container's writes to its carried binds did not all reach the host.
+        const carry = field(msg, 'carry.error');
+        if (carry !== undefined) log().error(`the container's carried mounts were not all written back to the host: ${carry}`);
         this.emit('exit', exitOf(msg));
         return;
+      }
       case 'dns':
         this.emit('dns', Number(field(msg, 'n')), field(msg, 'q') ?? '');
         return;
@@ -194,4 +276,25 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       }
     }
   }
+}
+
+/**
+ * Why a reconnecting agent's hello is not the one this host end can go on with, or
+ * undefined: it must speak this runx's agent protocol, say which agent it is, and,
+ * when the boot hello named one, be that agent (a VM whose agent changed under its
+ * keeper is not the VM the keeper holds state for).
+ */
+export function reconnectMismatch(hello: ControlMessage, bootAgent: string | undefined): string | undefined {
+  const proto = field(hello, 'proto');
+  const agent = field(hello, 'agent');
+  const speaks = `protocol ${proto ?? 'none'}, agent ${agent ?? 'unnamed'}`;
+  const refused = 'nothing more is sent to it and the container is left as it is (delete it, or manage it with the runx build that made it)';
+  if (proto === undefined || Number(proto) !== PROTOCOL_VERSION) {
+    return `the guest agent reconnected speaking ${speaks}, but this runx speaks agent protocol ${PROTOCOL_VERSION}: ${refused}`;
+  }
+  if (!agent) return `the guest agent reconnected without naming itself (${speaks}): ${refused}`;
+  if (bootAgent !== undefined && agent !== bootAgent) {
+    return `the guest agent reconnected as ${agent}, but this VM booted ${bootAgent}: ${refused}`;
+  }
+  return undefined;
 }

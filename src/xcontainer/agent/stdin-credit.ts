@@ -17,12 +17,16 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
   private queued = 0;
   private eofQueued = false;
   private closed = false;
+  /** Every byte put on the wire so far: a resync counts those sent after its mark. */
+  private sentTotal = 0;
+  /** Held back (queued, not dropped) while the receiver is refused: see suspend(). */
+  private suspended = false;
 
   /**
    * @param send puts one chunk on the wire (an empty one is EOF); never more than
    *   `maxChunk` bytes, and never more than the credit left.
    */
-  constructor(private readonly send: (chunk: Buffer) => void, private readonly maxChunk: number, window = STDIN_WINDOW) {
+  constructor(private readonly send: (chunk: Buffer) => void, private readonly maxChunk: number, private readonly window = STDIN_WINDOW) {
     super();
     this.credit = window;
   }
@@ -30,6 +34,39 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
   /** Bytes accepted but not yet sent for want of credit. */
   get waiting(): number {
     return this.queued;
+  }
+
+  /** Bytes sent so far: the mark a resync takes (`resync(held, mark)`). */
+  get sent(): number {
+    return this.sentTotal;
+  }
+
+  /**
+   * The receiver said it holds `held` bytes it has not granted back, as of when it
+   * read what we had sent up to `mark` (the `sent` of the moment we asked): the credit
+   * left is the window less those and less what we sent after the mark. Replaces our
+   * own count, which a new connection to an agent that lived on (a restore, a
+   * reconnect) does not know: starting full would let it hold up to two windows.
+   */
+  resync(held: number, mark: number): void {
+    if (this.closed || !(held >= 0)) return;
+    this.credit = this.window - held - (this.sentTotal - mark);
+    const wasWaiting = this.queued > 0;
+    this.flush();
+    if (wasWaiting && this.queued === 0) this.emit('drain');
+  }
+
+  /** Nothing more goes out (what waits stays queued, the source stays paused) until unsuspend(). */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  unsuspend(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    const wasWaiting = this.queued > 0;
+    this.flush();
+    if (wasWaiting && this.queued === 0) this.emit('drain');
   }
 
   /**
@@ -68,12 +105,14 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
   }
 
   private flush(): void {
+    if (this.suspended) return;
     while (this.queue.length > 0 && this.credit > 0) {
       const head = this.queue[0]!;
       const n = Math.min(head.length, this.credit, this.maxChunk);
       this.send(head.subarray(0, n));
       this.credit -= n;
       this.queued -= n;
+      this.sentTotal += n;
       if (n === head.length) this.queue.shift();
       else this.queue[0] = head.subarray(n);
     }

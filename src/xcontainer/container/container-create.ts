@@ -91,7 +91,7 @@ function bundlePlan(opts: CreateOptions): VmPlan {
   const bundle = loadBundle(opts.bundle);
   const config = bundle.config;
   const terminal = terminalPlan(config.process!.terminal === true, opts.consoleSocket, opts.detachKeeper);
-  const plan = planMounts(config.mounts ?? [], bundle.dir);
+  const plan = planMounts(config.mounts ?? [], bundle.dir, config.annotations);
   const boot = bootPolicyOf(config.annotations, opts.runtime.boot);
   const accel = chooseAccel(opts.runtime.accel);
   log().info(`accelerator: ${accel.accel} (${accel.reason})`);

@@ -8,7 +8,7 @@ import { type ContainerRecord, toOciState } from '../state/container-record';
 import { runHooksWarnOnly } from './hooks';
 import { sleep, waitForExit } from '../host/host';
 import { removeHostCgroup } from '../cgroup/host-cgroup';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
 import { type GuestNetwork, teardownNetwork } from '../devices/net/config';
 import { netFromState } from '../devices/net/persist';
@@ -61,8 +61,16 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
 
 async function endKeeper(store: StateStore, rec: ContainerRecord, kill: boolean): Promise<void> {
   if (kill) {
-    await askKeeper(store.file(rec.id, KEEPER_SOCKET), { op: 'kill', signal: SIGKILL, all: true }, 5000)
+    await callKeeper(store.file(rec.id, KEEPER_SOCKET), 'kill', { signal: SIGKILL, all: true }, { timeoutMs: 5000 })
       .catch((err) => log().warn(`delete ${rec.id}: ${(err as Error).message}`));
+  }
+  else if (await waitForExit(rec.keeperPid, rec.keeperStartTime, 200)) return;
+  // A stopped container's keeper that is still there may be waiting for a stand-in on
+  // another host to take the exit status (keeper-link.ts): it ends on SIGTERM.
+  else {
+    try {
+      process.kill(rec.keeperPid, 'SIGTERM');
+    } catch { /* gone */ }
   }
   if (await waitForExit(rec.keeperPid, rec.keeperStartTime, 10_000)) return;
   log().warn(`delete ${rec.id}: keeper ${rec.keeperPid} did not exit; killing it`);
@@ -90,7 +98,7 @@ function releaseNetwork(store: StateStore, id: string): void {
 async function removeUnreadable(store: StateStore, id: string): Promise<void> {
   const sock = store.file(id, KEEPER_SOCKET);
   if (fs.existsSync(sock)) {
-    const told = await askKeeper(sock, { op: 'kill', signal: SIGKILL, all: true }, 5000)
+    const told = await callKeeper(sock, 'kill', { signal: SIGKILL, all: true }, { timeoutMs: 5000 })
       .then(() => true, (err) => { log().warn(`delete ${id}: ${(err as Error).message}`); return false; });
     // Its pid is in the record we cannot read; a keeper removes its socket as it exits.
     for (let i = 0; told && i < 100 && fs.existsSync(sock); i++) await sleep(100);

@@ -9,7 +9,7 @@ import { createContainer } from './container-create';
 import { deleteContainer } from './container-delete';
 import { killContainer } from './container-kill';
 import { afterStartedAtCreate, startContainer } from './container-start';
-import { askKeeper } from '../keeper/keeper-client';
+import { callKeeper } from '../keeper/keeper-client';
 import { KEEPER_SOCKET } from '../keeper/keeper-launch';
 import type { RuntimeOptions } from './runtime-options';
 import { StateStore } from '../state/state-store';
@@ -52,7 +52,7 @@ function foregroundTerminal(id: string, runtime: RuntimeOptions): (() => void) |
   const socket = new StateStore(runtime.root).file(id, KEEPER_SOCKET);
   const onResize = () => {
     const { rows, columns: cols } = process.stdout;
-    if (rows && cols) void askKeeper(socket, { op: 'resize', rows, cols }).catch(() => undefined);
+    if (rows && cols) void callKeeper(socket, 'resize', { rows, cols }).catch(() => undefined);
   };
   process.stdout.on('resize', onResize);
   return () => {

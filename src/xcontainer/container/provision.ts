@@ -28,6 +28,7 @@ import { templateInputsOf, templateState } from '../template/template';
 import { type VmSpec, deriveVmSpec, writeVmSpec } from '../vm/vm-spec';
 import type { IncomingEndpoints } from '../vm/vm-migration';
 import { ROOT_DISK, type VmShape, vmDevicesOf } from '../vm/qemu-argv';
+import { CARRY_DISK, buildCarryDisk, emptyCarryDisk, hasCarryDisk } from '../devices/carry/config';
 import type { RuntimeOptions } from './runtime-options';
 import { type KeeperStdio, type ProvisionHost, realProvisionHost } from './provision-host';
 
@@ -38,7 +39,7 @@ export type VmOrigin =
   /** A checkpoint image: its disk is copied sparse, its saved state loaded. */
   | { kind: 'image'; disk: string; stateFile: string; status: 'created' | 'running' }
   /** A migration's destination: an empty disk of the source's size, which the mirror fills. */
-  | { kind: 'incoming'; diskBytes: number; endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> };
+  | { kind: 'incoming'; diskBytes: number; carryBytes?: number; endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> };
 
 /** The container's NIC: none, the one its namespace's interface gives, or a migrated guest's. */
 export type NicPlan =
@@ -153,6 +154,7 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     const kernel = placeGuestFile(dir, 'bzImage', plan.kernel);
     const initramfs = placeGuestFile(dir, 'initramfs.cpio', plan.initramfs);
     makeDisk(plan.origin, path.join(dir, ROOT_DISK), host);
+    if (hasCarryDisk(plan.shares)) makeCarryDisk(plan, dir);
     // The VM's immutable half, derived once; its mutable half is the keeper's to write.
     const spec = deriveVmSpec({ qemuBinary: plan.qemuBinary, accel: plan.accel, kernel, initramfs, shape: plan.shape }, host.qemuBuild(plan.qemuBinary));
     writeVmSpec(dir, spec);
@@ -237,13 +239,30 @@ function makeDisk(origin: VmOrigin, disk: string, host: ProvisionHost): void {
   }
 }
 
+/** The carry disk (devices/carry): built from the binds, the image's, or an empty one the mirror fills. */
+function makeCarryDisk(plan: VmPlan, dir: string): void {
+  const o = plan.origin;
+  if (o.kind === 'bundle') {
+    buildCarryDisk(dir, plan.shares.flatMap((s) => s.binds ?? []), plan.annotations);
+    log().debug('carry disk built');
+  } else if (o.kind === 'incoming') {
+    if (!o.carryBytes) throw new RunxError('EPROTO', 'the source sent no carry disk size for a container with carried mounts');
+    emptyCarryDisk(dir, o.carryBytes);
+  } else if (!fs.existsSync(path.join(dir, CARRY_DISK))) {
+    // restore places the image's copy (image-reader.ts) before provisioning.
+    throw new RunxError('ECONFIG', 'the checkpoint image has no carry disk for the container\'s carried mounts');
+  }
+}
+
 /** launch.json's fields for how QEMU starts: from a template, a saved state, or waiting for a migration. */
 async function originLaunch(plan: VmPlan, spec: VmSpec, dir: string, network: GuestNetwork | undefined): Promise<Partial<KeeperLaunch>> {
   const o = plan.origin;
   if (o.kind === 'image') return { restore: { stateFile: o.stateFile, status: o.status } };
   if (o.kind === 'incoming') return { incoming: await o.endpoints(network) };
-  if (o.boot !== 'snapshot') return {};
-  const stateFile = await templateState(templateInputsOf(spec, vmDevicesOf({ network, shares: plan.shares })));
+  const devices = vmDevicesOf({ network, shares: plan.shares });
+  // No template has a carry disk yet: such a VM boots cold (docs/mounts.md).
+  if (o.boot !== 'snapshot' || devices.carry) return {};
+  const stateFile = await templateState(templateInputsOf(spec, devices));
   return stateFile ? { template: { stateFile, diskBytes: fs.statSync(path.join(dir, ROOT_DISK)).size } } : {};
 }
 

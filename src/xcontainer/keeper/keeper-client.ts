@@ -8,7 +8,7 @@ import { RunxError } from '../../errors';
 import { JsonLineReader } from '../wire/json-lines';
 import { socketPath as shortPath } from '../state/socket-path';
 import { checkKeeperReply, checkKeeperRequest } from './keeper-schema';
-import { KEEPER_PROTOCOL, type KeeperOp, type KeeperParams, type KeeperReply, type KeeperResult, protocolMismatch } from './protocol';
+import { KEEPER_PROTOCOL, type KeeperOp, isKeeperProgress, type KeeperParams, type KeeperReply, type KeeperResult, protocolMismatch } from './protocol';
 
 export interface KeeperCallOptions {
   timeoutMs?: number;
@@ -53,7 +53,7 @@ export function askKeeper<K extends KeeperOp>(socketPath: string, call: KeeperCa
       finish(() => resolve(v as KeeperReply<K>));
     };
     const reader = new JsonLineReader((v) => {
-      if (v && typeof v === 'object' && 'progress' in v) onProgress?.((v as { progress: unknown }).progress);
+      if (isKeeperProgress(v)) onProgress?.(v.progress);
       else onReply(v);
     }, () => undefined);
     sock.on('connect', () => sock.write(`${JSON.stringify(req)}\n`));

@@ -10,7 +10,7 @@ import { socketPath } from '../state/socket-path';
 import { checkKeeperRequest } from './keeper-schema';
 import { OP_HANDLERS } from './ops';
 import type { HandledOp, KeeperCore, OpHandler } from './ops/keeper-core';
-import { KEEPER_PROTOCOL, type KeeperRefusal, type KeeperReply, type KeeperRequest, protocolMismatch } from './protocol';
+import { KEEPER_PROTOCOL, type KeeperProgress, type KeeperRefusal, type KeeperReply, type KeeperRequest, protocolMismatch } from './protocol';
 
 export function refusal(code: KeeperRefusal['code'], error: string): KeeperRefusal {
   return { ok: false, protocol: KEEPER_PROTOCOL, code, error };
@@ -65,7 +65,10 @@ export type ExecServer = (sock: net.Socket, req: KeeperRequest<'exec'>, rest: Bu
 export function serveControl(file: string, core: KeeperCore, serveExec: ExecServer): Promise<net.Server> {
   fs.rmSync(file, { force: true });
   const server = net.createServer((sock) => {
-    const progress = (p: unknown) => { if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: p })}\n`); };
+    const progress = (p: unknown) => {
+      const line: KeeperProgress = { progress: p };
+      if (!sock.destroyed) sock.write(`${JSON.stringify(line)}\n`);
+    };
     sock.on('error', () => { /* the client went away */ });
     // One request line; for exec, what follows it is the process's stdio stream.
     let head = Buffer.alloc(0);

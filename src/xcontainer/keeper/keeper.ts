@@ -21,9 +21,14 @@ import { QemuChild } from './qemu-child';
 import { awaitGo, reportReady } from './ready-fd';
 import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
+import { CARRY_DISK } from '../devices/carry/config';
 import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
-import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm } from '../vm/vm-migration';
-import { enterHostNetns } from '../devices/net/keeper-netns';
+import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm, takeIncomingKey } from '../vm/vm-migration';
+import type { PskCreds } from '../vm/tls-creds';
+import { OutputLog } from './output-log';
+import { LinkServer, openKeeperLink } from './keeper-link';
+import { enterHostNetns, inContainerNetns } from '../devices/net/keeper-netns';
+import { lateInterfaceMessage, watchLateInterfaces } from '../devices/net/late-interface';
 import { relayDns } from '../devices/net/dns-relay';
 import { type BootMode, type BootedVm, bootVm, consoleTail } from '../vm/vm-boot';
 import { StandIn, releaseNic } from './keeper-standin';
@@ -36,9 +41,12 @@ import { writeAllSync } from './write-all';
 import { KeeperMachine } from './phases';
 import { serveControl } from './keeper-control';
 import type { AgentPort, KeeperCore, QmpPort } from './ops/keeper-core';
-import type { LinkAuth, MigrationOwner } from './protocol';
+import type { LinkAuth, LinkTarget, MigrationOwner } from './protocol';
 import type { RemoteLinkLoader } from './remote-link';
-import { pausingWriter } from '../agent/stdin-credit';
+import { type CreditedStream, pausingWriter } from '../agent/stdin-credit';
+
+/** How long a keeper whose stand-in links to it waits, after the end, for that stand-in to take the exit status. */
+const LINK_LINGER_MS = Number(process.env.RUNX_LINK_LINGER_MS) || 60_000;
 
 // Signals a supervisor may send the keeper's pid; they go to the container, as they
 // would to runc's container process. SIGKILL/SIGSTOP cannot be caught: a killed keeper
@@ -77,9 +85,22 @@ class Keeper implements KeeperCore {
   private terminal?: HostTerminal;
   /** Set while a migration has our main thread in the host's network namespace. */
   private hostNetns?: { back(): void };
+  /** The container's durable output log (output-log.ts). */
+  private outLog!: OutputLog;
+  /**
+   * Born for an incoming migration: our stdio is the migration service's pipes, not a
+   * client's. The container's output goes to the log only, and the source's stand-in
+   * takes it from there over its own link to us (keeper-link.ts).
+   */
+  private readonly linkServed: boolean;
+  private linkServer?: LinkServer;
+  private lingering = false;
+  /** The key of the last migration we sent: our stand-in's link to the destination uses it. */
+  private sentKey?: PskCreds;
 
   constructor(private readonly dir: string, private readonly launch: KeeperLaunch, private readonly deps: KeeperDeps) {
     this.store = new StateStore(launch.root);
+    this.linkServed = launch.incoming !== undefined;
   }
 
   async run(): Promise<void> {
@@ -87,9 +108,11 @@ class Keeper implements KeeperCore {
     const { restore, incoming } = this.launch;
     let startedAtCreate = false;
     try {
+      this.outLog = new OutputLog(this.dir);
       // Before QEMU starts, so that it and every thread it makes are in the cgroup too.
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       await this.boot();
+      if (incoming) await this.serveLink(incoming);
       if (!restore && !incoming) startedAtCreate = await this.prepareContainer(this.launch.startAfterCreate === true);
       this.machine.apply({ kind: 'booted', incoming: incoming !== undefined, started: startedAtCreate || restore?.status === 'running' });
       // In the try: a state directory removed meanwhile (delete --force) fails the create.
@@ -107,6 +130,8 @@ class Keeper implements KeeperCore {
       : incoming ? 'creating' : restore?.status ?? (this.machine.facts.started ? 'running' : 'created');
     this.updateRecord({ status, keeperPid: process.pid, keeperStartTime: processStartTime(process.pid) });
     reportReady({ ok: true });
+    // The VM's devices are fixed from here: an interface added later is said, not taken.
+    if (inContainerNetns()) watchLateInterfaces((ifname) => log().error(lateInterfaceMessage(ifname)), () => !inContainerNetns());
   }
 
   // ---- KeeperCore: what the op handlers use ----
@@ -129,6 +154,7 @@ class Keeper implements KeeperCore {
     await this.outputQuiet();
     await saveVmState(this.qmpClient!, path.join(dir, VM_STATE_FILE));
     copySparse(path.join(this.dir, ROOT_DISK), path.join(dir, ROOT_DISK));
+    if (fs.existsSync(path.join(this.dir, CARRY_DISK))) copySparse(path.join(this.dir, CARRY_DISK), path.join(dir, CARRY_DISK));
   }
 
   endAfterCheckpoint(): void {
@@ -142,6 +168,7 @@ class Keeper implements KeeperCore {
     // until the migration ends (handover) or is aborted (leaveHostNetns).
     const hostNetns = enterHostNetns();
     this.hostNetns = hostNetns;
+    this.sentKey = send.tls;
     try {
       return await sendVm(this.qmpClient!, send, progress, wasRunning, cancelled);
     } catch (err) {
@@ -162,8 +189,12 @@ class Keeper implements KeeperCore {
   }
 
   /** After switch-over: relay to the destination. */
-  async standIn(to: string, auth: LinkAuth): Promise<void> {
-    const openLink = await this.deps.loadRemoteLink();
+  async standIn(to: string, auth: LinkAuth, target?: LinkTarget): Promise<void> {
+    // Straight to the destination's keeper when it said where (it then needs no
+    // `runx serve` there); else through that service's Attach (an older destination).
+    const key = this.sentKey;
+    const openLink = target && key ? (_id: string, _to: string, _auth: LinkAuth, sinks: Parameters<typeof openKeeperLink>[1]) => openKeeperLink({ ...target, tls: key }, sinks)
+      : await this.deps.loadRemoteLink();
     this.link = new StandIn(this.launch.id, to, auth, {
       stdout: (b) => this.writeStdout(b),
       stderr: (b) => this.writeStderr(b),
@@ -205,7 +236,9 @@ class Keeper implements KeeperCore {
 
   async runIncoming(): Promise<void> {
     await finishIncoming(this.qmpClient!);
-    await this.agent().request('ping', {});
+    // Also resumes the container's stdin credit from what the agent holds.
+    if (!this.agentConn) throw new RunxError('ESTATE', 'the container has no VM here');
+    await this.agentConn.ping();
   }
 
   /** The container runs here again: the stand-in's link retires once the other host's last output is in. */
@@ -307,17 +340,65 @@ class Keeper implements KeeperCore {
     agent.on('exit', (exit) => void this.onContainerExit(exit));
     agent.on('protocolError', (why) => log().warn(`agent protocol: ${why}`));
     agent.on('hello', () => log().info('agent reconnected'));
+    // One line; the VM and the container are left running as they are, unmanaged.
+    agent.on('refused', (why) => log().error(`container ${this.launch.id}: ${why}`));
     if (this.launch.dnsRelay) relayDns(agent, this.launch.dnsRelay);
   }
 
-  /** The container's output goes to our own stdout/stderr (or its host terminal) until a reader goes away. */
+  /**
+   * The container's output goes to its log, and to our own stdout/stderr (or its host
+   * terminal) until a reader goes away; a keeper born for a migration has no reader of
+   * its own there: its stand-in reads the log.
+   */
   private writeStdout(buf: Buffer): void {
+    this.logOutput('stdout', buf);
+    if (this.linkServed) return;
     if (this.terminal?.consoleFd !== undefined) this.terminal.write(buf);
     else if (this.stdoutOpen) this.stdoutOpen = writeAllSync(1, buf);
   }
 
   private writeStderr(buf: Buffer): void {
+    this.logOutput('stderr', buf);
+    if (this.linkServed) return;
     if (this.stderrOpen) this.stderrOpen = writeAllSync(2, buf);
+  }
+
+  private logOutput(stream: 'stdout' | 'stderr', buf: Buffer): void {
+    try {
+      this.outLog.append(stream, buf);
+    } catch (err) {
+      // A full disk or a removed state dir must not stop the container's output.
+      log().debug(`output log: ${messageOf(err)}`);
+    }
+  }
+
+  /** Takes our stand-in's link, keyed by the migration's key, on the port the migration service chose. */
+  private async serveLink(incoming: IncomingEndpoints): Promise<void> {
+    const key = takeIncomingKey();
+    if (!key || !incoming.linkPort) return;
+    const writers = new WeakMap<net.Socket, (s: CreditedStream, b: Buffer) => void>();
+    this.linkServer = new LinkServer(this.outLog, this.dir, key, {
+      stdin: (data, sock) => {
+        // Standing in ourselves (the container moved on again): pass it on.
+        if (this.link) return this.link.stdin(data);
+        if (!this.agentConn) return;
+        let write = writers.get(sock);
+        if (!write) writers.set(sock, write = pausingWriter(sock));
+        write(this.agentConn.stdinStream(), data);
+      },
+      signal: (sig) => {
+        if (this.link) this.link.signal(sig);
+        else this.agentConn?.request('kill', { signal: sig, all: false }).catch((err) => log().warn(`stand-in's signal ${sig}: ${messageOf(err)}`));
+      },
+    });
+    // Reached from the source's host: listened on in the host's namespace, as the
+    // migration's streams are (a destination keeper lives in the container's).
+    const hostNetns = enterHostNetns();
+    try {
+      await this.linkServer.listen(incoming.host, incoming.linkPort);
+    } finally {
+      hostNetns.back();
+    }
   }
 
   /** Has the agent create the container (and, with `start`, start its process right after); true if it started it. */
@@ -353,7 +434,11 @@ class Keeper implements KeeperCore {
     const write = pausingWriter(stdin);
     const send = (chunk: Buffer) => (this.link ? this.link.stdin(chunk) : this.agentConn && write(this.agentConn.stdinStream(), chunk));
     stdin.on('data', (chunk: Buffer) => send(chunk));
-    stdin.on('end', () => (this.launch.incoming && this.machine.is('booting') ? void this.orphaned() : send(Buffer.alloc(0))));
+    stdin.on('end', () => {
+      if (this.launch.incoming && this.machine.is('booting')) void this.orphaned();
+      // Our stdin is the migration service's pipe: its end is that service's, not the container's stdin's.
+      else if (!this.linkServed) send(Buffer.alloc(0));
+    });
     stdin.on('error', () => send(Buffer.alloc(0)));
   }
 
@@ -385,6 +470,11 @@ class Keeper implements KeeperCore {
   }
 
   private forwardSignal(sig: NodeJS.Signals): void {
+    // Ended, waiting for a stand-in to take the status: `delete` (SIGTERM) need not wait.
+    if (this.lingering) {
+      if (sig === 'SIGTERM' || sig === 'SIGINT') this.linkServer?.cut();
+      return;
+    }
     // Our SIGWINCH comes from the host terminal we hold: HostTerminal turns it into a resize.
     if (sig === 'SIGWINCH' && this.terminal?.consoleFd !== undefined) return;
     const num = (require('node:os') as typeof import('node:os')).constants.signals[sig];
@@ -404,11 +494,13 @@ class Keeper implements KeeperCore {
     this.machine.apply({ kind: 'ending' });
     const status = exitStatusOf(exit);
     log().info({ exit }, `container ${this.launch.id} exited with status ${status}`);
+    // All its output is in the log before its status is in the state (output-log.ts).
+    this.outLog.sync();
     this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
     // Nothing in the VM is needed any more: the agent reports the exit once all output
     // is out, and nothing reads the root disk after its container (checkpoints are of
-    // running ones; delete discards it). The agent's orderly shutdown (sync, then
-    // reboot) cost ~15 ms more than this under TCG.
+    // running ones; delete discards it). An orderly end in the agent (sync, then
+    // reboot) cost ~15 ms more than this under TCG, and the protocol has none.
     await this.qemu?.kill();
     log().debug('VM ended');
     await this.linkRetired;
@@ -434,7 +526,13 @@ class Keeper implements KeeperCore {
     this.terminal?.close();
     this.control?.close();
     fs.rmSync(path.join(this.dir, KEEPER_SOCKET), { force: true });
-    process.exit(status);
+    // A stand-in linked to us gets the rest of the output and the status first.
+    this.lingering = this.linkServer !== undefined;
+    const linger = this.linkServer?.end(status, LINK_LINGER_MS) ?? Promise.resolve();
+    void linger.then(() => {
+      this.outLog?.close();
+      process.exit(status);
+    });
   }
 }
 

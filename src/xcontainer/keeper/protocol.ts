@@ -12,6 +12,12 @@ import type { IncomingEndpoints, MigrationStats, SendOptions } from '../vm/vm-mi
 export const KEEPER_PROTOCOL = 1;
 
 /** The migration service's credentials a stand-in links with (migrate/auth reads them). */
+/** Where the destination's keeper takes the stand-in's link (keeper-link.ts), keyed by the migration's key. */
+export interface LinkTarget {
+  host: string;
+  port: number;
+}
+
 export interface LinkAuth {
   tokenFile?: string;
   tlsCert?: string;
@@ -43,7 +49,7 @@ export interface KeeperOps {
   'cancel-migration': { params: None; result: undefined };
   'abort-migration': { params: None; result: undefined };
   /** standIn false: the destination's stand-in took the container back; this keeper ends. */
-  handover: { params: { to: string; auth: LinkAuth; standIn?: boolean }; result: undefined };
+  handover: { params: { to: string; auth: LinkAuth; standIn?: boolean; link?: LinkTarget }; result: undefined };
   /** Before a migration moves anything: can the stand-in this keeper would become reach `to` with `auth`? */
   'check-link': { params: { to: string; auth: LinkAuth }; result: undefined };
   'finish-incoming': { params: None; result: undefined };
@@ -87,8 +93,13 @@ export interface KeeperRefusal {
 
 export type KeeperReply<K extends KeeperOp = KeeperOp> = { ok: true; protocol: number; result?: KeeperResult<K> } | KeeperRefusal;
 
-/** A line the keeper may send before its reply, for long operations. */
+/** A line the keeper may send before its reply, for long operations (migrate's phases). */
 export interface KeeperProgress { progress: unknown }
+
+/** Tells a progress line from the reply: a reply never has a `progress` field. */
+export function isKeeperProgress(line: unknown): line is KeeperProgress {
+  return typeof line === 'object' && line !== null && 'progress' in line;
+}
 
 /** The one-line error of a version skew, whichever end finds it. */
 export function protocolMismatch(keeper: number | undefined, cli: number | undefined): string {

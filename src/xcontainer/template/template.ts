@@ -31,10 +31,11 @@ import { PROTOCOL_VERSION } from '../agent/agent-frames';
 import { recordedSha256, sha256File } from './digest-record';
 import { type Accel, type AccelMode, chooseAccel } from '../vm/accel';
 import { findGuestAssets } from '../vm/guest-assets';
-import { DEFAULT_SHAPE, describeDevices, guestRamKiB, KERNEL_CMDLINE, MACHINE, NO_DEVICES, ROOT_DISK, shapeFromResources, type VmDevices, type VmShape } from '../vm/qemu-argv';
+import { DEFAULT_SHAPE, describeDevices, vmDevicesOf, guestRamKiB, KERNEL_CMDLINE, MACHINE, NO_DEVICES, ROOT_DISK, shapeFromResources, type VmDevices, type VmShape } from '../vm/qemu-argv';
 import { netnsPathOf, templateNetwork } from '../devices/net/config';
 import { type HostShare, planMounts, shareTag } from '../../bundle/mount-plan';
 import { qemuBinary, qemuBuild } from '../vm/qemu-build';
+import { containerShares } from '../devices/share/config';
 import { MANIFEST, markTemplateUsed, pruneTemplates, removeTemplateDir, TEMPLATE_FORMAT, type TemplateManifest, templatesDir } from './template-cache';
 import { bootVm } from '../vm/vm-boot';
 import { assertPlainDir, assertPlainFile } from '../host/path-safety';
@@ -242,7 +243,10 @@ function bundleDevices(dir: string): { resources: Resources; devices: VmDevices 
   const { config, dir: bundleDir } = loadBundle(dir);
   return {
     resources: config.linux?.resources,
-    devices: { nic: netnsPathOf(config.linux?.namespaces) !== undefined, shares: planMounts(config.mounts ?? [], bundleDir).shares.length },
+    devices: {
+      ...vmDevicesOf({ network: undefined, shares: containerShares(planMounts(config.mounts ?? [], bundleDir, config.annotations).binds) }),
+      nic: netnsPathOf(config.linux?.namespaces) !== undefined,
+    },
   };
 }
 
@@ -254,6 +258,7 @@ function bundleDevices(dir: string): { resources: Resources; devices: VmDevices 
  */
 export async function buildTemplate(o: { bundle?: string; devices?: VmDevices; force?: boolean; accel: AccelMode }): Promise<TemplateBuild> {
   const { resources, devices } = o.bundle === undefined ? { resources: undefined, devices: o.devices ?? NO_DEVICES } : bundleDevices(o.bundle);
+  if (devices.carry) throw new RunxError('ECONFIG', `the bundle's containers carry their bind mounts on a carry disk, and such a VM boots cold: there is no template to build (annotation io.runx.live-share keeps binds live shares instead)`);
   const i = inputsFor(resources, devices, o.accel);
   let t: ReadyTemplate;
   try {

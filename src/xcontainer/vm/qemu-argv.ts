@@ -4,13 +4,13 @@
 // which keeps unix socket paths short whatever --root is.
 import type { Accel } from './accel';
 import type { HostShare } from '../../bundle/mount-plan';
-import { type GuestNetwork, netArgs } from '../devices/net/config';
+import type { GuestNetwork } from '../devices/net/config';
+import { deviceArgv } from '../devices';
+import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK, optionValue } from './vm-files';
+import { hasCarryDisk } from '../devices/carry/config';
 import { ramPadKiB } from './qemu-version';
 
-export const AGENT_SOCKET = 'agent.sock';
-export const QMP_SOCKET = 'qmp.sock';
-export const CONSOLE_LOG = 'console.log';
-export const ROOT_DISK = 'rootfs.ext4';
+export { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK } from './vm-files';
 
 export interface VmShape {
   memoryMiB: number;
@@ -25,17 +25,19 @@ export interface VmDevices {
   nic: boolean;
   /** virtio-9p shares, tags shareTag(0..shares-1). */
   shares: number;
+  /** A carry disk (devices/carry): the second virtio-blk, after the shares. */
+  carry?: boolean;
 }
 
 export const NO_DEVICES: VmDevices = { nic: false, shares: 0 };
 
 export function vmDevicesOf(l: Pick<QemuLaunch, 'network' | 'shares'>): VmDevices {
-  return { nic: l.network !== undefined, shares: l.shares.length };
+  return { nic: l.network !== undefined, shares: l.shares.length, ...(hasCarryDisk(l.shares) ? { carry: true } : {}) };
 }
 
-/** For keys and listings: "none", "nic", "9p×2", "nic+9p×2". */
+/** For keys and listings: "none", "nic", "9p×2", "nic+9p×2", "9p×1+carry". */
 export function describeDevices(d: VmDevices): string {
-  return [d.nic && 'nic', d.shares > 0 && `9p×${d.shares}`].filter(Boolean).join('+') || 'none';
+  return [d.nic && 'nic', d.shares > 0 && `9p×${d.shares}`, d.carry === true && 'carry'].filter(Boolean).join('+') || 'none';
 }
 
 export interface QemuLaunch {
@@ -84,11 +86,6 @@ function tcgAccel(): string {
   return mib > 0 ? `tcg,tb-size=${mib}` : 'tcg';
 }
 
-/** QEMU option values double their commas. */
-function optionValue(s: string): string {
-  return s.replace(/,/g, ',,');
-}
-
 /**
  * Guest RAM as QEMU gets it, in KiB (a template's vm.ram has this size too): the shape's,
  * plus the TCG padding that QEMU builds before 9.0 need (qemu-version.ts ramPadKiB).
@@ -129,14 +126,9 @@ export function qemuArgv(l: QemuLaunch): string[] {
     '-device', 'virtio-blk-device,drive=root',
     '-device', 'virtio-rng-device',
   ];
-  if (l.network) argv.push(...netArgs(l.network));
-  for (const s of l.shares) {
-    // The path is runx's own (devices/share), escaped all the same. multidevs=remap:
-    // a container's share spans the filesystems its sources are on, whose inode
-    // numbers would otherwise collide in the guest.
-    argv.push('-fsdev', `local,id=${s.tag},path=${optionValue(s.hostPath)},security_model=passthrough,multidevs=remap${s.readonly ? ',readonly=on' : ''}`);
-    argv.push('-device', `virtio-9p-device,fsdev=${s.tag},mount_tag=${s.tag}`);
-  }
+  // The devices a launch may or may not have, each from its own folder, in the
+  // registry's order (devices/index.ts: the virtio-mmio slots they take).
+  argv.push(...deviceArgv(l));
   return argv;
 }
 

@@ -23,6 +23,7 @@ export interface QmpCommands {
   'nbd-server-add': { args: { device: string; name?: string; writable: boolean }; result: Record<string, never> };
   'nbd-server-stop': { args: Record<string, never>; result: Record<string, never> };
   'drive-mirror': { args: { 'job-id': string; device: string; target: string; format: string; sync: 'full'; mode: 'existing' }; result: Record<string, never> };
+  'query-block': { args: Record<string, never>; result: Array<{ device: string }> };
   'query-block-jobs': { args: Record<string, never>; result: Array<{ device: string; ready: boolean; len: number; offset: number; status?: string }> };
   block_resize: { args: { device: string; size: number }; result: Record<string, never> };
   /** QEMU >= 10.0; without node-name, every node. */

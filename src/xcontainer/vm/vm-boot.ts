@@ -87,7 +87,8 @@ async function resumeLoaded(qmp: QmpClient, agent: AgentConnection, resizeRootTo
     else await sleep(1);
   }
   await resize();
-  await agent.request('ping', {});
+  // Also resumes the container's stdin credit from what the agent holds.
+  await agent.ping();
 }
 
 export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, mode: BootMode, timeoutMs: number): Promise<BootedVm> {
@@ -147,7 +148,8 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
     qmp = new QmpClient(await qmpL.accepted);
     // The greeting carries query-version's answer: what this QEMU needs differs by version.
     const version = (await qmp.negotiate()).QMP.version.qemu;
-    agent = new AgentConnection(await agentL.accepted);
+    // A loaded VM's agent lived on: any hello it says is a reconnect's, checked as one.
+    agent = new AgentConnection(await agentL.accepted, { resumed: mode.kind !== 'cold' });
     log().debug('QMP negotiated');
     if (mode.kind === 'incoming') {
       await prepareIncoming(qmp, mode.endpoints);

@@ -24,13 +24,27 @@ import net from 'node:net';
 import { RunxError } from '../../errors';
 import { log } from '../../log';
 import { sleep } from '../host/host';
+import { enterHostNetns } from '../devices/net/keeper-netns';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from './stall-watch';
 import type { MigrateInfo, QmpClient } from './qmp-client';
 import { tunnelConnect, tunnelServer } from './stream-tunnel';
 import { type PskCreds, readPskDir, removePskDir } from './tls-creds';
+import { CARRY_DRIVE } from '../devices/carry/config';
 
 export const EXPORT_NAME = 'root';
 const MIRROR_JOB = 'runx-mirror';
+
+/** A disk that moves: its drive, its NBD export on the destination, its mirror job on the source. */
+interface MovingDisk { drive: string; exportName: string; job: string }
+const ROOT_MOVE: MovingDisk = { drive: 'root', exportName: EXPORT_NAME, job: MIRROR_JOB };
+/** The carry disk (devices/carry), exported and mirrored beside the root disk, through the same tunnel. */
+const CARRY_MOVE: MovingDisk = { drive: CARRY_DRIVE, exportName: CARRY_DRIVE, job: `${MIRROR_JOB}-${CARRY_DRIVE}` };
+
+/** The VM's disks that move: the root disk, and the carry disk when it has one. */
+async function movingDisks(qmp: QmpClient): Promise<MovingDisk[]> {
+  const drives = await qmp.execute('query-block', {});
+  return drives.some((d) => d.device === CARRY_DRIVE) ? [ROOT_MOVE, CARRY_MOVE] : [ROOT_MOVE];
+}
 const NBD_SOCKET = 'migrate-nbd.sock';
 const STREAM_SOCKET = 'migrate-stream.sock';
 /** QEMU 7.2's defaults (query-migrate-parameters of a fresh QEMU). */
@@ -41,6 +55,8 @@ export interface IncomingEndpoints {
   host: string;
   nbdPort: number;
   migratePort: number;
+  /** Where the keeper takes its stand-in's link (keeper-link.ts); none from a take-back. */
+  linkPort?: number;
   /** The directory of the migration's key (tls-creds.ts writePskDir), made by the migration service. */
   tlsDir: string;
 }
@@ -130,20 +146,38 @@ export class Relay {
 
 /** The keeper's relay of its incoming VM, kept until the VM runs or the keeper ends. */
 let incomingRelay: Relay | undefined;
+/** The incoming migration's key, kept for the stand-in's link (keeper-link.ts). */
+let incomingKey: PskCreds | undefined;
+
+/** The key prepareIncoming read, once. */
+export function takeIncomingKey(): PskCreds | undefined {
+  const k = incomingKey;
+  incomingKey = undefined;
+  return k;
+}
 
 /** Destination: export the (empty) disk over NBD and start listening for the VM state. */
 export async function prepareIncoming(qmp: QmpClient, ep: IncomingEndpoints): Promise<void> {
   // Read once: from here on the key is in this process's memory only.
   const psk = readPskDir(ep.tlsDir);
   removePskDir(ep.tlsDir);
+  incomingKey = psk;
   await qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: NBD_SOCKET } } });
-  await qmp.execute('nbd-server-add', { device: 'root', name: EXPORT_NAME, writable: true });
+  for (const d of await movingDisks(qmp)) await qmp.execute('nbd-server-add', { device: d.drive, name: d.exportName, writable: true });
   await qmp.execute('migrate-incoming', { uri: `unix:${STREAM_SOCKET}` });
   const relay = new Relay();
   incomingRelay = relay;
   const unix = (file: string) => () => net.connect({ path: file, allowHalfOpen: true });
-  await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET), psk);
-  await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET), psk);
+  // The ports are the source host's to reach: a keeper in the container's namespace
+  // (keeper-netns.ts) makes its listening sockets in the one it was started from,
+  // and only for as long as that takes; QEMU's side is unix sockets, in no namespace.
+  const hostNetns = enterHostNetns();
+  try {
+    await relay.listen({ host: ep.host, port: ep.nbdPort }, unix(NBD_SOCKET), psk);
+    await relay.listen({ host: ep.host, port: ep.migratePort }, unix(STREAM_SOCKET), psk);
+  } finally {
+    hostNetns.back();
+  }
 }
 
 /** Destination: the source gave up before switch-over; the incoming VM is to end. */
@@ -182,24 +216,29 @@ export function tcpTarget(uri: string): { host: string; port: number } {
   return { host: (m[1] ?? m[2])!, port: Number(m[3]) };
 }
 
-async function waitMirrorReady(qmp: QmpClient, onProgress: (p: MigrationProgress) => void, timeoutMs: number, stall: StallWatch): Promise<number> {
+/** Waits until every mirror job is ready; the bytes they moved, summed. */
+async function waitMirrorReady(qmp: QmpClient, jobIds: readonly string[], onProgress: (p: MigrationProgress) => void, timeoutMs: number, stall: StallWatch): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = (await qmp.execute('query-block-jobs', {})).find((j) => j.device === MIRROR_JOB);
-    if (!job) throw new RunxError('EQMP', 'the disk mirror ended before it was ready (destination unreachable?)');
-    if (!job.ready) stall.progress(job.offset);
-    onProgress({ phase: 'disk', transferred: job.offset, remaining: Math.max(0, job.len - job.offset) });
-    if (job.ready) return job.len;
+    const all = await qmp.execute('query-block-jobs', {});
+    const jobs = jobIds.map((id) => all.find((j) => j.device === id));
+    if (jobs.some((j) => !j)) throw new RunxError('EQMP', 'the disk mirror ended before it was ready (destination unreachable?)');
+    const offset = jobs.reduce((n, j) => n + j!.offset, 0);
+    const len = jobs.reduce((n, j) => n + j!.len, 0);
+    const ready = jobs.every((j) => j!.ready);
+    if (!ready) stall.progress(offset);
+    onProgress({ phase: 'disk', transferred: offset, remaining: Math.max(0, len - offset) });
+    if (ready) return len;
     if (Date.now() > deadline) throw new RunxError('EQMP', `the disk mirror was not ready within ${timeoutMs / 1000} s`);
     await sleep(50);
   }
 }
 
-/** Source: ends the ready mirror, flushing it; resolves once the job is gone. */
-async function endMirror(qmp: QmpClient): Promise<void> {
-  await qmp.execute('block-job-cancel', { device: MIRROR_JOB }).catch(() => undefined);
+/** Source: ends the ready mirrors, flushing them; resolves once the jobs are gone. */
+async function endMirror(qmp: QmpClient, jobIds: readonly string[]): Promise<void> {
+  for (const id of jobIds) await qmp.execute('block-job-cancel', { device: id }).catch(() => undefined);
   const deadline = Date.now() + 30_000;
-  while ((await qmp.execute('query-block-jobs', {})).some((j) => j.device === MIRROR_JOB)) {
+  while ((await qmp.execute('query-block-jobs', {})).some((j) => jobIds.includes(j.device))) {
     if (Date.now() > deadline) throw new RunxError('EQMP', 'the disk mirror did not finish');
     await sleep(10);
   }
@@ -216,16 +255,20 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
     onProgress(p);
   };
   let relay: Relay | undefined;
-  const nbdUri = `nbd+unix:///${EXPORT_NAME}?socket=${NBD_SOCKET}`;
   const migrateUri = `unix:${STREAM_SOCKET}`;
+  let disks: MovingDisk[] = [ROOT_MOVE];
   try {
+    disks = await movingDisks(qmp);
     relay = new Relay();
     const tunnel = (uri: string) => () => tunnelConnect(tcpTarget(uri), o.tls);
     await relay.listen({ path: NBD_SOCKET }, tunnel(o.nbdUri));
     await relay.listen({ path: STREAM_SOCKET }, tunnel(o.migrateUri));
-    await qmp.execute('drive-mirror', { 'job-id': MIRROR_JOB, device: 'root', target: nbdUri, format: 'raw', sync: 'full', mode: 'existing' });
+    // One NBD server, one export per disk: each mirror's connection names its export.
+    for (const d of disks) {
+      await qmp.execute('drive-mirror', { 'job-id': d.job, device: d.drive, target: `nbd+unix:///${d.exportName}?socket=${NBD_SOCKET}`, format: 'raw', sync: 'full', mode: 'existing' });
+    }
     const stallMs = o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    diskBytes = await waitMirrorReady(qmp, progress, 600_000, new StallWatch(stallMs, 'the disk mirror'));
+    diskBytes = await waitMirrorReady(qmp, disks.map((d) => d.job), progress, 600_000, new StallWatch(stallMs, 'the disk mirror'));
     const caps = [{ capability: 'auto-converge', state: o.autoConverge === true }, { capability: 'postcopy-ram', state: o.postcopy === true }];
     await qmp.execute('migrate-set-capabilities', { capabilities: caps });
     // Always both, QEMU's defaults unless given: a limit set for an earlier attempt
@@ -255,14 +298,14 @@ export async function sendVm(qmp: QmpClient, o: SendOptions, onProgress: (p: Mig
       }
       await sleep(20);
     }
-    await endMirror(qmp);
+    await endMirror(qmp, disks.map((d) => d.job));
     relay?.close(false);
     const dirtySyncCount = (info.ram as { 'dirty-sync-count'?: number } | undefined)?.['dirty-sync-count'] ?? 0;
     return { totalTimeMs: info['total-time'] ?? 0, downtimeMs: info.downtime ?? 0, ramBytes: info.ram?.transferred ?? 0, diskBytes, cpuThrottlePercent: throttle, dirtySyncCount };
   } catch (err) {
     relay?.close(true);
     await qmp.execute('migrate_cancel', {}).catch(() => undefined);
-    await qmp.execute('block-job-cancel', { device: MIRROR_JOB, force: true }).catch(() => undefined);
+    for (const d of disks) await qmp.execute('block-job-cancel', { device: d.job, force: true }).catch(() => undefined);
     if (wasRunning) {
       const st = await qmp.execute('query-status', {}).catch(() => undefined);
       if (st && st.status !== 'running') await qmp.execute('cont', {}).catch(() => undefined);

@@ -8,13 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type AgentSessionState, agentFromState, agentToState } from '../devices/agent/persist';
-import { type BlockState, blockToState } from '../devices/block/persist';
-import { type ConsoleState, consoleToState } from '../devices/console/persist';
-import { type NetState, netFromState, netToState } from '../devices/net/persist';
-import { type RngState, rngToState } from '../devices/rng/persist';
-import { type ShareState, sharesFromState, sharesToState } from '../devices/share/persist';
-import type { GuestNetwork } from '../devices/net/config';
-import type { HostShare } from '../../bundle/mount-plan';
+import { blockToState } from '../devices/block/persist';
+import { type VmDeviceStates, restoreDevices, saveDevices } from '../devices';
+import type { RestoredDevices } from '../devices/part';
 import { LAUNCH_FILE, type KeeperLaunch } from '../keeper/keeper-launch';
 import { writeFileAtomic } from '../state/state-store';
 import type { VmDevices } from './qemu-argv';
@@ -24,13 +20,7 @@ import { type VmSpec, deriveVmSpec, readVmSpec } from './vm-spec';
 export const VM_STATE_RECORD = 'vm-state.json';
 export const VM_STATE_FORMAT = 1;
 
-export interface VmDeviceStates {
-  block: BlockState;
-  net?: NetState;
-  shares: ShareState[];
-  rng: RngState;
-  console: ConsoleState;
-}
+export type { VmDeviceStates } from '../devices';
 
 /** How QEMU starts, or started, this VM. */
 export type OriginState =
@@ -50,13 +40,7 @@ export interface VmState {
 export function vmStateOf(dir: string, launch: KeeperLaunch): VmState {
   return {
     format: VM_STATE_FORMAT,
-    devices: {
-      block: blockToState(dir),
-      net: netToState(launch.qemu.network),
-      shares: sharesToState(launch.qemu.shares),
-      rng: rngToState(),
-      console: consoleToState(),
-    },
+    devices: saveDevices({ dir, qemu: launch.qemu }),
     origin: originOf(launch),
     agent: agentToState(),
   };
@@ -70,9 +54,7 @@ function originOf(l: KeeperLaunch): OriginState {
 }
 
 /** What of a launch the state restores: the devices QEMU gets and how it starts. */
-export interface RestoredVm {
-  network?: GuestNetwork;
-  shares: HostShare[];
+export interface RestoredVm extends RestoredDevices {
   restore?: KeeperLaunch['restore'];
   template?: KeeperLaunch['template'];
   incoming?: IncomingEndpoints;
@@ -83,8 +65,7 @@ export function vmFromState(s: VmState, what: string): RestoredVm {
   agentFromState(s.agent, what);
   const o = s.origin;
   return {
-    network: netFromState(s.devices.net),
-    shares: sharesFromState(s.devices.shares),
+    ...restoreDevices(s.devices),
     ...(o.kind === 'checkpoint' ? { restore: { stateFile: o.stateFile, status: o.status } } : {}),
     ...(o.kind === 'template' ? { template: { stateFile: o.stateFile, diskBytes: o.diskBytes } } : {}),
     ...(o.kind === 'incoming' ? { incoming: o.endpoints } : {}),

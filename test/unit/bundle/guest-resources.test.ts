@@ -49,7 +49,7 @@ describe('guest resource fields', () => {
       process: { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/' },
       root: { path: 'rootfs' },
       linux: { resources: { pids: { limit: 20 }, cpu: { quota: -1 } } },
-    }, { mounts: [], shares: [] });
+    }, { mounts: [], shares: [], binds: [] });
     expect(f.filter(([k]) => k.startsWith('res.'))).toEqual([['res.pids', '20'], ['res.cpu.quota', 'max']]);
     expect(checkControlMessage(controlMessage('create', [['id', 1], ...f]), 'host')).toEqual([]);
     const update = guestResourceFields({ memory: { limit: 1 << 30, swap: -1, reservation: 1 << 20 }, cpu: { shares: 2, period: 1000 } }, 'resources');

@@ -23,7 +23,7 @@ describe('mount plan', () => {
     expect(plan.shares).toEqual([]);
   });
 
-  it('stages every bind, file or directory, as a slot of one share, resolving symlinks', () => {
+  it('stages every bind, file or directory, as a slot of one share, resolving symlinks; carried by default', () => {
     const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'runx-mp-')));
     fs.mkdirSync(path.join(dir, 'data'));
     fs.writeFileSync(path.join(dir, 'hosts'), '');
@@ -33,21 +33,31 @@ describe('mount plan', () => {
       { destination: '/etc/hosts', source: path.join(dir, 'hosts'), options: ['bind'] },
       { destination: '/etc/hostname', type: 'bind', source: 'link', options: ['rbind', 'ro', 'rw'] },
     ], dir);
-    expect(plan.shares).toEqual(['runx0']);
+    // Carried: the agent mounts no share for the container, it binds from the carry disk.
+    expect(plan.shares).toEqual([]);
     expect(plan.binds).toEqual([
-      { source: path.join(dir, 'data'), readonly: true, recursive: true },
-      { source: path.join(dir, 'hosts'), readonly: false, recursive: false },
-      { source: path.join(dir, 'hosts'), readonly: false, recursive: true },
+      { source: path.join(dir, 'data'), readonly: true, recursive: true, carried: true, destination: '/data' },
+      { source: path.join(dir, 'hosts'), readonly: false, recursive: false, carried: true, destination: '/etc/hosts' },
+      { source: path.join(dir, 'hosts'), readonly: false, recursive: true, carried: true, destination: '/etc/hostname' },
     ]);
     expect(plan.mounts.map((m) => [m.dest, m.source, m.flags & 4096])).toEqual([
-      ['/data', '/mnt/share/runx0/0', 4096], ['/etc/hosts', '/mnt/share/runx0/1', 4096], ['/etc/hostname', '/mnt/share/runx0/2', 4096]]);
+      ['/data', '/mnt/carry/0', 4096], ['/etc/hosts', '/mnt/carry/1', 4096], ['/etc/hostname', '/mnt/carry/2', 4096]]);
+    // io.runx.live-share keeps the named ones live shares of the container's 9p share.
+    const live = planMounts([
+      { destination: '/data', type: 'bind', source: 'data', options: ['rbind'] },
+      { destination: '/etc/hosts', type: 'bind', source: 'hosts', options: ['rbind'] },
+    ], dir, { 'io.runx.live-share': ' /data/ ' });
+    expect(live.shares).toEqual(['runx0']);
+    expect(live.binds.map((b) => b.carried)).toEqual([false, true]);
+    expect(live.mounts.map((m) => m.source)).toEqual(['/mnt/share/runx0/0', '/mnt/carry/1']);
+    expect(planMounts([{ destination: '/data', type: 'bind', source: 'data' }], dir, { 'io.runx.live-share': '*' }).binds[0]!.carried).toBe(false);
   });
 
   it('refuses a missing bind source and more than MAX_BINDS binds, and takes 32 and more', () => {
     expect(() => planMounts([{ destination: '/x', type: 'bind', source: '/no/such/dir' }], '/')).toThrow(/mounts\[0\]\.source .* does not exist/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-mp-'));
     const mounts = Array.from({ length: MAX_BINDS + 1 }, (_, i) => ({ destination: `/d${i}`, type: 'bind', source: dir }));
-    expect(planMounts(mounts.slice(0, 40), '/').shares).toEqual(['runx0']);
+    expect(planMounts(mounts.slice(0, 40), '/').binds).toHaveLength(40);
     expect(() => planMounts(mounts, '/')).toThrow(/more than 1024 bind mounts/);
   });
 });

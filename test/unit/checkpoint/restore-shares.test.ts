@@ -8,14 +8,20 @@ import { restoreBinds } from '../../../src/checkpoint/restore-shares';
 import type { CheckpointManifest } from '../../../src/checkpoint/manifest';
 import type { SpecConfig } from '../../../src/bundle/spec-types';
 
-const manifestWith = (shares: unknown) => ({ shares } as unknown as CheckpointManifest);
+const manifestWith = (shares: unknown, files: Record<string, unknown> = {}) => ({ shares, files } as unknown as CheckpointManifest);
 const bindTo = (source: string): SpecConfig => ({ mounts: [{ destination: '/d', type: 'bind', source, options: ['rbind'] }] } as SpecConfig);
 
 describe('restore binds', () => {
   it('ignores the manifest\'s host paths and takes the bundle\'s', () => {
     const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'runx-rs-')));
-    const binds = restoreBinds('/img', manifestWith([{ tag: 'runx0', hostPath: '/', readonly: false }]), bindTo(dir), { config: bindTo(dir), dir });
-    expect(binds).toEqual([{ source: dir, readonly: false, recursive: true }]);
+    const binds = restoreBinds('/img', manifestWith([{ tag: 'runx0', hostPath: '/', readonly: false }], { 'carry.ext4': {} }), bindTo(dir), { config: bindTo(dir), dir });
+    expect(binds).toEqual([{ source: dir, readonly: false, recursive: true, carried: true, destination: '/d' }]);
+    // The saved VM's binds must be the bundle's: as many, each carried as it was, and a carry disk with them.
+    expect(() => restoreBinds('/img', manifestWith([{ tag: 'runx0', binds: [{}, {}] }], { 'carry.ext4': {} }), bindTo(dir), { config: bindTo(dir), dir }))
+      .toThrow('checkpoint image /img was saved with 2 bind mount(s); the bundle\'s config.json gives 1');
+    expect(() => restoreBinds('/img', manifestWith([{ tag: 'runx0', binds: [{ carried: false }] }], { 'carry.ext4': {} }), bindTo(dir), { config: bindTo(dir), dir }))
+      .toThrow(/bind mount \/d was saved as a live share, and the bundle's config.json .* makes it carried/);
+    expect(() => restoreBinds('/img', manifestWith([{ tag: 'runx0' }]), bindTo(dir), { config: bindTo(dir), dir })).toThrow(/has no carry disk/);
   });
   it('refuses a manifest whose share count is not the bundle\'s, or binds with no bundle', () => {
     expect(() => restoreBinds('/img', manifestWith([{ tag: 'runx0', hostPath: '/' }]), {}, { config: {} as SpecConfig, dir: '/' }))

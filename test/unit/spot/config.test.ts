@@ -18,6 +18,8 @@ describe('daemon config', () => {
     const c = validateDaemonConfig(structuredClone(good));
     expect(c.peers![0]!.name).toBe('b');
     expect(c.etcd!.prefix).toBe('/runx/peers/');
+    expect(c.etcd!.reservationsPrefix).toBe('/runx/reservations/');
+    expect(c.etcd!.leaseSeconds).toBe(10);
   });
   it('names the field in a one-line error', () => {
     const bad = (patch: (c: any) => void) => { const c: any = structuredClone(good); patch(c); return () => validateDaemonConfig(c, 'd.json'); };
@@ -30,6 +32,10 @@ describe('daemon config', () => {
     expect(bad((c) => { c.provider.endpoint = 'ftp://x'; })).toThrow('d.json: provider.endpoint must be an http(s) URL');
     expect(bad((c) => { c.peers.push({ ...c.peers[0] }); })).toThrow('d.json: peers[1].name "b" is used twice');
     expect(bad((c) => { c.policy.returnBelow = 0.9; })).toThrow(/returnBelow must not exceed/);
+    expect(bad((c) => { c.etcd.name = 'a/b'; })).toThrow('d.json: etcd.name must not contain "/"');
+    expect(bad((c) => { c.etcd.leaseSeconds = 1; })).toThrow('d.json: etcd.leaseSeconds must be >= 2');
+    expect(bad((c) => { c.etcd.register = {}; })).toThrow('d.json: etcd.register.capacityMiB is required');
+    expect(bad((c) => { c.etcd.register = { capacityMiB: 1024, address: 'x' }; })).toThrow('d.json: etcd.register.address must be HOST:PORT');
     try { bad((c) => { c.price = -1; })(); } catch (e) { expect((e as Error).message).not.toContain('\n'); expect((e as { field: string }).field).toBe('price'); }
   });
   it('reads YAML as well as JSON', () => {

@@ -3,7 +3,7 @@
 // runx of another: the agent inside it speaks what it spoke when saved.
 import { RunxError } from '../../../errors';
 import { PROTOCOL_VERSION } from '../../agent/agent-frames';
-import { AGENT_SOCKET } from '../../vm/qemu-argv';
+import { AGENT_SOCKET } from '../../vm/vm-files';
 
 export interface AgentSessionState {
   /** The agent port's unix socket, relative to the state dir. */

@@ -3,7 +3,8 @@
 // destination makes its empty disk of and a template start grows the guest's to.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT_DISK } from '../../vm/qemu-argv';
+import { ROOT_DISK } from '../../vm/vm-files';
+import type { DevicePart } from '../part';
 
 export interface BlockState {
   /** The disk image, relative to the state dir. */
@@ -24,3 +25,5 @@ export function blockToState(dir: string): BlockState {
 export function blockFromState(dir: string, s: BlockState): string {
   return path.join(dir, s.file);
 }
+
+export const blockPart: DevicePart<BlockState> = { save: ({ dir }) => blockToState(dir) };

@@ -2,7 +2,8 @@
 // the guest's console to (kept across restarts of QEMU, for the console tail errors
 // show). The 8250 carries no agent traffic: it is not reliable across save/restore.
 import path from 'node:path';
-import { CONSOLE_LOG } from '../../vm/qemu-argv';
+import { CONSOLE_LOG } from '../../vm/vm-files';
+import type { DevicePart } from '../part';
 
 export interface ConsoleState {
   /** The console log, relative to the state dir. */
@@ -16,3 +17,5 @@ export function consoleToState(): ConsoleState {
 export function consoleFromState(dir: string, s: ConsoleState): string {
   return path.join(dir, s.log);
 }
+
+export const consolePart: DevicePart<ConsoleState> = { save: () => consoleToState() };

@@ -29,15 +29,25 @@ export interface KeeperNetns { path?: string }
 export function keeperNetnsOf(bundleDir: string): KeeperNetns | undefined {
   try {
     const config = JSON.parse(fs.readFileSync(`${bundleDir}/config.json`, 'utf8')) as { linux?: { namespaces?: unknown } };
-    const namespaces = config.linux?.namespaces;
-    if (!Array.isArray(namespaces)) return undefined;
-    const net = (namespaces as Array<{ type?: unknown; path?: unknown } | null>).find((ns) => ns?.type === 'network');
-    if (!net) return undefined;
-    if (!net.path) return {};
-    return typeof net.path === 'string' && fs.existsSync(net.path) ? { path: net.path } : undefined;
+    return keeperNetnsFor(config.linux?.namespaces);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The same choice from a config's linux.namespaces, for restore and a migration's
+ * destination, whose keepers must be where create's was: a new namespace for an entry
+ * without a path, the named one when it exists here, none (ours) when the config
+ * has no network entry. `missing` is what a path that does not exist here gets.
+ */
+export function keeperNetnsFor(namespaces: unknown, missing: 'host' | 'new' = 'host'): KeeperNetns | undefined {
+  if (!Array.isArray(namespaces)) return undefined;
+  const net = (namespaces as Array<{ type?: unknown; path?: unknown } | null>).find((ns) => ns?.type === 'network');
+  if (!net) return undefined;
+  if (!net.path) return {};
+  if (typeof net.path === 'string' && fs.existsSync(net.path)) return { path: net.path };
+  return missing === 'new' ? {} : undefined;
 }
 
 /** The container's network namespace, as seen through its keeper. */
@@ -63,10 +73,29 @@ let ownFd: number | undefined;
  * namespace here. Does nothing for a keeper in the host's namespace.
  */
 export function enterHostNetns(): { moved: boolean; back(): void } {
-  if (!hasHostNetnsFd()) return { moved: false, back: () => undefined };
+  // Already there (a stand-in stays after its handover, and a VM coming back to it
+  // listens for its streams from there): only the outermost entry moves back.
+  if (inHost || !hasHostNetnsFd()) return { moved: false, back: () => undefined };
   ownFd ??= fs.openSync('/proc/self/ns/net', 'r');
   native().setNetns(HOST_NETNS_FD);
-  return { moved: true, back: () => native().setNetns(ownFd!) };
+  inHost = true;
+  let done = false;
+  return {
+    moved: true,
+    back: () => {
+      if (done) return;
+      done = true;
+      native().setNetns(ownFd!);
+      inHost = false;
+    },
+  };
+}
+
+let inHost = false;
+
+/** True in a keeper started in the container's namespace whose main thread is not in the host's just now. */
+export function inContainerNetns(): boolean {
+  return !inHost && hasHostNetnsFd();
 }
 
 function hasHostNetnsFd(): boolean {

@@ -20,7 +20,7 @@ export function refuseLateInterface(keeperPid: number, namespaces: ReadonlyArray
   if (!namespaces?.some((ns) => ns.type === 'network' && !ns.path)) return;
   try {
     if ((JSON.parse(fs.readFileSync(launchFile, 'utf8')) as KeeperLaunch).qemu.network) return;
-    // A keeper in our own namespace (a restored container's) made none.
+    // A keeper in our own namespace (a config without a network entry) made none.
     const own = fs.statSync(keeperNetnsPath(keeperPid));
     const ours = fs.statSync('/proc/self/ns/net');
     if (own.ino === ours.ino && own.dev === ours.dev) return;
@@ -40,4 +40,55 @@ export function refuseLateInterface(keeperPid: number, namespaces: ReadonlyArray
   if (late) {
     throw new RunxError('ECONFIG', `interface ${late.ifname} was added to the container's network namespace after create; the VM cannot take it over (only what prestart or createRuntime hooks put there becomes its NIC)`);
   }
+}
+
+/** How often a running keeper looks for interfaces added to its namespace. */
+const WATCH_INTERVAL_MS = 2000;
+
+/** The interfaces of the reading thread's network namespace (/proc/thread-self/net/dev). */
+export function netnsInterfaces(devFile = '/proc/thread-self/net/dev'): string[] {
+  // "  eth0: 123 ..." after two header lines; the kernel's own list, no child process.
+  return fs.readFileSync(devFile, 'utf8').split('\n').slice(2)
+    .map((l) => /^\s*([^:\s]+):/.exec(l)?.[1]).filter((n): n is string => n !== undefined);
+}
+
+/**
+ * In the keeper, once the container runs: `docker network connect` (or a CNI ADD, or
+ * `ip link set ... netns`) puts another interface into the container's namespace, which
+ * the VM cannot take (microvm has no NIC hotplug). The container goes on as it is,
+ * untouched; each such interface is reported once, through `report` (the keeper's log:
+ * never the container's own output). `paused()` is true while our main thread is in
+ * another namespace (a migration), where the list would be that one's. The read is
+ * synchronous on purpose: /proc/thread-self is then the main thread.
+ */
+export function watchLateInterfaces(report: (ifname: string) => void, paused: () => boolean, intervalMs = WATCH_INTERVAL_MS, read: () => string[] = netnsInterfaces): () => void {
+  let known: Set<string> | undefined;
+  const look = () => {
+    if (paused()) return;
+    let now: string[];
+    try {
+      now = read();
+    } catch {
+      return;
+    }
+    if (!known) {
+      known = new Set(now);
+      return;
+    }
+    for (const name of now) {
+      if (known.has(name)) continue;
+      known.add(name);
+      if (name !== 'lo' && name !== TAP_NAME) report(name);
+    }
+  };
+  look();
+  const timer = setInterval(look, intervalMs);
+  // Never what keeps a keeper alive.
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** The one line a late interface gets. */
+export function lateInterfaceMessage(ifname: string): string {
+  return `interface ${ifname} was added to the container's network namespace while it runs (docker network connect?); the VM cannot take it (no NIC hotplug in microvm), so the container does not get that network: it keeps running as it was`;
 }

@@ -1,7 +1,8 @@
 // The NIC's part of a VM's state: where its tap is (namespace, interface, tap) and the
 // identity the guest has (MAC, address, gateway, MTU), which moves with it: a restore
 // keeps the MAC, a migration the whole identity.
-import type { GuestIdentity, GuestNetwork } from './config';
+import { type GuestIdentity, type GuestNetwork, netArgs } from './config';
+import type { DevicePart } from '../part';
 
 export interface NetState {
   netnsPath: string;
@@ -33,3 +34,9 @@ export function netFromState(s: NetState | undefined): GuestNetwork | undefined 
 export function netIdentity(s: NetState): GuestIdentity {
   return { mac: s.mac, cidr: s.cidr, gateway: s.gateway, mtu: s.mtu };
 }
+
+export const netPart: DevicePart<NetState | undefined> = {
+  argv: ({ network }) => (network ? netArgs(network) : []),
+  save: ({ qemu }) => netToState(qemu.network),
+  restore: (s) => ({ network: netFromState(s) }),
+};

@@ -2,6 +2,7 @@
 // stream carries the device), but a VM restored from a template or checkpoint must
 // still have it, in the same slot: its presence is the state. The guest's CRNG is
 // reseeded by the agent after a restore (docs/protocol/agent.md), not from here.
+import type { DevicePart } from '../part';
 export interface RngState {
   /** Where QEMU's virtio-rng-device reads: its default backend. */
   backend: 'random';
@@ -14,3 +15,5 @@ export function rngToState(): RngState {
 export function rngFromState(s: RngState): RngState {
   return { backend: s.backend };
 }
+
+export const rngPart: DevicePart<RngState> = { save: () => rngToState() };

@@ -22,7 +22,7 @@ export function containerShares(binds: readonly StagedBind[]): HostShare[] {
 }
 
 /** The helper's mode argument for a bind: [r]rw or [r]ro. */
-function modeOf(b: StagedBind): string {
+export function modeOf(b: StagedBind): string {
   return `${b.recursive ? 'r' : ''}${b.readonly ? 'ro' : 'rw'}`;
 }
 

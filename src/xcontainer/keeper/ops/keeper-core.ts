@@ -8,11 +8,14 @@ import type { ContainerRecord } from '../../state/container-record';
 import type { QmpCommands } from '../../vm/qmp-client';
 import type { IncomingEndpoints, MigrationStats, SendOptions } from '../../vm/vm-migration';
 import type { KeeperMachine } from '../phases';
-import type { KeeperOp, KeeperRequest, KeeperResult, LinkAuth, MigrationOwner } from '../protocol';
+import type { KeeperOp, KeeperRequest, KeeperResult, LinkAuth, LinkTarget, MigrationOwner } from '../protocol';
 
 /** The agent connection, as far as the handlers use it. */
 export interface AgentPort {
   request(name: string, fields: Record<string, FieldValue | undefined> | Array<[string, FieldValue]>): Promise<ControlMessage>;
+  /** Holds stdin back until releaseStdin; resolves (false: the agent did not answer) once the agent has read what was sent. */
+  holdStdin(): Promise<boolean>;
+  releaseStdin(): void;
 }
 
 /** The QMP client, as far as the handlers use it. */
@@ -36,7 +39,7 @@ export interface KeeperCore {
   /** After switch-over: the output the stopped VM sent is written, and its QEMU ends. */
   leaveVm(): Promise<void>;
   /** Stand in for the container, which runs at `to` now. */
-  standIn(to: string, auth: LinkAuth): Promise<void>;
+  standIn(to: string, auth: LinkAuth, link?: LinkTarget): Promise<void>;
   /** The container went back to the stand-in at `to`: nothing of it stays here; the keeper ends. */
   endAsReturned(to: string): void;
   /** A signal for the container while it runs elsewhere (standing in, taking back). */

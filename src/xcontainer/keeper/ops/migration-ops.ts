@@ -63,7 +63,7 @@ export const migrationOps: Pick<OpHandlers, MigrationOps> = {
       core.endAsReturned(req.to);
       return undefined;
     }
-    await core.standIn(req.to, req.auth);
+    await core.standIn(req.to, req.auth, req.link);
     core.machine.apply({ kind: 'stood-in' });
     return undefined;
   },

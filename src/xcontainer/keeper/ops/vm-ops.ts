@@ -1,10 +1,25 @@
 // The keeper's ops on the whole VM: pause, resume (QMP stop/cont) and checkpoint.
-import type { OpHandlers } from './keeper-core';
+import { log } from '../../../log';
+import type { AgentPort, OpHandlers } from './keeper-core';
+
+/**
+ * Before QEMU stops: stdin still between us and the guest then would stay in QEMU, and
+ * be lost with it if the VM is saved and ended; so none goes until it runs again, and
+ * the agent reads what was sent first. An agent that does not answer does not stop the
+ * VM from stopping.
+ */
+async function holdStdin(agent: AgentPort, why: string): Promise<void> {
+  if (!await agent.holdStdin()) log().warn(`${why}: the guest agent did not answer; stdin sent just before may be lost`);
+}
 
 export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
   async pause(core) {
     if (core.machine.is('paused')) return undefined;
-    await core.qmp().execute('stop', {});
+    await holdStdin(core.agent(), 'pause');
+    await core.qmp().execute('stop', {}).catch((err: unknown) => {
+      core.agent().releaseStdin();
+      throw err;
+    });
     core.machine.apply({ kind: 'paused' });
     core.updateRecord({ status: 'paused' });
     return undefined;
@@ -12,6 +27,7 @@ export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
   async resume(core) {
     if (!core.machine.is('paused')) return undefined;
     await core.qmp().execute('cont', {});
+    core.agent().releaseStdin();
     core.machine.apply({ kind: 'resumed' });
     core.updateRecord({ status: 'running' });
     return undefined;
@@ -24,15 +40,23 @@ export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
   async checkpoint(core, req) {
     const wasPaused = core.machine.is('paused');
     const qmp = core.qmp();
-    await qmp.execute('stop', {});
+    // A paused VM's stdin was held at its pause.
+    if (!wasPaused) await holdStdin(core.agent(), 'checkpoint');
     try {
+      await qmp.execute('stop', {});
       await core.saveCheckpoint(req.dir);
     } catch (err) {
-      if (!wasPaused) await qmp.execute('cont', {}).catch(() => undefined);
+      if (!wasPaused) {
+        await qmp.execute('cont', {}).catch(() => undefined);
+        core.agent().releaseStdin();
+      }
       throw err;
     }
     if (req.leaveRunning) {
-      if (!wasPaused) await qmp.execute('cont', {});
+      if (!wasPaused) {
+        await qmp.execute('cont', {});
+        core.agent().releaseStdin();
+      }
       return undefined;
     }
     // As with runc, a checkpoint without --leave-running ends the container: its

@@ -64,4 +64,37 @@ describe('stdin credit (sending side)', () => {
     s.grant(10);
     expect(calls).toEqual(['pause', 'resume']);
   });
+
+  it('resync resumes from what the receiver holds, less what was sent after the mark, not from a full window', () => {
+    const { s, sent, drains } = stream(100);
+    // A new connection to a receiver that still holds 60 bytes of an earlier sender's.
+    const mark = s.sent;
+    expect(s.write(Buffer.alloc(30))).toBe(true);
+    s.resync(60, mark);
+    // 100 - 60 held - 30 sent since the mark: 10 more may go, no more.
+    expect(s.write(Buffer.alloc(15))).toBe(false);
+    expect(sent.reduce((n, b) => n + b.length, 0)).toBe(40);
+    expect(s.waiting).toBe(5);
+    s.grant(5);
+    expect(s.waiting).toBe(0);
+    expect(drains()).toBe(1);
+  });
+
+  it('a resync that frees credit sends what waited', () => {
+    const { s, sent, drains } = stream(100);
+    expect(s.write(Buffer.alloc(120))).toBe(false);
+    // The receiver holds only 50 of the 100 we sent before the mark (the rest it granted back unseen).
+    s.resync(50, s.sent);
+    expect(sent.reduce((n, b) => n + b.length, 0)).toBe(120);
+    expect(drains()).toBe(1);
+  });
+
+  it('suspend holds bytes back, queued, whatever the credit', () => {
+    const { s, sent } = stream(100);
+    s.suspend();
+    expect(s.write(Buffer.alloc(10))).toBe(false);
+    s.grant(50);
+    expect(sent).toHaveLength(0);
+    expect(s.waiting).toBe(10);
+  });
 });

@@ -34,6 +34,11 @@ export class FakeCore implements KeeperCore {
         if (name === 'stats') return { name: 'usage', fields: [['id', '1'], ['mem.usage', '4096']] };
         return { name: 'ok', fields: [['id', '1']] };
       },
+      holdStdin: async () => {
+        this.calls.push('agent hold stdin');
+        return true;
+      },
+      releaseStdin: () => { this.calls.push('agent release stdin'); },
     };
   }
 

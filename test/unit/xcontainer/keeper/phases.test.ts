@@ -124,7 +124,8 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'resume');
     expect(core.machine.phase).toBe('running');
     expect(core.record.status).toBe('running');
-    expect(core.calls).toEqual(['qmp stop', 'qmp cont']);
+    // Stdin waits while the VM cannot read it (nothing stays in QEMU, lost if it is saved and ended).
+    expect(core.calls).toEqual(['agent hold stdin', 'qmp stop', 'qmp cont', 'agent release stdin']);
   });
 
   it('a checkpoint without --leave-running ends the container (137); with it, a paused VM stays stopped', async () => {
@@ -132,9 +133,11 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'checkpoint', { leaveRunning: false });
     expect(core.machine.phase).toBe('exiting');
     expect(core.record).toMatchObject({ status: 'stopped', exitStatus: 137, checkpointed: true });
-    expect(core.calls).toEqual(['qmp stop', 'save /img', 'end 137']);
+    // Stdin is all in the agent before the VM stops (nothing in flight is lost with this QEMU).
+    expect(core.calls).toEqual(['agent hold stdin', 'qmp stop', 'save /img', 'end 137']);
     const paused = new FakeCore({ phase: 'paused', started: true });
     await run(paused, 'checkpoint');
+    // Held since its pause; --leave-running leaves it paused, and held.
     expect(paused.calls).toEqual(['qmp stop', 'save /img']);
     expect(paused.machine.phase).toBe('paused');
   });

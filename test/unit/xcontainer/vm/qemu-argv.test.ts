@@ -38,4 +38,19 @@ describe('VM shape', () => {
       ramFile: { path: '/cache/a,b/vm.ram', share: false } }).join(' ');
     expect(argv).toContain('-m 131080K -object memory-backend-file,id=microvm.ram,size=131080K,mem-path=/cache/a,,b/vm.ram,share=off -machine memory-backend=microvm.ram');
   });
+  it('puts the optional devices (devices/<kind>) after the fixed ones, the NIC before the shares, as the slots have them', () => {
+    const network = { netnsPath: '/var/run/netns/n', hostIf: 'eth0', tap: 'tap0', mac: '02:00:00:00:00:01', mtu: 1500 };
+    const shares = [{ tag: 'runx0', hostPath: '/srv/a,b', readonly: true }, { tag: 'runx1', hostPath: '/srv/c', readonly: false }];
+    const argv = qemuArgv({ accel: 'tcg', qemuBuild: Q72, kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares, network });
+    const rng = argv.indexOf('virtio-rng-device');
+    expect(argv.slice(rng + 1)).toEqual([
+      '-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no',
+      '-device', 'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
+      '-fsdev', 'local,id=runx0,path=/srv/a,,b,security_model=passthrough,multidevs=remap,readonly=on',
+      '-device', 'virtio-9p-device,fsdev=runx0,mount_tag=runx0',
+      '-fsdev', 'local,id=runx1,path=/srv/c,security_model=passthrough,multidevs=remap',
+      '-device', 'virtio-9p-device,fsdev=runx1,mount_tag=runx1',
+    ]);
+    expect(qemuArgv({ accel: 'tcg', qemuBuild: Q72, kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares: [] }).at(-1)).toBe('virtio-rng-device');
+  });
 });

@@ -18,6 +18,7 @@ import { writeLaunch, writeLaunchFile } from '../../../../src/xcontainer/keeper/
 import { templateInputsOf, templateKey } from '../../../../src/xcontainer/template/template';
 import { checkHello } from '../../../../src/xcontainer/vm/vm-boot';
 import { type VmSpec, VM_SPEC_FILE, cpuModelOf, deriveVmSpec, readVmSpec, writeVmSpec } from '../../../../src/xcontainer/vm/vm-spec';
+import { DEVICE_PARTS } from '../../../../src/xcontainer/devices';
 import { VM_STATE_RECORD, type VmState, devicesOf, readVm, saveVmState, vmFromState, vmStateOf } from '../../../../src/xcontainer/vm/vm-state';
 
 const temps: string[] = [];
@@ -87,6 +88,16 @@ describe('VM state', () => {
     });
   }
 
+  it('holds exactly the registered devices (devices/index.ts), each saved by its own part', () => {
+    const dir = tmp();
+    const launch = launchIn(dir);
+    const state = vmStateOf(dir, launch);
+    expect(Object.keys(state.devices).sort()).toEqual(Object.keys(DEVICE_PARTS).sort());
+    for (const [k, part] of Object.entries(DEVICE_PARTS)) {
+      expect(state.devices[k as keyof typeof DEVICE_PARTS]).toEqual(part.save({ dir, qemu: launch.qemu }));
+    }
+  });
+
   it('refuses a saved state of another agent protocol, in one line', () => {
     const dir = tmp();
     const state = vmStateOf(dir, launchIn(dir));
@@ -142,8 +153,8 @@ describe('derived from the VM model', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'rootfs.ext4'), Buffer.alloc(12288));
     const launch = launchIn(dir, { qemu: { ...launchIn(dir).qemu, shares: [] } });
-    expect(prepareVmOf(specOf(launch), vmStateOf(dir, launch))).toEqual({
-      qemuBuild: BUILD, accel: 'tcg', cpu: 'max', memoryMib: 256, vcpus: 2, diskBytes: 12288, sharePaths: [],
+    expect(prepareVmOf(specOf(launch), vmStateOf(dir, launch), dir)).toEqual({
+      qemuBuild: BUILD, accel: 'tcg', cpu: 'max', memoryMib: 256, vcpus: 2, diskBytes: 12288, sharePaths: [], carryBytes: 0, carriedKinds: [],
       nic: { mac: NET.mac, cidr: NET.cidr, gateway: NET.gateway, mtu: NET.mtu, netnsPath: NET.netnsPath },
     });
   });

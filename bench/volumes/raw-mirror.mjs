@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// One raw QEMU drive-mirror of a disk image to an NBD export of a second QEMU on
+// loopback, driven over QMP with no runx and no guest (-M none): the bytes-moving
+// baseline of issue 16's volume benchmark. Both QEMUs are started, then the clock runs
+// from `drive-mirror sync=full mode=existing` to the job's ready state, then
+// block-job-cancel (as runx ends its mirror after switch-over) until the job is gone.
+// The target is compared with the source afterwards (cmp). Prints one JSON line.
+// Usage: raw-mirror.mjs --src FILE --work DIR
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Qmp } from '../lib/qmp.mjs';
+
+const opts = {};
+for (let a = process.argv.slice(2); a.length;) opts[a.shift().replace(/^--/, '')] = a.shift();
+if (!opts.src || !opts.work) { console.error('usage: raw-mirror.mjs --src FILE --work DIR'); process.exit(2); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const children = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startQemu(name, disk) {
+  const qmpPath = path.join(opts.work, `${name}.qmp`);
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64',
+    '-M', 'none', '-nodefaults', '-no-user-config', '-display', 'none',
+    '-qmp', `unix:${qmpPath},server=on,wait=off`,
+    // As runx's root disk: raw, cache=unsafe.
+    '-drive', `id=vol,file=${disk},format=raw,if=none,cache=unsafe`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  const qmp = await Qmp.connect(qmpPath, 20_000);
+  return { child, qmp };
+}
+
+async function main() {
+  const size = fs.statSync(opts.src).size;
+  const dst = path.join(opts.work, 'mirror-dst.raw');
+  fs.writeFileSync(dst, '');
+  fs.truncateSync(dst, size);
+  const s = await startQemu('src', opts.src);
+  const d = await startQemu('dst', dst);
+  const port = await freePort();
+  await d.qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host: '127.0.0.1', port: String(port) } } });
+  await d.qmp.execute('nbd-server-add', { device: 'vol', name: 'vol', writable: true });
+  const t0 = performance.now();
+  await s.qmp.execute('drive-mirror', { 'job-id': 'm', device: 'vol', target: `nbd://127.0.0.1:${port}/vol`, format: 'raw', sync: 'full', mode: 'existing' });
+  let job;
+  for (let i = 0; ; i++) {
+    if (i > 6000) throw new Error('mirror not ready in 300 s');
+    job = (await s.qmp.execute('query-block-jobs')).find((j) => j.device === 'm');
+    if (!job) throw new Error('mirror ended before ready');
+    if (job.ready) break;
+    await sleep(50);
+  }
+  const tReady = performance.now();
+  await s.qmp.execute('block-job-cancel', { device: 'm' });
+  for (let i = 0; (await s.qmp.execute('query-block-jobs')).some((j) => j.device === 'm'); i++) {
+    if (i > 3000) throw new Error('mirror did not end');
+    await sleep(10);
+  }
+  const tEnd = performance.now();
+  await d.qmp.execute('nbd-server-stop').catch(() => undefined);
+  for (const q of [s, d]) await q.qmp.execute('quit').catch(() => undefined);
+  await sleep(200);
+  const same = spawnSync('cmp', [opts.src, dst]).status === 0;
+  console.log(JSON.stringify({ bytes: size, mirroredBytes: job.len, readyMs: Math.round(tReady - t0), totalMs: Math.round(tEnd - t0), same }));
+}
+
+main().catch((e) => { console.error(`raw-mirror: ${e.message}`); process.exitCode = 1; }).finally(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  fs.rmSync(path.join(opts.work, 'mirror-dst.raw'), { force: true });
+});

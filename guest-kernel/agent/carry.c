@@ -1,0 +1,350 @@
+/* carry.c — the carry disk and its copies to and from the host (see carry.h).
+ *
+ * A copy makes the destination tree the same as the source: files, directories,
+ * symlinks, nodes, with their owners, modes and mtimes; what the destination has and
+ * the source has not is removed. Nothing is followed: every path is lstat'ed, so a
+ * symlink is copied as a symlink. A regular file that looks unchanged (same size and
+ * mtime) is not copied again, so a write-back costs what changed, not the volume.
+ *
+ * A slot's own inode is never replaced when it is a file: the container's bind mount
+ * holds that inode, so a file slot is rewritten in place. Inside a directory, files
+ * and symlinks are replaced by rename, as the kubelet's atomic writer does: a reader
+ * sees the old entry or the new one, never half of one. */
+#include "carry.h"
+#include "boot.h"
+#include "proto_gen.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define SHARE_MNT "/mnt/carry-share"
+#define TMP_SUFFIX ".runx-carry-tmp"
+
+static char disk_serial[64];
+static char share_tag[64];
+static uint64_t back_slots[CARRY_MAX_SLOTS];
+static size_t nback;
+static int mounted;
+
+static int fail(char *err, size_t errlen, const char *what, const char *path)
+{
+	snprintf(err, errlen, "carry: %s %s: %s", what, path, strerror(errno));
+	return -1;
+}
+
+static int tag_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (!n || n >= 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int carry_parse(const struct ctl_msg *m, char *err, size_t errlen)
+{
+	const char *disk = ctl_get(m, KEY_CARRY_DISK), *share = ctl_get(m, KEY_CARRY_SHARE);
+	if (!disk && !share)
+		return 0;
+	if (!disk || !share || !tag_ok(disk) || !tag_ok(share)) {
+		snprintf(err, errlen, "carry: %s and %s must both be given, [a-z0-9-]{1,63}", KEY_CARRY_DISK, KEY_CARRY_SHARE);
+		return -1;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < m->nfields; i++) {
+		if (strcmp(m->fields[i].key, KEY_CARRY_BACK) != 0)
+			continue;
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(m->fields[i].val, &end, 10);
+		if (errno || *end || end == m->fields[i].val || v >= CARRY_MAX_SLOTS || n >= CARRY_MAX_SLOTS) {
+			snprintf(err, errlen, "carry: bad %s \"%s\"", KEY_CARRY_BACK, m->fields[i].val);
+			return -1;
+		}
+		back_slots[n++] = v;
+	}
+	memcpy(disk_serial, disk, strlen(disk) + 1);
+	memcpy(share_tag, share, strlen(share) + 1);
+	nback = n;
+	return 0;
+}
+
+/* /dev/vdX whose virtio serial is disk_serial: the host names the disk, not its
+ * position, which depends on the order the kernel probes virtio-mmio devices in. */
+static int find_disk(char *dev, size_t len, char *err, size_t errlen)
+{
+	DIR *d = opendir("/sys/block");
+	if (!d)
+		return fail(err, errlen, "open", "/sys/block");
+	struct dirent *e;
+	int found = 0;
+	while (!found && (e = readdir(d))) {
+		if (strncmp(e->d_name, "vd", 2) != 0)
+			continue;
+		char p[300], serial[80] = "";
+		snprintf(p, sizeof p, "/sys/block/%s/serial", e->d_name);
+		FILE *f = fopen(p, "r");
+		if (!f)
+			continue;
+		if (fgets(serial, sizeof serial, f))
+			serial[strcspn(serial, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(serial, disk_serial) == 0) {
+			snprintf(dev, len, "/dev/%s", e->d_name);
+			found = 1;
+		}
+	}
+	closedir(d);
+	if (!found) {
+		snprintf(err, errlen, "carry: no virtio disk with serial %s", disk_serial);
+		return -1;
+	}
+	return 0;
+}
+
+int carry_mount(char *err, size_t errlen)
+{
+	if (!disk_serial[0] || mounted)
+		return 0;
+	char dev[300];
+	if (find_disk(dev, sizeof dev, err, errlen) < 0)
+		return -1;
+	if (mkdir(CARRY_DIR, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, "mkdir", CARRY_DIR);
+	if (mount(dev, CARRY_DIR, "ext4", MS_NOATIME, NULL) < 0)
+		return fail(err, errlen, "mount", dev);
+	mounted = 1;
+	return 0;
+}
+
+static int join(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes path whatever it is, a directory with all it holds. */
+static int remove_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int r = 0;
+	char p[4096];
+	while (r == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		r = join(p, sizeof p, path, e->d_name) < 0 ? -1 : remove_tree(p);
+	}
+	closedir(d);
+	return r < 0 ? -1 : rmdir(path);
+}
+
+/* Owner, mode (not for a symlink) and times of st onto path. */
+static int set_meta(const char *path, const struct stat *st)
+{
+	if (lchown(path, st->st_uid, st->st_gid) < 0)
+		return -1;
+	if (!S_ISLNK(st->st_mode) && chmod(path, st->st_mode & 07777) < 0)
+		return -1;
+	struct timespec t[2] = { st->st_atim, st->st_mtim };
+	return utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW);
+}
+
+static int copy_bytes(const char *src, const char *dst, int truncate_in_place)
+{
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = open(dst, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (truncate_in_place ? O_TRUNC : O_EXCL), 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	char buf[65536];
+	ssize_t n;
+	int r = 0;
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0) {
+				r = -1;
+				break;
+			}
+			off += w;
+		}
+		if (r < 0)
+			break;
+	}
+	if (n < 0)
+		r = -1;
+	/* The host's copy must be on its disk before the host is told the copy is done. */
+	if (r == 0 && fsync(out) < 0)
+		r = -1;
+	close(in);
+	if (close(out) < 0)
+		r = -1;
+	return r;
+}
+
+static int sync_path(const char *src, const char *dst, int top);
+
+static int sync_dir(const char *src, const char *dst)
+{
+	char s[4096], d[4096];
+	DIR *dir = opendir(src);
+	if (!dir)
+		return -1;
+	struct dirent *e;
+	int r = 0;
+	while (r == 0 && (e = readdir(dir))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (join(s, sizeof s, src, e->d_name) < 0 || join(d, sizeof d, dst, e->d_name) < 0)
+			r = -1;
+		else
+			r = sync_path(s, d, 0);
+	}
+	closedir(dir);
+	if (r < 0)
+		return -1;
+	/* What the destination has beyond the source goes. */
+	if (!(dir = opendir(dst)))
+		return -1;
+	while (r == 0 && (e = readdir(dir))) {
+		struct stat st;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (join(s, sizeof s, src, e->d_name) < 0 || join(d, sizeof d, dst, e->d_name) < 0)
+			r = -1;
+		else if (lstat(s, &st) < 0 && errno == ENOENT)
+			r = remove_tree(d);
+	}
+	closedir(dir);
+	return r;
+}
+
+/* Makes dst the same as src. top: dst is a slot itself, whose inode a file bind holds. */
+static int sync_path(const char *src, const char *dst, int top)
+{
+	struct stat s, d;
+	if (lstat(src, &s) < 0)
+		return -1;
+	int have = lstat(dst, &d) == 0;
+	if (!have && errno != ENOENT)
+		return -1;
+	if (have && (s.st_mode & S_IFMT) != (d.st_mode & S_IFMT)) {
+		if (remove_tree(dst) < 0)
+			return -1;
+		have = 0;
+	}
+	char tmp[4096];
+	if (snprintf(tmp, sizeof tmp, "%s" TMP_SUFFIX, dst) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (S_ISDIR(s.st_mode)) {
+		if (!have && mkdir(dst, 0700) < 0)
+			return -1;
+		if (sync_dir(src, dst) < 0)
+			return -1;
+	} else if (S_ISREG(s.st_mode)) {
+		if (have && d.st_size == s.st_size && d.st_mtim.tv_sec == s.st_mtim.tv_sec &&
+		    d.st_mtim.tv_nsec == s.st_mtim.tv_nsec)
+			return set_meta(dst, &s);
+		if (top) {
+			if (copy_bytes(src, dst, 1) < 0)
+				return -1;
+		} else {
+			unlink(tmp);
+			if (copy_bytes(src, tmp, 0) < 0 || set_meta(tmp, &s) < 0 || rename(tmp, dst) < 0) {
+				unlink(tmp);
+				return -1;
+			}
+			return 0;
+		}
+	} else if (S_ISLNK(s.st_mode)) {
+		char target[4096], old[4096];
+		ssize_t n = readlink(src, target, sizeof target - 1);
+		if (n < 0)
+			return -1;
+		target[n] = '\0';
+		ssize_t m = have ? readlink(dst, old, sizeof old - 1) : -1;
+		if (m >= 0)
+			old[m] = '\0';
+		if (m < 0 || strcmp(old, target) != 0) {
+			unlink(tmp);
+			if (symlink(target, tmp) < 0 || rename(tmp, dst) < 0) {
+				unlink(tmp);
+				return -1;
+			}
+		}
+	} else {
+		if (have && d.st_rdev != s.st_rdev && remove_tree(dst) < 0)
+			return -1;
+		if ((!have || d.st_rdev != s.st_rdev) && mknod(dst, s.st_mode, s.st_rdev) < 0)
+			return -1;
+	}
+	return set_meta(dst, &s);
+}
+
+static int mount_share(char *err, size_t errlen)
+{
+	if (mkdir(SHARE_MNT, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, "mkdir", SHARE_MNT);
+	if (mount(share_tag, SHARE_MNT, "9p", 0, "trans=virtio,version=9p2000.L,cache=none") < 0)
+		return fail(err, errlen, "mount share", share_tag);
+	return 0;
+}
+
+int carry_sync(int to_host, const uint64_t *slots, size_t n, char *err, size_t errlen)
+{
+	if (!mounted) {
+		snprintf(err, errlen, "carry: no carry disk in this VM");
+		return -1;
+	}
+	if (mount_share(err, errlen) < 0)
+		return -1;
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char a[64], b[64];
+		snprintf(a, sizeof a, SHARE_MNT "/%llu", (unsigned long long)slots[i]);
+		snprintf(b, sizeof b, CARRY_DIR "/%llu", (unsigned long long)slots[i]);
+		if (sync_path(to_host ? b : a, to_host ? a : b, 1) < 0)
+			r = fail(err, errlen, to_host ? "write back slot" : "refresh slot", to_host ? b + sizeof CARRY_DIR : a + sizeof SHARE_MNT);
+	}
+	/* The container's side is on the carry disk before the host hears it is done. */
+	if (r == 0 && !to_host)
+		sync();
+	/* Unmounted whatever happened: a mounted share would block the next migration. */
+	if (umount2(SHARE_MNT, MNT_DETACH) < 0 && r == 0)
+		r = fail(err, errlen, "unmount share", share_tag);
+	return r;
+}
+
+int carry_write_back(char *err, size_t errlen)
+{
+	if (!mounted || !nback)
+		return 0;
+	return carry_sync(1, back_slots, nback, err, errlen);
+}
