@@ -25,6 +25,13 @@ say "Debian packages"
 $SUDO apt-get update -qq
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+if [ "${RUNX_QEMU10:-}" = 1 ]; then
+  # Opt-in: QEMU 10.0 from Debian's bookworm-backports in place of 7.2, system-wide
+  # (the script says what that changes). The default stays Debian 12's 7.2 (README,
+  # "QEMU 7.2 or 10.0").
+  say "QEMU 10.0 from bookworm-backports (RUNX_QEMU10=1)"
+  bash scripts/install-qemu10.sh
+fi
 
 say "npm ci"
 npm ci --no-audit --no-fund --loglevel=error

@@ -30,6 +30,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const require = createRequire(import.meta.url);
 const { qemuArgv, QMP_SOCKET, AGENT_SOCKET, ROOT_DISK, CONSOLE_LOG } = require(path.join(repo, 'dist/xcontainer/vm/qemu-argv.js'));
 const { buildRootfsImage } = require(path.join(repo, 'dist/bundle/rootfs-image.js'));
+const { qemuBuild } = require(path.join(repo, 'dist/xcontainer/vm/qemu-build.js'));
 
 const opts = { kernel: '/usr/local/lib/runx/bzImage', memory: '256', 'settle-ms': '2000', 'tick-mib': '0' };
 for (let a = process.argv.slice(2); a.length;) opts[a.shift().replace(/^--/, '')] = a.shift();
@@ -52,7 +53,7 @@ function freePort() {
 /** runx's argv, but QEMU listens on the QMP and agent sockets instead of connecting. */
 function argvFor(incoming) {
   const argv = qemuArgv({
-    accel: 'tcg', kernel: opts.kernel, initramfs: opts.initramfs,
+    accel: 'tcg', qemuBuild: qemuBuild(qemuBinary), kernel: opts.kernel, initramfs: opts.initramfs,
     shape: { memoryMiB: Number(opts.memory), vcpus: 1 }, shares: [],
   });
   const swap = { [`socket,id=qmp,path=${QMP_SOCKET}`]: `socket,id=qmp,path=${QMP_SOCKET},server=on,wait=off`,

@@ -124,7 +124,7 @@ refused() { # expected-text
   run runx restore --image-path "$IMG" --detach r1
   refused 'was taken with "QEMU emulator version 9.9.9 (elsewhere)"'
 
-  fresh; rewrite_manifest qemu '{"build":"'"$(qemu-system-x86_64 --version | head -n 1)"'","machine":"microvm","cpu":"host","accel":"kvm"}'
+  fresh; rewrite_manifest qemu '{"build":"'"$("${RUNX_QEMU:-qemu-system-x86_64}" --version | head -n 1)"'","machine":"microvm","cpu":"host","accel":"kvm"}'
   run runx restore --image-path "$IMG" --detach r1
   refused 'needs CPU model "host" under kvm'
 

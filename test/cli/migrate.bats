@@ -353,7 +353,7 @@ DIRTIER='yes abcdefghijklmnop | head -c 33554432 >/tmp/src; while :; do dd if=/t
   for _ in $(seq 300); do [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ] && break; sleep 0.1; done
   [ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -gt "$n" ] || { "$RUNX_BIN" --root "$DEST" state c1; tail -n 20 "$DEST/c1/console.log"; false; }
   # every page the guest wrote arrived: a lost one shows as a kernel complaint about its
-  # own memory (QEMU 7.2's TCG dirty-bitmap fault, qemu-argv.ts TCG_RAM_PAD_KIB)
+  # own memory (QEMU 7.2's TCG dirty-bitmap fault, qemu-version.ts TCG_RAM_PAD_KIB)
   sleep 2
   ! grep -E 'BUG:|Oops|Kernel panic|general protection|Fatal exception' "$DEST/c1/console.log"
   runx kill c1 KILL

@@ -153,11 +153,12 @@ built_key() { # the key in build's output line
   run timeout 120 "$RUNX_BIN" template build
   [ "$status" -eq 0 ]
   key="$(built_key "$output")"
-  # a QEMU that, when asked to start from a template, finds it pruned just before
+  # a QEMU (the one under test: the wrapper's build is that QEMU's, and so is the
+  # template's key) that, when asked to start from a template, finds it pruned just before
   cat >"$BATS_TEST_TMPDIR/qemu" <<EOF
 #!/bin/sh
 case " \$* " in *" -incoming "*) rm -rf "$RUNX_CACHE_DIR/templates/$key" ;; esac
-exec qemu-system-x86_64 "\$@"
+exec ${RUNX_QEMU:-qemu-system-x86_64} "\$@"
 EOF
   chmod +x "$BATS_TEST_TMPDIR/qemu"
   make_bundle -- sh -c 'echo booted'

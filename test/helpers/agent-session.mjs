@@ -19,7 +19,7 @@ const { planMounts } = dist('bundle/mount-plan');
 const { guestCreateFields } = dist('bundle/guest-plan');
 const { buildRootfsImage } = dist('bundle/rootfs-image');
 const { findGuestAssets } = dist('xcontainer/vm/guest-assets');
-const { qemuBinary } = dist('xcontainer/vm/qemu-build');
+const { qemuBinary, qemuBuild } = dist('xcontainer/vm/qemu-build');
 const { chooseAccel } = dist('xcontainer/vm/accel');
 const { ROOT_DISK, shapeFromResources } = dist('xcontainer/vm/qemu-argv');
 const { bootVm } = dist('xcontainer/vm/vm-boot');
@@ -36,7 +36,7 @@ fs.mkdirSync(work, { recursive: true });
 buildRootfsImage(bundle.rootfs, path.join(work, ROOT_DISK));
 const assets = findGuestAssets();
 const qemu = {
-  accel: chooseAccel('auto').accel, kernel: assets.kernel, initramfs: assets.initramfs,
+  accel: chooseAccel('auto').accel, qemuBuild: qemuBuild(qemuBinary()), kernel: assets.kernel, initramfs: assets.initramfs,
   shape: shapeFromResources(bundle.config.linux?.resources, os.cpus().length), shares: plan.shares,
 };
 const vm = await bootVm(work, qemuBinary(), qemu, { kind: 'cold' }, Number(process.env.RUNX_BOOT_TIMEOUT_MS) || 60_000);

@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 const dist = new URL('../../dist/', import.meta.url).pathname;
 const { MIGRATION_PROTOCOL_VERSION, migrationPackage } = require(`${dist}migrate/proto.js`);
 const { clientCredentials } = require(`${dist}migrate/auth.js`);
-const { qemuBuild } = require(`${dist}xcontainer/vm/qemu-build.js`);
+const { qemuBinary, qemuBuild } = require(`${dist}xcontainer/vm/qemu-build.js`);
 const { chooseAccel } = require(`${dist}xcontainer/vm/accel.js`);
 const { findGuestAssets } = require(`${dist}xcontainer/vm/guest-assets.js`);
 const { defaultSpec } = require(`${dist}bundle/default-spec.js`);
@@ -29,7 +29,7 @@ const call = (f) => new Promise((resolve, reject) => f((err, res) => (err ? reje
 const deadline = () => ({ deadline: Date.now() + 60_000 });
 try {
   const reply = await call((cb) => client.Prepare({
-    protocolVersion: MIGRATION_PROTOCOL_VERSION, containerId: id, qemuBuild: qemuBuild('qemu-system-x86_64'),
+    protocolVersion: MIGRATION_PROTOCOL_VERSION, containerId: id, qemuBuild: qemuBuild(qemuBinary()),
     accel: chooseAccel('auto').accel, cpu: 'max', memoryMib: 128, vcpus: 1, diskBytes: 16 * 1024 * 1024,
     configJson: JSON.stringify(config), kernel: fs.readFileSync(assets.kernel), initramfs: fs.readFileSync(assets.initramfs),
     sharePaths: JSON.parse(sharePaths), bundle: '/nonexistent', nic: null, netnsPath: '', instance: '',

@@ -175,7 +175,7 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
       id: req.id,
       root: path.resolve(req.runtime.root),
       qemuBinary: spec.qemuBinary,
-      qemu: { accel: spec.accel, kernel: spec.kernel, initramfs: spec.initramfs, shape: spec.shape, shares: plan.shares, network },
+      qemu: { accel: spec.accel, qemuBuild: spec.qemuBuild, kernel: spec.kernel, initramfs: spec.initramfs, shape: spec.shape, shares: plan.shares, network },
       agentCreate: plan.origin.kind === 'bundle'
         ? [...plan.agentCreate, ...(network ? netFields(network) : []), ...(dns ? [['net.dns', dns] as [string, FieldValue]] : [])]
         : plan.agentCreate,

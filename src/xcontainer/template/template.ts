@@ -71,7 +71,7 @@ export function templateKey(i: TemplateInputs, build: string): string {
   const [kernel, initramfs] = recordedSha256([i.kernel, i.initramfs], path.join(templatesDir(), INPUTS_RECORD));
   const h = createHash('sha256');
   for (const part of [String(TEMPLATE_FORMAT), kernel.sha256, initramfs.sha256, build, i.accel,
-    `${guestRamKiB(i.shape, i.accel)}K`, `${i.shape.vcpus}cpu`, describeDevices(i.devices), MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
+    `${guestRamKiB(i.shape, i.accel, build)}K`, `${i.shape.vcpus}cpu`, describeDevices(i.devices), MACHINE, KERNEL_CMDLINE, String(PROTOCOL_VERSION)]) h.update(`${part}\0`);
   return h.digest('hex').slice(0, 20);
 }
 
@@ -121,7 +121,7 @@ async function build(dir: string, key: string, qemuBuildStr: string, i: Template
       fs.mkdirSync(hostPath);
       shares.push({ tag: shareTag(n), hostPath, readonly: false });
     }
-    const vm = await bootVm(tmp, i.qemuBinary, { accel: i.accel, kernel: i.kernel, initramfs: i.initramfs, shape: i.shape, shares,
+    const vm = await bootVm(tmp, i.qemuBinary, { accel: i.accel, qemuBuild: qemuBuildStr, kernel: i.kernel, initramfs: i.initramfs, shape: i.shape, shares,
       network: i.devices.nic ? templateNetwork() : undefined, ramFile: { path: ram, share: true } }, { kind: 'cold' }, 30_000);
     try {
       await vm.qmp.execute('stop', {});

@@ -8,6 +8,7 @@ import type { GuestNetwork } from '../devices/net/config';
 import { deviceArgv } from '../devices';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK, optionValue } from './vm-files';
 import { hasCarryDisk } from '../devices/carry/config';
+import { ramPadKiB } from './qemu-version';
 
 export { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK } from './vm-files';
 
@@ -41,6 +42,8 @@ export function describeDevices(d: VmDevices): string {
 
 export interface QemuLaunch {
   accel: Accel;
+  /** The build line of the QEMU that runs it (qemu-build.ts): what it needs differs by version. */
+  qemuBuild: string;
   kernel: string;
   initramfs: string;
   shape: VmShape;
@@ -84,25 +87,15 @@ function tcgAccel(): string {
 }
 
 /**
- * KiB beyond the shape's memory that a TCG guest gets, so its RAM is not a whole number
- * of 64-page (256 KiB) words of QEMU's dirty bitmap. QEMU before 9.0 (Debian 12 has
- * 7.2) syncs such a block's migration bitmap on a fast path that clears the dirty bits
- * without resetting TCG's TLB entries, so a page the guest keeps writing through an
- * entry it already holds is never marked dirty again and never resent: live-migrated
- * guests came up with corrupt page tables ("BUG: Bad page map", "Fatal exception in
- * interrupt"). Upstream fixed it in 03bfc2188f061 ("physmem: Fix migration dirty bitmap
- * coherency with TCG memory access"). A block off that grid takes the per-page path,
- * which resets the TLB for every page it finds dirty. KVM tracks dirty pages itself.
+ * Guest RAM as QEMU gets it, in KiB (a template's vm.ram has this size too): the shape's,
+ * plus the TCG padding that QEMU builds before 9.0 need (qemu-version.ts ramPadKiB).
  */
-export const TCG_RAM_PAD_KIB = 8;
-
-/** Guest RAM as QEMU gets it, in KiB (a template's vm.ram has this size too). */
-export function guestRamKiB(shape: VmShape, accel: Accel): number {
-  return shape.memoryMiB * 1024 + (accel === 'tcg' ? TCG_RAM_PAD_KIB : 0);
+export function guestRamKiB(shape: VmShape, accel: Accel, qemuBuild: string): number {
+  return shape.memoryMiB * 1024 + ramPadKiB(accel, qemuBuild);
 }
 
 export function qemuArgv(l: QemuLaunch): string[] {
-  const ram = `${guestRamKiB(l.shape, l.accel)}K`;
+  const ram = `${guestRamKiB(l.shape, l.accel, l.qemuBuild)}K`;
   const argv = [
     // rtc=on: without it the kernel spends ~1 s failing to read the RTC at boot.
     // acpi=off: the guest kernel has no ACPI; QEMU then lists the virtio-mmio devices

@@ -26,6 +26,8 @@ export interface QmpCommands {
   'query-block': { args: Record<string, never>; result: Array<{ device: string }> };
   'query-block-jobs': { args: Record<string, never>; result: Array<{ device: string; ready: boolean; len: number; offset: number; status?: string }> };
   block_resize: { args: { device: string; size: number }; result: Record<string, never> };
+  /** QEMU >= 10.0; without node-name, every node. */
+  'blockdev-set-active': { args: { 'node-name'?: string; active: boolean }; result: Record<string, never> };
   'block-job-cancel': { args: { device: string; force?: boolean }; result: Record<string, never> };
   'query-migrate': { args: Record<string, never>; result: MigrateInfo };
   'announce-self': { args: { initial: number; max: number; rounds: number; step: number }; result: Record<string, never> };

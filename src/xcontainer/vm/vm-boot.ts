@@ -18,6 +18,7 @@ import { netnsCommand } from '../devices/net/config';
 import { stageCommand } from '../devices/share/config';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, type QemuLaunch, qemuArgv } from './qemu-argv';
 import { QmpClient } from './qmp-client';
+import { type QemuVersion, resizeOrder } from './qemu-version';
 import { type IncomingEndpoints, prepareIncoming } from './vm-migration';
 import { ramFileBeside, setIgnoreShared } from './vm-snapshot';
 import { socketPath } from '../state/socket-path';
@@ -62,20 +63,25 @@ function listenOnce(file: string): { server: net.Server; accepted: Promise<net.S
 }
 
 /** Runs a VM saved stopped (checkpoint, template): `cont` once loaded, then ping the agent. */
-async function resumeLoaded(qmp: QmpClient, agent: AgentConnection, resizeRootTo: number | undefined): Promise<void> {
+async function resumeLoaded(qmp: QmpClient, agent: AgentConnection, resizeRootTo: number | undefined, version: QemuVersion): Promise<void> {
   // A restored guest believes its host end never went away (the port's state was
   // saved connected), so it says no hello: ping it instead.
   let status = '';
   let size = resizeRootTo;
+  const order = resizeOrder(version);
   const resize = async () => {
-    // Before cont: the guest takes the config-change interrupt as soon as it runs, and
-    // has the new size by the time create asks for it instead of polling for it then.
-    if (size !== undefined) await qmp.execute('block_resize', { device: 'root', size });
+    if (size === undefined) return;
+    // QEMU 10 keeps the loaded VM's block nodes inactive until cont (qemu-version.ts).
+    if (order === 'activate-first') await qmp.execute('blockdev-set-active', { active: true });
+    await qmp.execute('block_resize', { device: 'root', size });
     size = undefined;
   };
   while ((status = (await qmp.execute('query-status', {})).status) !== 'running') {
     if (status === 'paused') {
-      await resize();
+      // Before cont where QEMU allows it: the guest takes the config-change interrupt
+      // as soon as it runs, and has the new size by the time create asks for it
+      // instead of polling for it then.
+      if (order !== 'after-cont') await resize();
       await qmp.execute('cont', {});
     } else if (status !== 'inmigrate' && status !== 'prelaunch') throw new RunxError('EBOOT', `the saved VM state did not load (QEMU status "${status}")`);
     else await sleep(1);
@@ -140,7 +146,8 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
   let agent: AgentConnection | undefined;
   const ready = (async () => {
     qmp = new QmpClient(await qmpL.accepted);
-    await qmp.negotiate();
+    // The greeting carries query-version's answer: what this QEMU needs differs by version.
+    const version = (await qmp.negotiate()).QMP.version.qemu;
     // A loaded VM's agent lived on: any hello it says is a reconnect's, checked as one.
     agent = new AgentConnection(await agentL.accepted, { resumed: mode.kind !== 'cold' });
     log().debug('QMP negotiated');
@@ -152,7 +159,7 @@ export async function bootVm(dir: string, qemuBinary: string, qemu: QemuLaunch, 
         // Sent together: QEMU runs them in order.
         await Promise.all([setIgnoreShared(qmp, true), qmp.execute('migrate-incoming', { uri: `fd:${STATE_FD}` })]);
       }
-      await resumeLoaded(qmp, agent, mode.resizeRootTo);
+      await resumeLoaded(qmp, agent, mode.resizeRootTo, version);
       // Off again: this VM's RAM is its own, and its checkpoints and migrations carry it.
       if (ramFile) await setIgnoreShared(qmp, false);
       log().debug('loaded VM running, agent answered');

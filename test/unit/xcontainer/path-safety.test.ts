@@ -30,7 +30,7 @@ afterEach(() => {
 function launchOf(over: Partial<KeeperLaunch['qemu']>, rest: Partial<KeeperLaunch> = {}): KeeperLaunch {
   return {
     id: 'c1', root: '/elsewhere', qemuBinary: 'qemu', agentCreate: [], bootTimeoutMs: 1, log: {} as KeeperLaunch['log'],
-    qemu: { accel: 'tcg', kernel: '', initramfs: '', shape: { memoryMiB: 256, vcpus: 1 }, shares: [], ...over }, ...rest,
+    qemu: { accel: 'tcg', qemuBuild: 'QEMU emulator version 7.2.22', kernel: '', initramfs: '', shape: { memoryMiB: 256, vcpus: 1 }, shares: [], ...over }, ...rest,
   } as KeeperLaunch;
 }
 

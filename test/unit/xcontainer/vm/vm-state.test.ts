@@ -37,7 +37,7 @@ const SHARES = [{ tag: 'runx0', hostPath: '/srv/data', readonly: true }];
 function launchIn(dir: string, over: Partial<KeeperLaunch> = {}): KeeperLaunch {
   return {
     id: 'c1', root: path.dirname(dir), qemuBinary: '/usr/bin/qemu-system-x86_64',
-    qemu: { accel: 'tcg', kernel: path.join(dir, 'bzImage'), initramfs: path.join(dir, 'initramfs.cpio'), shape: { memoryMiB: 256, vcpus: 2 }, shares: SHARES, network: NET },
+    qemu: { accel: 'tcg', qemuBuild: 'QEMU emulator version 7.2.22', kernel: path.join(dir, 'bzImage'), initramfs: path.join(dir, 'initramfs.cpio'), shape: { memoryMiB: 256, vcpus: 2 }, shares: SHARES, network: NET },
     agentCreate: [], bootTimeoutMs: 30_000, log: { format: 'text', debug: false },
     ...over,
   };

@@ -23,11 +23,11 @@ describe('container share', () => {
 
   it('reaches QEMU as the staging directory only, never a source path', () => {
     const shares = [{ tag: 'runx0', hostPath: SHARE_DIR, readonly: false, binds }];
-    const argv = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares });
+    const argv = qemuArgv({ accel: 'tcg', qemuBuild: 'QEMU emulator version 7.2.22', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares });
     expect(argv).toContain('local,id=runx0,path=shares,security_model=passthrough,multidevs=remap');
     expect(argv.join(' ')).not.toContain('/srv/x');
     // A template's placeholder path is escaped like any option value.
-    const t = qemuArgv({ accel: 'tcg', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares: [{ tag: 'runx0', hostPath: '/c/a,b', readonly: false }] });
+    const t = qemuArgv({ accel: 'tcg', qemuBuild: 'QEMU emulator version 7.2.22', kernel: '/k', initramfs: '/i', shape: { memoryMiB: 128, vcpus: 1 }, shares: [{ tag: 'runx0', hostPath: '/c/a,b', readonly: false }] });
     expect(t).toContain('local,id=runx0,path=/c/a,,b,security_model=passthrough,multidevs=remap');
   });
 });
