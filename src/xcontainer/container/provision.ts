@@ -2,7 +2,8 @@
 // (cold boot, or from a template), a checkpoint image, or an incoming migration.
 // It owns, in this order: claim of the id, the keeper (spawned first, held until
 // launch.json is written), the host cgroup, the NIC, config.json, the guest files,
-// the root disk (built, copied sparse, or empty), the record, launch.json, the
+// the root disk (built, copied sparse, or empty), the record, the hooks, the NIC,
+// the carry disk (after the hooks: they may write the bind sources), launch.json, the
 // keeper's go and readiness, and the pid file; and one rollback that undoes
 // whatever of it was done. create, restore and the migration destination keep only
 // their own checks and say what the VM comes from (a VmPlan).
@@ -154,7 +155,6 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     const kernel = placeGuestFile(dir, 'bzImage', plan.kernel);
     const initramfs = placeGuestFile(dir, 'initramfs.cpio', plan.initramfs);
     makeDisk(plan.origin, path.join(dir, ROOT_DISK), host);
-    if (hasCarryDisk(plan.shares)) makeCarryDisk(plan, dir);
     // The VM's immutable half, derived once; its mutable half is the keeper's to write.
     const spec = deriveVmSpec({ qemuBinary: plan.qemuBinary, accel: plan.accel, kernel, initramfs, shape: plan.shape }, host.qemuBuild(plan.qemuBinary));
     writeVmSpec(dir, spec);
@@ -165,6 +165,9 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     store.write(record);
     await req.beforeNic?.(keeper, { ...record, keeperPid: keeper.pid! }, plan);
     made.network = setupNic(plan.nic, host, keeper.pid!);
+    // After the hooks: Docker's prestart hook writes the resolv.conf and hosts the
+    // container then gets a copy of.
+    if (hasCarryDisk(plan.shares)) makeCarryDisk(plan, dir);
     const network = made.network;
     // The config names the namespace the NIC is in (a migration's may be another here).
     const configText = network && !network.own && netnsPathOf(plan.config.linux?.namespaces) !== network.netnsPath
