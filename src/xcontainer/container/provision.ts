@@ -1,9 +1,9 @@
 // The one way a container's VM comes into being, whatever it comes from: a bundle
 // (cold boot, or from a template), a checkpoint image, or an incoming migration.
 // It owns, in this order: claim of the id, the keeper (spawned first, held until
-// launch.json is written), the host cgroup, the NIC, config.json, the guest files,
-// the root disk (built, copied sparse, or empty), the record, the hooks, the NIC,
-// the carry disk (after the hooks: they may write the bind sources), launch.json, the
+// launch.json is written), the host cgroup, the guest files, the root disk (built,
+// copied sparse, or empty), the record, the hooks, the NIC, config.json, the carry
+// disk (after the hooks: they may write the bind sources), launch.json, the
 // keeper's go and readiness, and the pid file; and one rollback that undoes
 // whatever of it was done. create, restore and the migration destination keep only
 // their own checks and say what the VM comes from (a VmPlan).
