@@ -45,7 +45,7 @@ export interface PlacedBinds {
   made: string[];
 }
 
-/** Within root (itself resolved), and no component below it a symlink. */
+/** Lexically within root (itself resolved); makeUnder refuses a symlink below it. */
 function insideRoot(p: string, root: string): boolean {
   const rel = path.relative(root, p);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
