@@ -98,7 +98,7 @@ built_key() { # the key in build's output line
   [ "$output" = "runx: --nic and --shares are for a template without --bundle: a bundle's config gives its devices" ]
 }
 
-@test "containers with bind mounts start from a template with one share, each seeing its own host paths" {
+@test "containers whose binds are live shares start from a template with one share, each seeing its own host paths; carried binds boot cold" {
   for c in a b; do
     mkdir -p "$BATS_TEST_TMPDIR/$c/dir" "$BATS_TEST_TMPDIR/$c/etc"
     echo "dir of $c" >"$BATS_TEST_TMPDIR/$c/dir/file"
@@ -106,7 +106,7 @@ built_key() { # the key in build's output line
   done
   for c in a b; do
     make_bundle --set mounts='[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/data","type":"bind","source":"'"$BATS_TEST_TMPDIR/$c/dir"'","options":["rbind"]},{"destination":"/etc/hosts","type":"bind","source":"'"$BATS_TEST_TMPDIR/$c/etc/hosts"'","options":["rbind","ro"]}]' \
-      -- sh -c 'cat /data/file /etc/hosts; echo written >/data/out'
+      --set annotations='{"io.runx.live-share":"*"}' -- sh -c 'cat /data/file /etc/hosts; echo written >/data/out'
     run --separate-stderr runx --log "$BATS_TEST_TMPDIR/log-$c" run --bundle "$BUNDLE" "c-$c"
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = "dir of $c" ]
@@ -119,6 +119,13 @@ built_key() { # the key in build's output line
   run ! grep -q "built VM template" "$BATS_TEST_TMPDIR/log-b"
   key="$(ls "$RUNX_CACHE_DIR/templates" | grep -v '\.json$')"
   [ "$(template_field "$key" devices)" = '{"nic":false,"shares":1}' ]
+  # Carried (the default): a carry disk, which no template has, so a cold boot.
+  make_bundle --set mounts='[{"destination":"/data","type":"bind","source":"'"$BATS_TEST_TMPDIR/a/dir"'","options":["rbind"]}]' -- cat /data/file
+  run --separate-stderr runx --log "$BATS_TEST_TMPDIR/log-carried" run --bundle "$BUNDLE" c-carried
+  [ "$status" -eq 0 ]
+  [ "$output" = "dir of a" ]
+  grep -q "booting VM for c-carried" "$BATS_TEST_TMPDIR/log-carried"
+  run ! grep -q "starting VM from its template" "$BATS_TEST_TMPDIR/log-carried"
 }
 
 @test "template prune removes stale directories and keeps live ones and the current default" {
