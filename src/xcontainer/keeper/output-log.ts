@@ -145,8 +145,8 @@ export class OutputLog extends EventEmitter<OutputLogEvents> {
   }
 }
 
-/** A segment's base, end offset and the length of its whole records. */
-function scanSegment(file: string): { base: number; end: number; validBytes: number } | undefined {
+/** What `read` makes of segment `file`, opened read-only; undefined if it cannot be opened. */
+function readSegment<T>(file: string, read: (fd: number) => T | undefined): T | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -154,6 +154,15 @@ function scanSegment(file: string): { base: number; end: number; validBytes: num
     return undefined;
   }
   try {
+    return read(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A segment's base, end offset and the length of its whole records. */
+function scanSegment(file: string): { base: number; end: number; validBytes: number } | undefined {
+  return readSegment(file, (fd) => {
     const base = readBase(fd);
     if (base === undefined) return undefined;
     const size = fs.fstatSync(fd).size;
@@ -168,9 +177,7 @@ function scanSegment(file: string): { base: number; end: number; validBytes: num
       end += len;
     }
     return { base, end, validBytes: pos };
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /**
@@ -301,15 +308,5 @@ export class LogReader {
 
 /** The base offset of the segment `file`, if there is one. */
 function scanHead(file: string): number | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    return readBase(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return readSegment(file, readBase);
 }
