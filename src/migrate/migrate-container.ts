@@ -101,7 +101,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         const ep = await call<PrepareReply>((cb) => { preparing = client.Prepare({
           protocolVersion: MIGRATION_PROTOCOL_VERSION,
           containerId: id,
-          ...prepareVmOf(spec, state, store.dir(id)),
+          ...prepareVmOf(spec, state),
           configJson: fs.readFileSync(store.file(id, 'config.json'), 'utf8'),
           kernel: fs.readFileSync(spec.kernel),
           initramfs: fs.readFileSync(spec.initramfs),

@@ -1,19 +1,9 @@
 // The VM's part of a migration's Prepare request, from its state model (spec and
 // state, src/xcontainer/vm): what the destination checks (QEMU build, CPU model,
 // accelerator, memory, disk, shares) and rebuilds (shape, disk size, NIC identity).
-import type { VmSpec, VmState } from '../xcontainer';
 import fs from 'node:fs';
-import path from 'node:path';
-import { CARRY_DISK } from '../xcontainer';
+import type { VmSpec, VmState } from '../xcontainer';
 import type { PrepareRequest } from './proto';
-
-function carryDiskSize(dir: string): number {
-  try {
-    return fs.statSync(path.join(dir, CARRY_DISK)).size;
-  } catch {
-    return 0;
-  }
-}
 
 /** What the destination must make for a bind: the source, as the staging helper sees it (stat). */
 function bindKind(source: string): string {
@@ -26,8 +16,7 @@ function bindKind(source: string): string {
 
 export type PrepareVm = Pick<PrepareRequest, 'qemuBuild' | 'accel' | 'cpu' | 'memoryMib' | 'vcpus' | 'diskBytes' | 'sharePaths' | 'nic' | 'carryBytes' | 'carriedKinds'>;
 
-/** `stateDir`: the container's state directory, where the carry disk is. */
-export function prepareVmOf(spec: VmSpec, state: VmState, stateDir: string): PrepareVm {
+export function prepareVmOf(spec: VmSpec, state: VmState): PrepareVm {
   const net = state.devices.net;
   return {
     qemuBuild: spec.qemuBuild,
@@ -36,9 +25,10 @@ export function prepareVmOf(spec: VmSpec, state: VmState, stateDir: string): Pre
     memoryMib: spec.shape.memoryMiB,
     vcpus: spec.shape.vcpus,
     diskBytes: state.devices.block.bytes,
-    // Never a host path: the destination places the carried binds itself (destination-binds.ts).
+    // Never a host path: the destination places the carried binds itself (wire-shares.ts).
     sharePaths: [],
-    carryBytes: carryDiskSize(stateDir),
+    // Absent from a state saved before carry disks existed: none.
+    carryBytes: state.devices.carry?.bytes ?? 0,
     carriedKinds: state.devices.shares.flatMap((s) => s.binds ?? []).map((b) => bindKind(b.source)),
     nic: net ? { mac: net.mac, cidr: net.cidr ?? '', gateway: net.gateway ?? '', mtu: net.mtu, netnsPath: net.netnsPath } : null,
   };

@@ -153,7 +153,7 @@ describe('derived from the VM model', () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'rootfs.ext4'), Buffer.alloc(12288));
     const launch = launchIn(dir, { qemu: { ...launchIn(dir).qemu, shares: [] } });
-    expect(prepareVmOf(specOf(launch), vmStateOf(dir, launch), dir)).toEqual({
+    expect(prepareVmOf(specOf(launch), vmStateOf(dir, launch))).toEqual({
       qemuBuild: BUILD, accel: 'tcg', cpu: 'max', memoryMib: 256, vcpus: 2, diskBytes: 12288, sharePaths: [], carryBytes: 0, carriedKinds: [],
       nic: { mac: NET.mac, cidr: NET.cidr, gateway: NET.gateway, mtu: NET.mtu, netnsPath: NET.netnsPath },
     });
