@@ -9,13 +9,16 @@ const MiB = 1024 * 1024;
 const MIN_IMAGE = 64 * MiB;
 const HEADROOM = 256 * MiB;
 
-function usedBytes(dir: string): number {
-  const du = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
-  const n = Number(/^(\d+)/.exec(du.stdout ?? '')?.[1]);
-  if (du.status !== 0 || !Number.isFinite(n)) {
-    throw new RunxError('EHOST', `cannot measure rootfs ${dir}: ${(du.stderr ?? '').trim() || 'du failed'}`);
-  }
-  return n;
+/**
+ * Bytes the files under `paths` take (du -sbc), for sizing an image filled from them;
+ * `what` names them in the error (one line: du's last).
+ */
+export function measureBytes(paths: readonly string[], what: string): number {
+  if (!paths.length) return 0;
+  const du = spawnSync('du', ['-sbc', '--', ...paths], { encoding: 'utf8' });
+  const total = /(\d+)\s+total\s*$/.exec(du.stdout ?? '');
+  if (du.status !== 0 || !total) throw new RunxError('EHOST', `cannot measure ${what}: ${(du.stderr ?? '').trim().split('\n').pop() || 'du failed'}`);
+  return Number(total[1]);
 }
 
 /** Size for an image holding `used` bytes of files, with room for metadata and writes. */
@@ -25,7 +28,7 @@ export function imageSizeFor(used: number): number {
 }
 
 export function buildRootfsImage(rootfsDir: string, imagePath: string): void {
-  const size = imageSizeFor(usedBytes(rootfsDir));
+  const size = imageSizeFor(measureBytes([rootfsDir], `rootfs ${rootfsDir}`));
   // Made first, owner-only: mkfs keeps an existing file's mode, and the disk holds the
   // container's files (its secrets too) for as long as it lives.
   fs.closeSync(fs.openSync(imagePath, 'w', 0o600));

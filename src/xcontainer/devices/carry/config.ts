@@ -12,6 +12,7 @@ import path from 'node:path';
 import { RunxError } from '../../../errors';
 import { CARRY_DISK_SERIAL, type HostShare, LIVE_SHARE_ANNOTATION, type StagedBind } from '../../../bundle/mount-plan';
 import { nativeFile } from '../../host/native';
+import { measureBytes } from '../../../bundle/rootfs-image';
 import { SHARE_DIR, STAGE_HELPER_FILE, modeOf } from '../share/config';
 
 /** The carry disk's file, relative to the state directory. */
@@ -42,14 +43,6 @@ export function headroomBytes(annotations: Readonly<Record<string, string>> | un
   return Number(v) * MiB;
 }
 
-function usedBytes(sources: readonly string[]): number {
-  if (!sources.length) return 0;
-  const du = spawnSync('du', ['-sbc', '--', ...sources], { encoding: 'utf8' });
-  const total = /(\d+)\s+total\s*$/.exec(du.stdout ?? '');
-  if (du.status !== 0 || !total) throw new RunxError('EHOST', `cannot measure the bind sources to carry: ${(du.stderr ?? '').trim().split('\n').pop() || 'du failed'}`);
-  return Number(total[1]);
-}
-
 /** The disk's size for carried data of `used` bytes: ext4's overhead, then the headroom. */
 export function carryDiskBytes(used: number, headroom: number): number {
   return Math.max(64 * MiB, Math.ceil((used * 1.1 + 32 * MiB + headroom) / MiB) * MiB);
@@ -61,7 +54,7 @@ export function carryDiskBytes(used: number, headroom: number): number {
  */
 export function buildCarryDisk(dir: string, binds: readonly StagedBind[], annotations?: Readonly<Record<string, string>>): void {
   const carried = binds.filter((b) => b.carried === true);
-  const size = carryDiskBytes(usedBytes(carried.map((b) => b.source)), headroomBytes(annotations));
+  const size = carryDiskBytes(measureBytes(carried.map((b) => b.source), 'the bind sources to carry'), headroomBytes(annotations));
   const image = path.join(dir, CARRY_DISK);
   // Owner-only from the start: it holds copies of the container's secrets.
   fs.closeSync(fs.openSync(image, 'w', 0o600));
