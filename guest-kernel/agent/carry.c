@@ -64,10 +64,8 @@ int carry_parse(const struct ctl_msg *m, char *err, size_t errlen)
 	for (size_t i = 0; i < m->nfields; i++) {
 		if (strcmp(m->fields[i].key, KEY_CARRY_BACK) != 0)
 			continue;
-		char *end;
-		errno = 0;
-		unsigned long long v = strtoull(m->fields[i].val, &end, 10);
-		if (errno || *end || end == m->fields[i].val || v >= CARRY_MAX_SLOTS || n >= CARRY_MAX_SLOTS) {
+		uint64_t v;
+		if (n >= CARRY_MAX_SLOTS || parse_u64(m->fields[i].val, &v) < 0 || v >= CARRY_MAX_SLOTS) {
 			snprintf(err, errlen, "carry: bad %s \"%s\"", KEY_CARRY_BACK, m->fields[i].val);
 			return -1;
 		}
