@@ -4,7 +4,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import { type GrpcService, loadGrpcService } from '../proto-file';
 
-export const MIGRATION_PROTOCOL_VERSION = 1;
+// 2: the carry disk (carry_bytes, carried_kinds, a second mirror) and the stand-in's own
+// link (link_port). A version-1 peer would take a VM without its volume or its output
+// path, so the versions refuse each other at Prepare, before anything moves.
+export const MIGRATION_PROTOCOL_VERSION = 2;
 export const PROTO_FILE = 'docs/protocol/migration.proto';
 
 export interface PrepareRequest {

@@ -183,6 +183,12 @@ exported_files() {
   [[ "$output" == *"binds at [\"$DEST/@volumes/evil3/0\"]"* ]]
   [ -z "$("$RUNX_BIN" --root "$DEST" list -q)" ]
   [ ! -e "$DEST/@volumes/evil3" ]
+  # a version-1 peer (no carry disk, no stand-in link) is refused before anything is made
+  PROTOCOL_VERSION=1 run timeout 90 node "$REPO/test/helpers/hostile-prepare.mjs" "127.0.0.1:$port" "$BATS_TEST_TMPDIR/token" old1 '[]'
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "refused: migration protocol 1 is not spoken here (this runx speaks 2)"* ]]
+  [ ! -e "$DEST/old1" ]
 }
 
 @test "restore takes no share from the image: a manifest share of host / is refused" {

@@ -4,6 +4,7 @@
 // given share_paths and config.json mounts (and, for carried binds, their kinds and a
 // carry disk). Prints "prepared <reply JSON>" (then aborts the incoming VM, so nothing
 // is left) or "refused: <message>" and exits 1.
+// PROTOCOL_VERSION=N sends that version instead of this runx's own (an older peer).
 // Usage: hostile-prepare.mjs ADDR TOKEN_FILE ID SHARE_PATHS_JSON [MOUNTS_JSON [KINDS_JSON]]
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -29,7 +30,7 @@ const call = (f) => new Promise((resolve, reject) => f((err, res) => (err ? reje
 const deadline = () => ({ deadline: Date.now() + 60_000 });
 try {
   const reply = await call((cb) => client.Prepare({
-    protocolVersion: MIGRATION_PROTOCOL_VERSION, containerId: id, qemuBuild: qemuBuild(qemuBinary()),
+    protocolVersion: Number(process.env.PROTOCOL_VERSION ?? MIGRATION_PROTOCOL_VERSION), containerId: id, qemuBuild: qemuBuild(qemuBinary()),
     accel: chooseAccel('auto').accel, cpu: 'max', memoryMib: 128, vcpus: 1, diskBytes: 16 * 1024 * 1024,
     configJson: JSON.stringify(config), kernel: fs.readFileSync(assets.kernel), initramfs: fs.readFileSync(assets.initramfs),
     sharePaths: JSON.parse(sharePaths), bundle: '/nonexistent', nic: null, netnsPath: '', instance: '',
