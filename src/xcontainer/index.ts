@@ -15,7 +15,7 @@ import type { RuntimeOptions } from './container/runtime-options';
 import type { TemplateBuild } from './template/template';
 import type { TemplateCacheOptions, TemplateEntry } from './template/template-cache';
 import type { AccelMode } from './vm/accel';
-import type { VmDevices } from './vm/qemu-argv';
+import type { VmDevices } from './devices/vm-devices';
 
 export type { CreateOptions, CreatedContainer, EventsOptions, ExecOptions, GuestProcess, RunOptions, RuntimeOptions, TemplateBuild, TemplateEntry, UpdateOptions };
 
@@ -69,7 +69,8 @@ export type { RemoteLink, RemoteLinkFactory, RemoteLinkSinks } from './keeper/re
 // The VM: accelerator, QEMU build, argv constants, snapshots and migration.
 export { type Accel, type AccelMode, chooseAccel, parseAccelMode } from './vm/accel';
 export { qemuBinary, qemuBuild } from './vm/qemu-build';
-export { ROOT_DISK, type VmDevices, type VmShape, describeDevices, shapeFromResources } from './vm/qemu-argv';
+export { ROOT_DISK, type VmShape, shapeFromResources } from './vm/qemu-argv';
+export { type VmDevices, describeDevices } from './devices/vm-devices';
 export { VM_STATE_FILE } from './vm/vm-snapshot';
 export { EXPORT_NAME, type IncomingEndpoints, type MigrationProgress, type MigrationStats } from './vm/vm-migration';
 export { DEFAULT_STALL_TIMEOUT_MS } from './vm/stall-watch';

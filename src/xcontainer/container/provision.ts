@@ -28,7 +28,8 @@ import { PRIVATE_FILE_MODE, StateStore, validateId, writeFileAtomic } from '../s
 import { templateInputsOf, templateState } from '../template/template';
 import { type VmSpec, deriveVmSpec, writeVmSpec } from '../vm/vm-spec';
 import type { IncomingEndpoints } from '../vm/vm-migration';
-import { ROOT_DISK, type VmShape, vmDevicesOf } from '../vm/qemu-argv';
+import { ROOT_DISK, type VmShape } from '../vm/qemu-argv';
+import { vmDevicesOf } from '../devices/vm-devices';
 import { CARRY_DISK, buildCarryDisk, emptyCarryDisk, hasCarryDisk } from '../devices/carry/config';
 import type { RuntimeOptions } from './runtime-options';
 import { type KeeperStdio, type ProvisionHost, realProvisionHost } from './provision-host';

@@ -21,7 +21,8 @@ import { messageOf } from '../../errors';
 import { log } from '../../log';
 import type { Accel } from '../vm/accel';
 import { cacheDir } from '../host/cache-dir';
-import type { VmDevices, VmShape } from '../vm/qemu-argv';
+import type { VmShape } from '../vm/qemu-argv';
+import type { VmDevices } from '../devices/vm-devices';
 
 /** 2: guest RAM in vm.ram, left out of vm.state. 3: a template per device set (NIC, 9p shares). */
 export const TEMPLATE_FORMAT = 3;

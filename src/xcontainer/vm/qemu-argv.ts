@@ -7,7 +7,6 @@ import type { HostShare } from '../../bundle/mount-plan';
 import type { GuestNetwork } from '../devices/net/config';
 import { deviceArgv } from '../devices';
 import { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK, optionValue } from './vm-files';
-import { hasCarryDisk } from '../devices/carry/config';
 import { ramPadKiB } from './qemu-version';
 
 export { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK } from './vm-files';
@@ -15,29 +14,6 @@ export { AGENT_SOCKET, CONSOLE_LOG, QMP_SOCKET, ROOT_DISK } from './vm-files';
 export interface VmShape {
   memoryMiB: number;
   vcpus: number;
-}
-
-/**
- * The devices a VM has beyond the fixed ones (console port, disk, rng): a VM started
- * from a template must have the template's, in the same virtio-mmio slots.
- */
-export interface VmDevices {
-  nic: boolean;
-  /** virtio-9p shares, tags shareTag(0..shares-1). */
-  shares: number;
-  /** A carry disk (devices/carry): the second virtio-blk, after the shares. */
-  carry?: boolean;
-}
-
-export const NO_DEVICES: VmDevices = { nic: false, shares: 0 };
-
-export function vmDevicesOf(l: Pick<QemuLaunch, 'network' | 'shares'>): VmDevices {
-  return { nic: l.network !== undefined, shares: l.shares.length, ...(hasCarryDisk(l.shares) ? { carry: true } : {}) };
-}
-
-/** For keys and listings: "none", "nic", "9p×2", "nic+9p×2", "9p×1+carry". */
-export function describeDevices(d: VmDevices): string {
-  return [d.nic && 'nic', d.shares > 0 && `9p×${d.shares}`, d.carry === true && 'carry'].filter(Boolean).join('+') || 'none';
 }
 
 export interface QemuLaunch {

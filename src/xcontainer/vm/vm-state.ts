@@ -13,7 +13,7 @@ import { type VmDeviceStates, restoreDevices, saveDevices } from '../devices';
 import type { RestoredDevices } from '../devices/part';
 import { LAUNCH_FILE, type KeeperLaunch } from '../keeper/keeper-launch';
 import { writeFileAtomic } from '../state/state-store';
-import type { VmDevices } from './qemu-argv';
+import type { VmDevices } from '../devices/vm-devices';
 import type { IncomingEndpoints } from './vm-migration';
 import { type VmSpec, deriveVmSpec, readVmSpec } from './vm-spec';
 
