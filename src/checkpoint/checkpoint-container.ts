@@ -14,7 +14,7 @@ import { trustedGuestFiles } from '../xcontainer/state/launch-trust';
 import { digestText } from './file-digest';
 import { ImageWriter } from './image-writer';
 import { readSigningKey, type SigningKey } from './manifest-signature';
-import { IMAGE_CONFIG, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, manifestVmOf, writeManifest } from './manifest';
+import { IMAGE_CONFIG, IMAGE_ENGINE_MARKER, IMAGE_ENGINE_MARKER_TEXT, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, manifestVmOf, writeManifest } from './manifest';
 
 export interface CheckpointOptions {
   imagePath: string;
@@ -46,6 +46,7 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
       fs.copyFileSync(guest.initramfs, image.file(IMAGE_INITRAMFS), fs.constants.COPYFILE_EXCL);
       const configText = fs.readFileSync(store.file(id, 'config.json'), 'utf8');
       fs.writeFileSync(image.file(IMAGE_CONFIG), configText, { flag: 'wx', mode: 0o600 });
+      fs.writeFileSync(image.file(IMAGE_ENGINE_MARKER), IMAGE_ENGINE_MARKER_TEXT, { flag: 'wx', mode: 0o600 });
       const started = Date.now();
       await callKeeper(store.file(id, KEEPER_SOCKET), 'checkpoint', { dir: image.sharedPath(), leaveRunning: opts.leaveRunning }, { timeoutMs: 300_000 }).catch((err: RunxError) => {
         throw new RunxError(err.code, `checkpoint of ${id} failed: ${err.message}`, { cause: err });

@@ -21,8 +21,16 @@ export const IMAGE_INITRAMFS = 'initramfs.cpio';
 export const IMAGE_CONFIG = 'config.json';
 /** Every file of an image but the manifest: runx writes these and reads nothing else. */
 export const IMAGE_FILES: readonly string[] = [VM_STATE_FILE, ROOT_DISK, IMAGE_KERNEL, IMAGE_INITRAMFS, IMAGE_CONFIG];
-/** Files an image has when its VM had them: the carry disk (devices/carry). */
-export const OPTIONAL_IMAGE_FILES: readonly string[] = [CARRY_DISK];
+/**
+ * Podman will not restore from a directory without CRIU's `inventory.img`: it only
+ * stat()s it, as its test that a checkpoint is complete. runx writes one, a line of
+ * text saying what the image is, listed and hashed like every file; restore never
+ * reads it. Optional, so images of an earlier runx still restore.
+ */
+export const IMAGE_ENGINE_MARKER = 'inventory.img';
+export const IMAGE_ENGINE_MARKER_TEXT = 'runx checkpoint image (not a CRIU image): see manifest.json\n';
+/** Files an image has when its VM had them: the carry disk (devices/carry); the engines' marker. */
+export const OPTIONAL_IMAGE_FILES: readonly string[] = [CARRY_DISK, IMAGE_ENGINE_MARKER];
 /** Every name an image may hold besides its manifest. */
 export const KNOWN_IMAGE_FILES: readonly string[] = [...IMAGE_FILES, ...OPTIONAL_IMAGE_FILES];
 

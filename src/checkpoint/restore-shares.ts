@@ -19,7 +19,7 @@ export function restoreBinds(image: string, manifest: CheckpointManifest, imageC
   if (!bundle && imageBinds) {
     throw new RunxError('ECONFIG', `checkpoint image ${image}: its container bind-mounts host paths; restore it with a --bundle whose config.json names them (host paths are never taken from an image)`);
   }
-  const binds = bundle ? planMounts(bundle.config.mounts ?? [], bundle.dir, bundle.config.annotations).binds : [];
+  let binds = bundle ? planMounts(bundle.config.mounts ?? [], bundle.dir, bundle.config.annotations).binds : [];
   const want = binds.length ? 1 : 0;
   const saved = Array.isArray(manifest.shares) ? manifest.shares.length : -1;
   if (saved !== want) {
@@ -32,6 +32,7 @@ export function restoreBinds(image: string, manifest: CheckpointManifest, imageC
     if (savedBinds.length !== binds.length) {
       throw new RunxError('ECONFIG', `checkpoint image ${image} was saved with ${savedBinds.length} bind mount(s); the bundle's config.json gives ${binds.length}`);
     }
+    binds = inSavedOrder(image, binds, savedBinds);
     const differs = binds.findIndex((b, i) => (b.carried === true) !== (savedBinds[i]?.carried === true));
     if (differs >= 0) {
       throw new RunxError('ECONFIG', `checkpoint image ${image}: bind mount ${binds[differs]!.destination ?? differs} was saved ${savedBinds[differs]?.carried === true ? 'carried' : 'as a live share'}, and the bundle's config.json (annotation ${LIVE_SHARE_ANNOTATION}) makes it ${binds[differs]!.carried === true ? 'carried' : 'a live share'}`);
@@ -44,3 +45,19 @@ export function restoreBinds(image: string, manifest: CheckpointManifest, imageC
   return binds;
 }
 
+/**
+ * The bundle's binds in the saved VM's slot order, matched by container path: an
+ * engine may list its binds in another order when it writes the config again
+ * (Podman's restore --import does), and slot i's data must go back to bind i's source.
+ * Among binds to one path, in their order. A saved list without paths (an image of an
+ * earlier runx) keeps the bundle's order.
+ */
+function inSavedOrder(image: string, binds: StagedBind[], saved: readonly StagedBind[]): StagedBind[] {
+  if (!saved.every((b) => typeof b.destination === 'string')) return binds;
+  const left = [...binds];
+  return saved.map((s) => {
+    const i = left.findIndex((b) => b.destination === s.destination);
+    if (i < 0) throw new RunxError('ECONFIG', `checkpoint image ${image} has a bind mount at ${s.destination}; the bundle's config.json has none there`);
+    return left.splice(i, 1)[0]!;
+  });
+}

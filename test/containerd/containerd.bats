@@ -120,3 +120,47 @@ wait_task() { # id status
   c task delete r6 || true
   c container delete r6
 }
+
+# n_of ID: "START COUNT" as the task's process last wrote it to its bind
+n_of() {
+  c task exec --exec-id "n$RANDOM" "$1" cat /data/n
+}
+
+@test "ctr: a task with a read-write bind checkpointed (containers checkpoint --task) and restored (restore --live) goes on from its memory and its bind; the host gets the bind's writes" {
+  vol="$BATS_TEST_TMPDIR/vol"
+  mkdir -p "$vol"
+  echo before >"$vol/seed"
+  # START is drawn once and lives only in the process's memory: a restored task keeps it,
+  # a task started afresh would draw another
+  c run -d --runc-binary "$RUNX_BIN" --mount "type=bind,src=$vol,dst=/data,options=rbind:rw" "$IMAGE" r7 \
+    sh -c 'cat /data/seed >/data/seen; s=$RANDOM$RANDOM; i=0; while :; do i=$((i+1)); echo "$s $i" >/data/n; sleep 0.1; done' >/dev/null
+  wait_task r7 RUNNING
+  for _ in $(seq 100); do [ -n "$(n_of r7 2>/dev/null)" ] && break; sleep 0.1; done
+  read -r start0 i0 <<<"$(n_of r7)"
+  [ -n "$start0" ]
+  c containers checkpoint --task r7 checkpoint/r7:1
+  wait_task r7 RUNNING
+  c task kill -s KILL r7
+  wait_task r7 STOPPED
+  c task delete r7 || true
+  c container delete r7
+  # the first task's end wrote its bind back
+  read -r s1 _ <"$vol/n"
+  [ "$s1" = "$start0" ]
+  [ "$(cat "$vol/seen")" = before ]
+
+  c containers restore --live r7 checkpoint/r7:1
+  wait_task r7 RUNNING
+  read -r start2 i2 <<<"$(n_of r7)"
+  [ "$start2" = "$start0" ]
+  [ "$i2" -ge "$i0" ]
+  sleep 1
+  c task kill -s KILL r7
+  wait_task r7 STOPPED
+  c task delete r7 || true
+  c container delete r7
+  c image rm checkpoint/r7:1 >/dev/null
+  read -r s3 i3 <"$vol/n"
+  [ "$s3" = "$start0" ]
+  [ "$i3" -gt "$i2" ]
+}
