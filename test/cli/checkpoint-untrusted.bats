@@ -224,7 +224,7 @@ refused() {
   [ ! -L "$IMG/vm.state" ] && [ -f "$IMG/vm.state" ]
   [ "$(stat -c %a "$IMG")" = 700 ]
   for f in "$IMG"/*; do [ "$(stat -c %a "$f")" = 600 ] || { echo "$f: $(stat -c %a "$f")"; false; }; done
-  [ -z "$(ls -A "$IMG" | grep -v -x -e manifest.json -e vm.state -e rootfs.ext4 -e bzImage -e initramfs.cpio -e config.json)" ]
+  [ -z "$(ls -A "$IMG" | grep -v -x -e manifest.json -e vm.state -e rootfs.ext4 -e bzImage -e initramfs.cpio -e config.json -e inventory.img)" ]
   # and it is a good image
   restore_ok
   [ "$(state_field r1 status)" = running ]
