@@ -12,7 +12,8 @@ eval "helpers_$(declare -f teardown)"
 
 teardown() {
   # A writer held stopped by stall_writer must not stay stopped past the test.
-  [ -n "${STALLED:-}" ] && kill -CONT "$STALLED" 2>/dev/null
+  # shellcheck disable=SC2086
+  [ -n "${STALLED:-}" ] && kill -CONT $STALLED 2>/dev/null
   helpers_teardown
   [ -n "${SMALL:-}" ] && mountpoint -q "$SMALL" && umount "$SMALL"
   true
@@ -28,30 +29,28 @@ consecutive() {
   awk 'NR != $0 { print "line " NR " is \"" $0 "\""; bad = 1; exit } END { if (NR < 5) { print "only " NR " lines"; bad = 1 } exit bad }' "$1"
 }
 
-tree_of() { # pid: it and its descendants
-  local p
-  echo "$1"
-  for p in $(pgrep -P "$1"); do tree_of "$p"; done
+tree_of() { # pid: it and its descendants (one ps: the scan below must be quick)
+  ps -e -o pid=,ppid= | awk -v r="$1" '{ kids[$2] = kids[$2] " " $1 }
+    END { n = 1; q[1] = r; for (i = 1; i <= n; i++) { print q[i]; m = split(kids[q[i]], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] } }'
 }
 
-# stall_writer KEEPER-PID IMAGE-DIR: waits (up to 60 s) for the process of the
-# keeper's tree that writes the image's vm.state, and stops it (SIGSTOP), as a disk
-# that stalls would: the save is then held in progress for as long as the test needs.
-# Sets STALLED to its pid (teardown continues it).
+# stall_writer KEEPER-PID IMAGE-DIR: waits (up to ~60 s) for the processes of the
+# keeper's tree that hold the image's vm.state open, and stops them (SIGSTOP), as a
+# disk that stalls would: the save is then held in progress for as long as the test
+# needs. Sets STALLED to their pids (teardown continues them).
 stall_writer() {
-  local i p fd
-  for ((i = 0; i < 1200; i++)); do
-    for p in $(tree_of "$1"); do
-      for fd in /proc/"$p"/fd/*; do
-        case "$(readlink "$fd" 2>/dev/null)" in
-          "$2"/.runx-checkpoint-*/vm.state)
-            kill -STOP "$p"
-            STALLED="$p"
-            return 0 ;;
-        esac
-      done
-    done
-    sleep 0.05
+  local i p dirs
+  for ((i = 0; i < 600; i++)); do
+    dirs=()
+    for p in $(tree_of "$1"); do dirs+=("/proc/$p/fd"); done
+    p="$(find "${dirs[@]}" -lname "$2/.runx-checkpoint-*/vm.state" -printf '%h\n' 2>/dev/null | cut -d/ -f3 | sort -u)"
+    if [ -n "$p" ]; then
+      # shellcheck disable=SC2086 # one pid a word
+      kill -STOP $p
+      STALLED="$(echo $p)"
+      return 0
+    fi
+    sleep 0.01
   done
   echo "no process of keeper $1 wrote $2/.runx-checkpoint-*/vm.state" >&2
   return 1
@@ -93,7 +92,8 @@ kill_during_checkpoint() {
   if [ "$1" = keeper ]; then victim="$keeper"; else victim="$qemu"; fi
   kill -9 "$victim"
   # The stalled disk comes back: what the save still writes goes to a dead VM's pipe.
-  kill -CONT "$STALLED" 2>/dev/null || true
+  # shellcheck disable=SC2086
+  kill -CONT $STALLED 2>/dev/null || true
   wait_gone "$victim"
   rc=0
   wait "$ck" || rc=$?
