@@ -82,7 +82,7 @@ async function keeperLost(store: StateStore, rec: ContainerRecord, err: KeeperGo
   try {
     now = store.read(rec.id);
   } catch { /* unreadable: say what we saw */ }
-  if (now?.status === 'stopped' && now.exitStatus === 255) return 'its VM (QEMU) ended unexpectedly during the save; the container is stopped';
+  if (now?.status === 'stopped' && now.exitStatus === 255) return 'its VM (QEMU) ended during the save; the container is stopped';
   if (gone) return `its keeper (pid ${rec.keeperPid}) died during the save; the container is stopped`;
   return err.message;
 }

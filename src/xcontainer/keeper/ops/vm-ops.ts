@@ -51,7 +51,7 @@ export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
       // with it, which the one error line must say rather than QMP's view of it.
       const answered = await (wasPaused ? qmp.execute('query-status', {}) : qmp.execute('cont', {})).then(() => true, () => false);
       if (!wasPaused) core.agent().releaseStdin();
-      if (!answered) throw new RunxError('EQMP', `the VM's QEMU ended during the save (${messageOf(err)}); the container is stopped`, { cause: err });
+      if (!answered) throw new RunxError('EQMP', `its VM (QEMU) ended during the save (${messageOf(err)}); the container is stopped`, { cause: err });
       throw err;
     }
     if (req.leaveRunning) {
