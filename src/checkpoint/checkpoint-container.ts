@@ -9,12 +9,12 @@ import path from 'node:path';
 import { RunxError } from '../errors';
 import { log } from '../log';
 import { runxVersionLine } from '../runx-version';
-import { KEEPER_SOCKET, type RuntimeOptions, StateStore, callKeeper, readVm, refuseLiveShares, waitForExit } from '../xcontainer';
+import { type ContainerRecord, KEEPER_SOCKET, KeeperGoneError, type RuntimeOptions, StateStore, callKeeper, readVm, refuseLiveShares, waitForExit } from '../xcontainer';
 import { trustedGuestFiles } from '../xcontainer/state/launch-trust';
 import { digestText } from './file-digest';
 import { ImageWriter } from './image-writer';
 import { readSigningKey, type SigningKey } from './manifest-signature';
-import { IMAGE_CONFIG, IMAGE_ENGINE_MARKER, IMAGE_ENGINE_MARKER_TEXT, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, manifestVmOf, writeManifest } from './manifest';
+import { IMAGE_CONFIG, IMAGE_ENGINE_MARKER, IMAGE_ENGINE_MARKER_TEXT, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, MANIFEST_FILE, manifestVmOf, writeManifest } from './manifest';
 
 export interface CheckpointOptions {
   imagePath: string;
@@ -42,17 +42,18 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
     const image = ImageWriter.begin(path.resolve(opts.imagePath));
     try {
       // COPYFILE_EXCL: the staging directory is new, so nothing can be there to follow.
-      fs.copyFileSync(guest.kernel, image.file(IMAGE_KERNEL), fs.constants.COPYFILE_EXCL);
-      fs.copyFileSync(guest.initramfs, image.file(IMAGE_INITRAMFS), fs.constants.COPYFILE_EXCL);
+      await image.writing(IMAGE_KERNEL, () => fs.copyFileSync(guest.kernel, image.file(IMAGE_KERNEL), fs.constants.COPYFILE_EXCL));
+      await image.writing(IMAGE_INITRAMFS, () => fs.copyFileSync(guest.initramfs, image.file(IMAGE_INITRAMFS), fs.constants.COPYFILE_EXCL));
       const configText = fs.readFileSync(store.file(id, 'config.json'), 'utf8');
-      fs.writeFileSync(image.file(IMAGE_CONFIG), configText, { flag: 'wx', mode: 0o600 });
-      fs.writeFileSync(image.file(IMAGE_ENGINE_MARKER), IMAGE_ENGINE_MARKER_TEXT, { flag: 'wx', mode: 0o600 });
+      await image.writing(IMAGE_CONFIG, () => fs.writeFileSync(image.file(IMAGE_CONFIG), configText, { flag: 'wx', mode: 0o600 }));
+      await image.writing(IMAGE_ENGINE_MARKER, () => fs.writeFileSync(image.file(IMAGE_ENGINE_MARKER), IMAGE_ENGINE_MARKER_TEXT, { flag: 'wx', mode: 0o600 }));
       const started = Date.now();
-      await callKeeper(store.file(id, KEEPER_SOCKET), 'checkpoint', { dir: image.sharedPath(), leaveRunning: opts.leaveRunning }, { timeoutMs: 300_000 }).catch((err: RunxError) => {
-        throw new RunxError(err.code, `checkpoint of ${id} failed: ${err.message}`, { cause: err });
+      await callKeeper(store.file(id, KEEPER_SOCKET), 'checkpoint', { dir: image.sharedPath(), leaveRunning: opts.leaveRunning }, { timeoutMs: 300_000 }).catch(async (err: RunxError) => {
+        const why = err instanceof KeeperGoneError ? await keeperLost(store, rec, err) : err.message;
+        throw new RunxError(err.code, `checkpoint of ${id} failed: ${why}`, { cause: err });
       });
       log().info(`checkpoint of ${id}: VM state and disk written in ${Date.now() - started} ms`);
-      await writeManifest(image.localPath(), {
+      await image.writing(MANIFEST_FILE, () => writeManifest(image.localPath(), {
         format: FORMAT,
         formatVersion: FORMAT_VERSION,
         runxVersion: runxVersionLine(),
@@ -61,11 +62,28 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
         ...manifestVmOf(spec, readVm(store.dir(id)).state),
         configDigest: digestText(configText),
         container: { id, status: status === 'created' ? 'created' : 'running', bundle: rec.bundle, annotations: rec.annotations },
-      }, image.fileNames(), key);
+      }, image.fileNames(), key));
       image.publish();
     } finally {
       image.end();
     }
     if (!opts.leaveRunning) await waitForExit(rec.keeperPid, rec.keeperStartTime, 10_000);
   });
+}
+
+/**
+ * Why the keeper went without answering, from what it left behind: its record says
+ * the VM ended under it (QEMU's death ends the keeper, status 255), or it died itself
+ * (killed: it had no time to say). Either way the container has stopped, and QEMU
+ * with its keeper (parent-death signal).
+ */
+async function keeperLost(store: StateStore, rec: ContainerRecord, err: KeeperGoneError): Promise<string> {
+  const gone = await waitForExit(rec.keeperPid, rec.keeperStartTime, 2000);
+  let now: ContainerRecord | undefined;
+  try {
+    now = store.read(rec.id);
+  } catch { /* unreadable: say what we saw */ }
+  if (now?.status === 'stopped' && now.exitStatus === 255) return 'its VM (QEMU) ended during the save; the container is stopped';
+  if (gone) return `its keeper (pid ${rec.keeperPid}) died during the save; the container is stopped`;
+  return err.message;
 }

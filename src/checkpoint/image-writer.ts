@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
+import { writeFailure } from '../xcontainer';
 import { OpenDir, kindOf } from '../xcontainer/host/path-safety';
 import { IMAGE_FILES, KNOWN_IMAGE_FILES, MANIFEST_FILE, OPTIONAL_IMAGE_FILES } from './manifest';
 
@@ -44,6 +45,15 @@ export class ImageWriter {
   /** The path of `name` in the staging directory (a name that does not exist yet). */
   file(name: string): string {
     return this.staging.at(name);
+  }
+
+  /** Runs `write`, which writes `name` into the staging directory: a full disk is named as such. */
+  async writing<T>(name: string, write: () => T | Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      throw writeFailure(`${name} into --image-path ${this.imagePath}`, err);
+    }
   }
 
   /** The staging directory, for this process. */

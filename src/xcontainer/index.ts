@@ -62,7 +62,7 @@ export { socketPath } from './state/socket-path';
 
 // The keeper, from outside it: its files, its control socket.
 export { KEEPER_SOCKET } from './keeper/keeper-launch';
-export { type KeeperCall, askKeeper, callKeeper } from './keeper/keeper-client';
+export { type KeeperCall, KeeperGoneError, askKeeper, callKeeper } from './keeper/keeper-client';
 export { KEEPER_PROTOCOL, type KeeperOp, type KeeperReply, type KeeperRequest, type LinkAuth } from './keeper/protocol';
 export type { RemoteLink, RemoteLinkFactory, RemoteLinkSinks } from './keeper/remote-link';
 
@@ -83,3 +83,4 @@ export { withNetns } from './devices/net/netns-config';
 export { keeperNetnsFor } from './devices/net/keeper-netns';
 export { removeHostCgroup } from './cgroup/host-cgroup';
 export { processStartTime, waitForExit } from './host/host';
+export { writeFailure } from './host/write-failure';

@@ -19,6 +19,16 @@ export interface KeeperCallOptions {
 export type KeeperCall<K extends KeeperOp = KeeperOp> = { [P in K]: { op: P } & KeeperParams<P> }[K];
 
 /**
+ * The keeper could not be reached, or went away without answering: it has ended (or
+ * died), which the caller can tell apart from a refusal and look into.
+ */
+export class KeeperGoneError extends RunxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ESTATE', message, options);
+  }
+}
+
+/**
  * Sends one request and resolves with the keeper's reply, refusals included. Rejects
  * (ESTATE) when the keeper cannot be reached or does not answer, and (EPROTO) when it
  * speaks another protocol.
@@ -58,8 +68,8 @@ export function askKeeper<K extends KeeperOp>(socketPath: string, call: KeeperCa
     }, () => undefined);
     sock.on('connect', () => sock.write(`${JSON.stringify(req)}\n`));
     sock.on('data', (d) => reader.push(d));
-    sock.on('error', (err) => finish(() => reject(new RunxError('ESTATE', `cannot reach the container's keeper: ${err.message}`, { cause: err }))));
-    sock.on('close', () => finish(() => reject(new RunxError('ESTATE', 'the container\'s keeper closed the connection without answering'))));
+    sock.on('error', (err) => finish(() => reject(new KeeperGoneError(`cannot reach the container's keeper: ${err.message}`, { cause: err }))));
+    sock.on('close', () => finish(() => reject(new KeeperGoneError('the container\'s keeper closed the connection without answering'))));
   });
 }
 

@@ -22,7 +22,8 @@ import { awaitGo, reportReady } from './ready-fd';
 import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { CARRY_DISK } from '../devices/carry/config';
-import { VM_STATE_FILE, copySparse, saveVmState } from '../vm/vm-snapshot';
+import { VM_STATE_FILE, copySparse } from '../vm/vm-snapshot';
+import { VM_SAVE_SOCKET, saveVmStateHere } from '../vm/vm-state-save';
 import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm, takeIncomingKey } from '../vm/vm-migration';
 import type { PskCreds } from '../vm/tls-creds';
 import { OutputLog } from './output-log';
@@ -152,7 +153,7 @@ class Keeper implements KeeperCore {
    */
   async saveCheckpoint(dir: string): Promise<void> {
     await this.outputQuiet();
-    await saveVmState(this.qmpClient!, path.join(dir, VM_STATE_FILE));
+    await saveVmStateHere(this.qmpClient!, path.join(dir, VM_STATE_FILE), VM_SAVE_SOCKET);
     copySparse(path.join(this.dir, ROOT_DISK), path.join(dir, ROOT_DISK));
     if (fs.existsSync(path.join(this.dir, CARRY_DISK))) copySparse(path.join(this.dir, CARRY_DISK), path.join(dir, CARRY_DISK));
   }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../../errors';
 import { sleep } from '../host/host';
+import { diskFullCodeIn, diskFullText } from '../host/write-failure';
 import type { QmpClient } from './qmp-client';
 
 export const VM_STATE_FILE = 'vm.state';
@@ -52,6 +53,9 @@ export async function saveVmState(qmp: QmpClient, file: string, timeoutMs = 120_
 
 /** Copies a disk image keeping it sparse (cp knows the holes; Node's copyFile does not). */
 export function copySparse(from: string, to: string): void {
-  const cp = spawnSync('cp', ['--sparse=always', '--reflink=auto', from, to], { encoding: 'utf8' });
-  if (cp.status !== 0) throw new RunxError('EHOST', `cannot copy ${from} to ${to}: ${(cp.stderr || cp.error?.message || '').trim()}`);
+  // LC_ALL=C: a full disk is recognised by cp's (strerror's) words for it.
+  const cp = spawnSync('cp', ['--sparse=always', '--reflink=auto', from, to], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  if (cp.status === 0) return;
+  const said = (cp.stderr || cp.error?.message || '').trim();
+  throw new RunxError('EHOST', `cannot copy ${from} to ${to}: ${diskFullText(diskFullCodeIn(said)) ?? said}`);
 }

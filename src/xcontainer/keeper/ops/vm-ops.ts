@@ -1,4 +1,5 @@
 // The keeper's ops on the whole VM: pause, resume (QMP stop/cont) and checkpoint.
+import { RunxError, messageOf } from '../../../errors';
 import { log } from '../../../log';
 import type { AgentPort, OpHandlers } from './keeper-core';
 
@@ -46,10 +47,11 @@ export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
       await qmp.execute('stop', {});
       await core.saveCheckpoint(req.dir);
     } catch (err) {
-      if (!wasPaused) {
-        await qmp.execute('cont', {}).catch(() => undefined);
-        core.agent().releaseStdin();
-      }
+      // QEMU not answering even this: it is gone (killed, crashed), and the container
+      // with it, which the one error line must say rather than QMP's view of it.
+      const answered = await (wasPaused ? qmp.execute('query-status', {}) : qmp.execute('cont', {})).then(() => true, () => false);
+      if (!wasPaused) core.agent().releaseStdin();
+      if (!answered) throw new RunxError('EQMP', `its VM (QEMU) ended during the save (${messageOf(err)}); the container is stopped`, { cause: err });
       throw err;
     }
     if (req.leaveRunning) {
