@@ -21,6 +21,15 @@ cgroup_file() {
   echo "/sys/fs/cgroup/$1$rel/$2"
 }
 
+# The parent a relative cgroupsPath names stays (runc and runx remove only the leaf):
+# this file's tests remove theirs, in every hierarchy, however the test ended.
+teardown() {
+  local id
+  for id in "${CREATED_IDS[@]}"; do "$RT_BIN" --root "$ROOT" delete --force "$id" >/dev/null 2>&1 || true; done
+  find /sys/fs/cgroup -maxdepth 4 -type d -name "oci-bats-$$*" -exec rmdir {} + 2>/dev/null || true
+  [ -n "${RUNTIME_ROOT:-}" ] || rm -rf "$ROOT"
+}
+
 pids_max_file() { [ -e /sys/fs/cgroup/cgroup.controllers ] && echo "$1/pids.max" || echo "/sys/fs/cgroup/pids$1/pids.max"; }
 
 @test "cgroups: pids.limit on an absolute cgroupsPath is pids.max there, and delete removes the cgroup (runtime-tools linux_cgroups_pids, delete_resources)" {
@@ -42,8 +51,4 @@ pids_max_file() { [ -e /sys/fs/cgroup/cgroup.controllers ] && echo "$1/pids.max"
   [[ "$f" == *"$rel"* ]]
   [ "$(cat "$f")" = 1000 ]
   rt delete --force "$ID"
-  # runc removes only the leaf; the parent this test named goes in every hierarchy
-  for d in /sys/fs/cgroup/*/oci-bats-$$ /sys/fs/cgroup/*/*/oci-bats-$$ /sys/fs/cgroup/oci-bats-$$; do
-    [ ! -d "$d" ] || rmdir "$d"/* "$d" 2>/dev/null || true
-  done
 }
