@@ -401,3 +401,33 @@ bounded() {
   [ "$status" -ne 0 ]
   [ -n "$output" ]
 }
+
+@test "calls to a paused container end in bounded time: kill is delivered on resume, exec errors, delete --force removes it" {
+  make_bundle -- sh -c 'trap "echo got-TERM" TERM; echo ready; while :; do sleep 0.1; done'
+  create "$ID"
+  rt start "$ID"
+  wait_output "$OUT" ready
+  bounded pause "$ID"
+  [ "$status" -eq 0 ]
+  [ "$(state_field "$ID" status)" = paused ]
+  # as to a frozen process: accepted now, delivered when it runs again
+  bounded kill "$ID" TERM
+  [ "$status" -eq 0 ] || { echo "kill TERM of a paused container: $output" >&2; false; }
+  [ "$(state_field "$ID" status)" = paused ]
+  ! grep -q got-TERM "$OUT"
+  bounded exec "$ID" true
+  [ "$status" -ne 0 ]
+  [ -n "$output" ]
+  bounded resume "$ID"
+  [ "$status" -eq 0 ]
+  wait_output "$OUT" got-TERM
+  [ "$(state_field "$ID" status)" = running ]
+  bounded pause "$ID"
+  [ "$status" -eq 0 ]
+  # removed at once: no wait for a VM that cannot answer, no warning
+  bounded delete --force "$ID"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ] || { echo "delete --force of a paused container said: $output" >&2; false; }
+  bounded state "$ID"
+  [ "$status" -ne 0 ]
+}
