@@ -402,7 +402,7 @@ bounded() {
   [ -n "$output" ]
 }
 
-@test "calls to a paused container end in bounded time: kill is delivered on resume, exec errors, delete --force removes it" {
+@test "calls to a paused container end in bounded time: kill is delivered on resume, KILL stops it, exec errors, delete --force removes it" {
   make_bundle -- sh -c 'trap "echo got-TERM" TERM; echo ready; while :; do sleep 0.1; done'
   create "$ID"
   rt start "$ID"
@@ -424,11 +424,20 @@ bounded() {
   [ "$(state_field "$ID" status)" = running ]
   bounded pause "$ID"
   [ "$status" -eq 0 ]
-  # removed at once: no wait for a VM that cannot answer, no warning
-  bounded delete --force "$ID"
+  # KILL is not left pending: runc thaws a paused container for it, and it stops
+  bounded kill "$ID" KILL
+  [ "$status" -eq 0 ]
+  wait_status "$ID" stopped
+  # delete --force of a paused one: removed at once, no wait for a VM that cannot
+  # answer, no warning
+  create "$ID-b"
+  rt start "$ID-b"
+  bounded pause "$ID-b"
+  [ "$status" -eq 0 ]
+  bounded delete --force "$ID-b"
   [ "$status" -eq 0 ]
   [ -z "$output" ] || { echo "delete --force of a paused container said: $output" >&2; false; }
-  bounded state "$ID"
+  bounded state "$ID-b"
   [ "$status" -ne 0 ]
 }
 
