@@ -263,7 +263,7 @@ load helpers
   # runtime-tools validation/killsig: the shell, pid 1 of the container, traps the
   # signal and waits on a child; kill comes as soon as state says running, and once
   # the container has stopped the trap's mark must be there. Upstream's mark is a file
-  # in the rootfs (see "a container's writes reach the bundle's rootfs" below); here it
+  # in the rootfs (see the next test, "…whose writes reach the bundle's rootfs…"); here it
   # is a line on stdout, and the container must stop long before the child's 30 s.
   for s in TERM USR1 USR2; do
     make_bundle -- sh -c "trap 'echo got-$s' $s; sleep 30 & wait \$!"
