@@ -121,3 +121,13 @@ load helpers
   for t in pid ipc uts mnt cgroup; do checker_has "the $t namespace is a new one"; done
   checker_has "the network namespace is isolated"
 }
+
+@test "checker: rlimits with soft below hard: AS, CORE, DATA, FSIZE, STACK, CPU, NOFILE (runtime-tools process_rlimits)" {
+  G=1073741824
+  checker_bundle --set process.rlimits="[{\"type\":\"RLIMIT_AS\",\"hard\":$((2*G)),\"soft\":$G},{\"type\":\"RLIMIT_CORE\",\"hard\":$((4*G)),\"soft\":$((3*G))},{\"type\":\"RLIMIT_DATA\",\"hard\":$((6*G)),\"soft\":$((5*G))},{\"type\":\"RLIMIT_FSIZE\",\"hard\":$((8*G)),\"soft\":$((7*G))},{\"type\":\"RLIMIT_STACK\",\"hard\":$((10*G)),\"soft\":$((9*G))},{\"type\":\"RLIMIT_CPU\",\"hard\":120,\"soft\":60},{\"type\":\"RLIMIT_NOFILE\",\"hard\":4000,\"soft\":3000}]"
+  run_checker "$ID"
+  checker_passed 30
+  checker_has "RLIMIT_NOFILE is 3000/4000"
+  checker_has "RLIMIT_AS is $G/$((2*G))"
+  checker_has "RLIMIT_CPU is 60/120"
+}

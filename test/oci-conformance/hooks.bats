@@ -61,3 +61,37 @@ SH
   run rt state "$ID"
   [ "$status" -ne 0 ]
 }
+
+@test "hooks: the state on prestart and poststop hooks' stdin has id, bundle, pid, annotations and status (runtime-tools hooks_stdin)" {
+  # runtime-tools validation/hooks_stdin: the hooks are the rootfs's own sh run on the
+  # host with a 1 s timeout, each saving its stdin into the rootfs; the harness wants
+  # the id, the bundle, state.pid of after create, exactly the config's annotations,
+  # and a status. It wants "created" for prestart; runc 1.1.5 says "creating" (the
+  # hook runs during create), and runx says what runc says (README.md). Its poststart
+  # half ("running") is left out: runc 1.1.5 says "created" there; the first test
+  # above covers poststart's status.
+  make_bundle -- true
+  local sh="$BUNDLE/rootfs/bin/sh" hooks
+  hooks="{\"prestart\":[{\"path\":\"$sh\",\"args\":[\"sh\",\"-c\",\"cat > $BUNDLE/rootfs/prestart\"],\"timeout\":1}],"
+  hooks+="\"poststop\":[{\"path\":\"$sh\",\"args\":[\"sh\",\"-c\",\"cat > $BUNDLE/rootfs/poststop\"],\"timeout\":1}]}"
+  set_config annotations='{"org.opencontainers.runtime-tools":"hook stdin test"}' hooks="$hooks"
+  create "$ID"
+  pid="$(state_field "$ID" pid)"
+  rt start "$ID"
+  wait_status "$ID" stopped
+  rt delete "$ID"
+  for h in prestart poststop; do
+    node -e '
+      const [file, hook, id, bundle, pid] = process.argv.slice(1);
+      const s = JSON.parse(require("fs").readFileSync(file, "utf8"));
+      const bad = [];
+      if (s.id !== id) bad.push(`id ${s.id}`);
+      if (s.bundle !== bundle) bad.push(`bundle ${s.bundle}`);
+      if (hook !== "poststop" && s.pid !== Number(pid)) bad.push(`pid ${s.pid}, want ${pid}`);
+      if (JSON.stringify(s.annotations) !== JSON.stringify({ "org.opencontainers.runtime-tools": "hook stdin test" })) bad.push(`annotations ${JSON.stringify(s.annotations)}`);
+      if (hook === "prestart" && s.status !== "creating") bad.push(`status ${s.status}, want creating`);
+      if (!s.status) bad.push("no status");
+      if (bad.length) { console.error(`${hook}: ${bad.join("; ")}`); process.exit(1); }
+    ' "$BUNDLE/rootfs/$h" "$h" "$ID" "$BUNDLE" "$pid"
+  done
+}

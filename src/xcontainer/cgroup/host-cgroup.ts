@@ -1,8 +1,8 @@
 // The container's cgroup on the host, named and made as runc makes it. The keeper
 // joins it before it starts QEMU, so the VM's every thread is in it: containerd's shim
 // reads stats and OOM events from the cgroup of the pid `create` reported, which is the
-// keeper's. Only limits that bound the VM as a whole are set here (CPU time and CPUs);
-// the container's own limits hold inside the guest.
+// keeper's. Only limits that bound the VM as a whole are set here (CPU time, CPUs, and
+// a task count); the container's own limits hold inside the guest.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, RunxError, messageOf } from '../../errors';
@@ -282,16 +282,39 @@ function inheritCpuset(dir: string): void {
 }
 
 /**
- * The limits that bound the VM as a whole: CPU time (quota/period, shares or weight)
- * and which CPUs and memory nodes it may use. Deliberately not here:
+ * The fewest tasks the host cgroup may allow: the keeper's threads (node's main loop,
+ * libuv and V8 workers) and QEMU's (main loop, RCU, vCPUs, and a block and 9p worker
+ * pool that grows to 64 under load). QEMU aborts when it cannot make a thread, so a
+ * container's small pids.limit, which the guest enforces on the container's own
+ * processes, must not reach QEMU as is: it would end the VM instead.
+ */
+export const HOST_PIDS_FLOOR = 128;
+
+/** pids.max for the VM's host cgroup: the container's limit, at least HOST_PIDS_FLOOR; -1 is none. */
+export function hostPidsMax(limit: number | undefined): string | undefined {
+  if (limit === undefined || limit === 0) return undefined;
+  if (limit < 0) return 'max';
+  return String(Math.max(limit, HOST_PIDS_FLOOR));
+}
+
+/**
+ * The limits that bound the VM as a whole: CPU time (quota/period, shares or weight),
+ * which CPUs and memory nodes it may use, and how many tasks (pids.max: the
+ * container's processes are guest tasks, each host task of the VM is one of the
+ * keeper's or QEMU's, so the container's limit caps those too, above a floor that
+ * keeps QEMU alive). Deliberately not here:
  * - memory: the guest gets the container's limit as its RAM (plus room for its own
  *   kernel and agent), and QEMU needs more again for itself, its device emulation and
  *   (under TCG) its translation cache; the container's limit on QEMU would OOM-kill
  *   the whole VM long before the container reached its limit inside.
- * - pids: QEMU's threads (vCPUs, I/O workers, RCU) are no measure of the container's
- *   processes, which the guest counts and limits.
  */
 function applyLimits(cg: HostCgroup, resources: SpecLinuxResources | undefined): void {
+  const pidsMax = hostPidsMax(resources?.pids?.limit);
+  if (pidsMax !== undefined) {
+    for (const [name, dir] of Object.entries(cg.dirs)) {
+      if (cg.layout === 'v2' || name.split(',').includes('pids')) writeLimit(dir, 'pids.max', pidsMax);
+    }
+  }
   const cpu = resources?.cpu;
   if (!cpu) return;
   for (const [name, dir] of Object.entries(cg.dirs)) {

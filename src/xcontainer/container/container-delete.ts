@@ -40,7 +40,10 @@ export async function deleteContainer(id: string, force: boolean, runtime: Runti
     if ((status === 'running' || status === 'paused') && !force) {
       throw new RunxError('ESTATE', `cannot delete container ${id} that is not stopped: ${status}`);
     }
-    if (status === 'creating' && keeperAlive && !force) {
+    // Also before its keeper is spawned (keeperPid still 0): the create in progress
+    // would otherwise lose its directory and fail. A record whose keeper died reads
+    // as stopped, so a crashed create is still deleted without --force.
+    if (status === 'creating' && !force) {
       throw new RunxError('ESTATE', `cannot delete container ${id} while it is being created`);
     }
     if (keeperAlive) await endKeeper(store, rec, status !== 'stopped');

@@ -1,8 +1,13 @@
 // The keeper's ops that the guest agent answers: ping, start, kill, resize, ps, stats,
 // update. Which phases serve them is the table's (phases.ts); these only do them.
+import { log } from '../../../log';
+import { messageOf } from '../../../errors';
 import { readPackageFile } from '../../../package-root';
 import { KEEPER_PROTOCOL } from '../protocol';
-import type { OpHandlers } from './keeper-core';
+import type { KeeperCore, OpHandlers } from './keeper-core';
+import { resumeVm } from './vm-ops';
+
+const SIGKILL = 9;
 
 let runxVersion: string | undefined;
 
@@ -20,6 +25,7 @@ export const containerOps: Pick<OpHandlers, 'ping' | 'start' | 'kill' | 'resize'
   },
   async kill(core, req) {
     if (core.machine.is('standing-in', 'taking-back')) core.signalRemote(req.signal);
+    else if (core.machine.is('paused')) await killPaused(core, req);
     else await core.agent().request('kill', { signal: req.signal, all: req.all });
     return undefined;
   },
@@ -40,3 +46,21 @@ export const containerOps: Pick<OpHandlers, 'ping' | 'start' | 'kill' | 'resize'
     return undefined;
   },
 };
+
+/**
+ * A paused VM's agent cannot answer until the VM runs, so waiting for it would hold
+ * the caller until the call timed out. A signal to a frozen process is pending until
+ * it thaws: so is this one, sent now and read by the agent when the VM runs again
+ * (an error then is only logged). SIGKILL is the exception: it kills frozen tasks
+ * (cgroup v2's freezer, and what `delete --force` needs), so the VM runs again to
+ * take it and the container ends now.
+ */
+async function killPaused(core: KeeperCore, req: { signal: number; all: boolean }): Promise<void> {
+  if (req.signal === SIGKILL) {
+    await resumeVm(core);
+    await core.agent().request('kill', { signal: req.signal, all: req.all });
+    return;
+  }
+  core.agent().request('kill', { signal: req.signal, all: req.all })
+    .catch((err: unknown) => log().warn(`signal ${req.signal} sent while paused: ${messageOf(err)}`));
+}

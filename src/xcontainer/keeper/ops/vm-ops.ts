@@ -1,7 +1,7 @@
 // The keeper's ops on the whole VM: pause, resume (QMP stop/cont) and checkpoint.
 import { RunxError, messageOf } from '../../../errors';
 import { log } from '../../../log';
-import type { AgentPort, OpHandlers } from './keeper-core';
+import type { AgentPort, KeeperCore, OpHandlers } from './keeper-core';
 
 /**
  * Before QEMU stops: stdin still between us and the guest then would stay in QEMU, and
@@ -11,6 +11,15 @@ import type { AgentPort, OpHandlers } from './keeper-core';
  */
 async function holdStdin(agent: AgentPort, why: string): Promise<void> {
   if (!await agent.holdStdin()) log().warn(`${why}: the guest agent did not answer; stdin sent just before may be lost`);
+}
+
+/** Runs a paused VM again (nothing if it is not paused): `resume`, and a SIGKILL to a paused container. */
+export async function resumeVm(core: KeeperCore): Promise<void> {
+  if (!core.machine.is('paused')) return;
+  await core.qmp().execute('cont', {});
+  core.agent().releaseStdin();
+  core.machine.apply({ kind: 'resumed' });
+  core.updateRecord({ status: 'running' });
 }
 
 export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
@@ -26,11 +35,7 @@ export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
     return undefined;
   },
   async resume(core) {
-    if (!core.machine.is('paused')) return undefined;
-    await core.qmp().execute('cont', {});
-    core.agent().releaseStdin();
-    core.machine.apply({ kind: 'resumed' });
-    core.updateRecord({ status: 'running' });
+    await resumeVm(core);
     return undefined;
   },
   /**

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, RunxError } from '../../../../src/errors';
 import {
   type CgroupHost, cleanPath, createHostCgroup, joinHostCgroup, makeHostCgroup, removeHostCgroup,
-  resolveHostCgroup, sharesToWeight, systemdCgroupPath,
+  resolveHostCgroup, sharesToWeight, systemdCgroupPath, HOST_PIDS_FLOOR, hostPidsMax,
 } from '../../../../src/xcontainer/cgroup/host-cgroup';
 
 // Fake cgroup trees in a temporary directory: each hierarchy is a directory holding
@@ -187,9 +187,11 @@ describe('host cgroup: making, joining and removing', () => {
     expect(read(cg.dirs['cpu,cpuacct']!, 'cpu.cfs_quota_us')).toBe('50000');
     expect(read(cg.dirs['cpu,cpuacct']!, 'cpu.cfs_period_us')).toBe('100000');
     expect(read(cg.dirs['cpu,cpuacct']!, 'cpu.shares')).toBe('512');
-    // The container's memory and pids limits are the guest's, not QEMU's.
+    // The container's memory limit is the guest's, not QEMU's; its small pids limit
+    // reaches the host cgroup raised to what the keeper and QEMU need.
     expect(fs.readdirSync(cg.dirs.memory!)).toEqual([]);
-    expect(fs.readdirSync(cg.dirs.pids!)).toEqual([]);
+    expect(read(cg.dirs.pids!, 'pids.max')).toBe(String(HOST_PIDS_FLOOR));
+    expect(fs.existsSync(path.join(cg.dirs.unified!, 'pids.max'))).toBe(false);
     joinHostCgroup(cg, 4242);
     for (const dir of Object.values(cg.dirs)) expect(read(dir, 'cgroup.procs')).toBe('4242');
   });
@@ -214,6 +216,18 @@ describe('host cgroup: making, joining and removing', () => {
     expect(fs.readFileSync(path.join(dir, 'cpu.weight'), 'utf8')).toBe('39');
     expect(fs.readFileSync(path.join(dir, 'cpuset.cpus'), 'utf8')).toBe('0-1');
     expect(fs.existsSync(path.join(dir, 'memory.max'))).toBe(false);
+  });
+
+  it('sets pids.max to the container\'s pids limit, never below the floor, on v1 and v2', () => {
+    const v1 = resolveHostCgroup('/c1', 'c1', false, v1Host());
+    createHostCgroup(v1, { pids: { limit: 1000 } });
+    expect(fs.readFileSync(path.join(v1.dirs.pids!, 'pids.max'), 'utf8')).toBe('1000');
+    const v2 = resolveHostCgroup('/c1', 'c1', false, v2Host());
+    createHostCgroup(v2, { pids: { limit: -1 } });
+    expect(fs.readFileSync(path.join(v2.dirs['']!, 'pids.max'), 'utf8')).toBe('max');
+    expect(hostPidsMax(undefined)).toBeUndefined();
+    expect(hostPidsMax(0)).toBeUndefined();
+    expect(hostPidsMax(HOST_PIDS_FLOOR - 1)).toBe(String(HOST_PIDS_FLOOR));
   });
 
   it('on v2 writes "max" for a quota without a limit', () => {
