@@ -32,7 +32,7 @@ consecutive() {
   runx kill c2 KILL
   wait_status c2 stopped
   wait_gone "$(cat "$BATS_TEST_TMPDIR/c2.pid")"
-  [ "$(head -n 1 "$BATS_TEST_TMPDIR/out2")" -eq $((last + 1)) ]
+  [ "$(head -n 1 "$BATS_TEST_TMPDIR/out2")" -eq $((last + 1)) ] || { echo "last=$last"; tail -n 3 "$BATS_TEST_TMPDIR/out1"; echo ---; head -n 3 "$BATS_TEST_TMPDIR/out2"; false; }
   consecutive "$BATS_TEST_TMPDIR/out1" "$BATS_TEST_TMPDIR/out2"
 }
 

@@ -44,6 +44,10 @@ interface AgentEvents {
   dns: [number, string];
 }
 
+/** The container's events that must not be lost to a keeper not yet listening (held()). */
+type HeldEvent = 'stdout' | 'stderr' | 'exit';
+const HELD_EVENTS: ReadonlySet<HeldEvent> = new Set<HeldEvent>(['stdout', 'stderr', 'exit']);
+
 function exitOf(msg: ControlMessage): AgentExit {
   const signal = field(msg, 'signal');
   const code = field(msg, 'code');
@@ -66,6 +70,8 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
   private stdinHeld = false;
   /** True once a hello from here on is a reconnect's: after the boot hello, or from the start for a VM that was loaded (restore, migration). */
   private resumed: boolean;
+  /** The container's output and exit that came before anyone listened for them: see held(). */
+  private unheard: Array<{ event: HeldEvent; args: unknown[] }> = [];
 
   /** @param opts.resumed the VM was loaded, not booted: its agent lived on, and says no boot hello. */
   constructor(private readonly socket: Socket, opts: { resumed?: boolean } = {}) {
@@ -79,6 +85,27 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       this.emit('close');
     });
     socket.on('error', () => { /* close follows */ });
+    // Node's own event, outside AgentEvents: hence the untyped view of this emitter.
+    (this as EventEmitter).on('newListener', (event: string) => {
+      if (!HELD_EVENTS.has(event as HeldEvent) || !this.unheard.length) return;
+      // After the listener is added (and the others added with it in the same turn).
+      queueMicrotask(() => {
+        const now = this.unheard;
+        this.unheard = [];
+        for (const e of now) this.held(e.event, ...e.args);
+      });
+    });
+  }
+
+  /**
+   * Emits the container's output or exit, or keeps it until there is a listener:
+   * a loaded VM runs (and its agent sends what it held) from `cont`, before bootVm
+   * returns the connection to the keeper that listens; an emit with no listener
+   * would drop the first line after a restore. Kept in order, whatever the event.
+   */
+  private held(event: HeldEvent, ...args: unknown[]): void {
+    if (this.unheard.length || this.listenerCount(event) === 0) this.unheard.push({ event, args });
+    else (this as EventEmitter).emit(event, ...args);
   }
 
   /** Sends a request and resolves with the agent's success reply; an `error` reply rejects. */
@@ -182,8 +209,8 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       return;
     }
     for (const frame of frames) {
-      if (frame.type === FrameType.stdout) this.emit('stdout', frame.payload);
-      else if (frame.type === FrameType.stderr) this.emit('stderr', frame.payload);
+      if (frame.type === FrameType.stdout) this.held('stdout', frame.payload);
+      else if (frame.type === FrameType.stderr) this.held('stderr', frame.payload);
       else if (frame.type === FrameType.control) this.onControl(decodeControl(frame.payload));
       else if (frame.type === FrameType['exec-stdout'] || frame.type === FrameType['exec-stderr']) this.onExecOutput(frame.type, frame.payload);
     }
@@ -242,7 +269,7 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
         // The container's writes to its carried binds did not all reach the host.
         const carry = field(msg, 'carry.error');
         if (carry !== undefined) log().error(`the container's carried mounts were not all written back to the host: ${carry}`);
-        this.emit('exit', exitOf(msg));
+        this.held('exit', exitOf(msg));
         return;
       }
       case 'dns':

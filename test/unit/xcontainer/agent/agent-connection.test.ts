@@ -36,6 +36,27 @@ describe('agent connection', () => {
   let done: (() => void) | undefined;
   afterEach(() => done?.());
 
+  it('keeps the container\'s output and exit that come before anyone listens, and gives them in order once someone does', async () => {
+    // A restored VM runs from cont, inside bootVm, before the keeper listens: its first line came and went.
+    const c = await connected({ resumed: true });
+    done = c.done;
+    c.agent.write(encodeFrame(FrameType.stdout, Buffer.from('21\n')));
+    c.agent.write(encodeFrame(FrameType.stderr, Buffer.from('e\n')));
+    c.agent.write(encodeFrame(FrameType.stdout, Buffer.from('22\n')));
+    c.agent.write(encodeFrame(FrameType.control, encodeControl(controlMessage('exit', { code: 3 }))));
+    await new Promise((r) => setTimeout(r, 100));
+    const got: string[] = [];
+    c.conn.on('stdout', (b) => got.push(`out ${b.toString().trim()}`));
+    c.conn.on('stderr', (b) => got.push(`err ${b.toString().trim()}`));
+    c.conn.on('exit', (e) => got.push(`exit ${JSON.stringify(e)}`));
+    await until(() => got.length === 4);
+    expect(got).toEqual(['out 21', 'err e', 'out 22', 'exit {"code":3}']);
+    // once listened to, output goes straight through
+    c.agent.write(encodeFrame(FrameType.stdout, Buffer.from('23\n')));
+    await until(() => got.length === 5);
+    expect(got[4]).toBe('out 23');
+  });
+
   it('sends stdin only within the credit the agent grants, per stream, and says when to pause', async () => {
     const c = await connected();
     done = c.done;
