@@ -22,8 +22,6 @@
 #include <sched.h>
 #include <unistd.h>
 
-#define PROPAGATION (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
-
 /* "/mnt/root" + container path. Paths are not resolved inside the root: a symlink in
  * the image can point a mount elsewhere in the guest, which is acceptable because the
  * VM, not the mount namespace, is the isolation boundary. */
@@ -89,7 +87,7 @@ static void do_mount(const struct plan_mount *m)
 	in_root(dest, sizeof dest, m->dest);
 	make_mountpoint(m, dest);
 
-	unsigned long flags = m->flags & ~PROPAGATION;
+	unsigned long flags = m->flags;
 	const char *type = m->type ? m->type : "none";
 	if (flags & MS_BIND) {
 		/* mount(2) ignores every flag but MS_REC on the first bind; ro/nosuid/... only
@@ -104,8 +102,8 @@ static void do_mount(const struct plan_mount *m)
 		process_fail("mount %s (%s) on %s: %s", m->source ? m->source : "", type, m->dest,
 			   strerror(errno));
 	}
-	if ((m->flags & PROPAGATION) &&
-	    mount(NULL, dest, NULL, m->flags & (PROPAGATION | MS_REC), NULL) < 0)
+	/* A separate call, as mount(2) takes a propagation change alone. */
+	if (m->prop && mount(NULL, dest, NULL, m->prop, NULL) < 0)
 		process_fail("set propagation of %s: %s", m->dest, strerror(errno));
 }
 
@@ -285,6 +283,10 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 		process_fail("chroot: %s", strerror(errno));
 	if (p->rootro && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
 		process_fail("remount root read-only: %s", strerror(errno));
+	/* Last, on the root as it now is (runc: after pivot_root): an unbindable root made
+	 * earlier would refuse the bind mounts of readonlyPaths. */
+	if (p->rootprop && mount(NULL, "/", NULL, p->rootprop, NULL) < 0)
+		process_fail("set propagation of the root: %s", strerror(errno));
 
 	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
 		process_fail("sethostname: %s", strerror(errno));

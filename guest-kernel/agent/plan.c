@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -148,6 +149,20 @@ static int parse_seccomp(const char *hex, struct plan *p)
 	return 0;
 }
 
+/* A propagation change: exactly one of MS_SHARED/SLAVE/PRIVATE/UNBINDABLE, and
+ * MS_REC; mount(2) refuses any other combination with EINVAL. */
+static int parse_prop(const char *v, unsigned long *out)
+{
+	uint64_t u;
+	if (parse_u64(v, &u) < 0)
+		return -1;
+	uint64_t type = u & ~(uint64_t)MS_REC;
+	if (type != MS_SHARED && type != MS_SLAVE && type != MS_PRIVATE && type != MS_UNBINDABLE)
+		return -1;
+	*out = (unsigned long)u;
+	return 0;
+}
+
 #define FAIL(...)                                    \
 	do {                                         \
 		snprintf(err, errlen, __VA_ARGS__);  \
@@ -215,6 +230,9 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			p->hostname = v;
 		} else if (strcmp(k, KEY_ROOTRO) == 0) {
 			p->rootro = strcmp(v, "1") == 0;
+		} else if (strcmp(k, KEY_ROOTPROP) == 0) {
+			if (parse_prop(v, &p->rootprop) < 0)
+				FAIL("%s: bad rootprop %s", m->name, v);
 		} else if (strcmp(k, KEY_RLIMIT) == 0) {
 			if (parse_rlimit(v, &p->rlimits[p->nrlimits]) < 0)
 				FAIL("%s: bad rlimit %s", m->name, v);
@@ -224,7 +242,8 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 				FAIL("%s: mount destination %s is not absolute", m->name, v);
 			p->mounts[p->nmounts++].dest = v;
 		} else if (strcmp(k, KEY_MOUNT_TYPE) == 0 || strcmp(k, KEY_MOUNT_SOURCE) == 0 ||
-			   strcmp(k, KEY_MOUNT_FLAGS) == 0 || strcmp(k, KEY_MOUNT_DATA) == 0) {
+			   strcmp(k, KEY_MOUNT_FLAGS) == 0 || strcmp(k, KEY_MOUNT_DATA) == 0 ||
+			   strcmp(k, KEY_MOUNT_PROP) == 0) {
 			/* mount.* fields attach to the mount begun by the last mount.dest. */
 			if (!cur)
 				FAIL("%s: %s before any mount.dest", m->name, k);
@@ -234,6 +253,10 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 				cur->source = v;
 			else if (strcmp(k, KEY_MOUNT_DATA) == 0)
 				cur->data = v;
+			else if (strcmp(k, KEY_MOUNT_PROP) == 0) {
+				if (parse_prop(v, &cur->prop) < 0)
+					FAIL("%s: bad mount.prop %s", m->name, v);
+			}
 			else if (parse_u64(v, &u) < 0 || u > (unsigned long)-1)
 				FAIL("%s: bad mount.flags %s", m->name, v);
 			else

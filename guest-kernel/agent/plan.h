@@ -16,6 +16,7 @@ struct plan_mount {
 	const char *source; /* NULL if not given */
 	unsigned long flags;
 	const char *data;   /* NULL if not given */
+	unsigned long prop; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (| MS_REC) after mounting; 0: none */
 };
 
 struct plan_rlimit {
@@ -48,6 +49,7 @@ struct plan {
 	int nnp;
 	const char *hostname; /* NULL if not given */
 	int rootro;
+	unsigned long rootprop; /* linux.rootfsPropagation as MS_* flags for "/"; 0: none */
 	struct plan_rlimit *rlimits;
 	size_t nrlimits;
 	struct plan_mount *mounts;

@@ -10,7 +10,7 @@ import { CAPABILITY_SETS, capabilityMask } from './capabilities';
 import { guestNamespaces } from './namespaces';
 import { guestResourceFields } from './guest-resources';
 import { compileSeccomp, encodeProgram } from './seccomp-bpf';
-import { BIND_SHARE_TAG, CARRY_DISK_SERIAL, type MountPlan } from './mount-plan';
+import { BIND_SHARE_TAG, CARRY_DISK_SERIAL, rootfsPropagationFlags, type MountPlan } from './mount-plan';
 import type { SpecConfig, SpecProcess } from './spec-types';
 
 const DEFAULT_UMASK = 0o022;
@@ -28,7 +28,10 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
   }
   for (const m of plan.mounts) {
     fields.push(['mount.dest', m.dest], ['mount.type', m.type], ['mount.source', m.source], ['mount.flags', m.flags], ['mount.data', m.data]);
+    if (m.prop) fields.push(['mount.prop', m.prop]);
   }
+  const rootProp = rootfsPropagationFlags(config.linux?.rootfsPropagation);
+  if (rootProp) fields.push(['rootprop', rootProp]);
   for (const p of config.linux?.maskedPaths ?? []) fields.push(['masked', p]);
   for (const p of config.linux?.readonlyPaths ?? []) fields.push(['readonly', p]);
   for (const ns of guestNamespaces(config.linux?.namespaces ?? [])) fields.push(['ns', ns]);

@@ -122,6 +122,7 @@ export interface SpecLinux {
   readonlyPaths?: string[];
   devices?: SpecDevice[];
   seccomp?: SpecSeccomp;
+  rootfsPropagation?: string;
   [other: string]: unknown;
 }
 

@@ -121,3 +121,33 @@ load helpers
   for t in pid ipc uts mnt cgroup; do checker_has "the $t namespace is a new one"; done
   checker_has "the network namespace is isolated"
 }
+
+@test "checker: mounts with a propagation option carry it (shared, slave, private, unbindable, and their r- forms)" {
+  mkdir -p "$BUNDLE/data"
+  local ms="" p
+  for p in shared rshared slave rslave private rprivate unbindable runbindable; do
+    ms+="{\"destination\":\"/mnt/p-$p\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"nosuid\",\"$p\"]},"
+  done
+  ms+='{"destination":"/mnt/p-bind","type":"bind","source":"data","options":["rbind","rshared"]}'
+  checker_bundle
+  set_config mounts="$(node -e 'const c=require(process.argv[1]);console.log(JSON.stringify([...c.mounts,...JSON.parse(process.argv[2])]))' "$BUNDLE/config.json" "[$ms]")"
+  digest
+  run_checker "$ID"
+  checker_passed 60
+  for p in shared rshared slave rslave private rprivate unbindable runbindable; do
+    checker_has "/mnt/p-$p is mounted after"
+    checker_has "/mnt/p-$p has propagation ${p#r}"
+  done
+  checker_has "/mnt/p-bind has propagation shared"
+}
+
+@test "checker: linux.rootfsPropagation (shared, slave, private, unbindable) applies to /" {
+  local p failed=""
+  for p in shared slave private unbindable; do
+    rm -rf "$BUNDLE" "$OUT" "$ERR"; mkdir -p "$BUNDLE"
+    checker_bundle --set linux.rootfsPropagation="\"$p\""
+    run_checker "$ID-$p"
+    { checker_passed 60 && checker_has "/ has propagation $p"; } || failed+=" $p"
+  done
+  [ -z "$failed" ] || { echo "rootfsPropagation not applied:$failed" >&2; return 1; }
+}

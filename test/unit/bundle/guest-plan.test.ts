@@ -67,6 +67,23 @@ describe('guest create fields', () => {
     expect(String(values(f, 'seccomp')[0])).toMatch(/^([0-9a-f]{16})+$/);
   });
 
+  it('carry a mount\'s propagation right after its other fields, and rootfsPropagation', () => {
+    const c = base();
+    c.linux = { rootfsPropagation: 'unbindable' };
+    const f = guestCreateFields(c, {
+      mounts: [
+        { dest: '/a', type: 'tmpfs', source: 'tmpfs', flags: 0, data: '', prop: (1 << 20) | 16384 },
+        { dest: '/b', type: 'tmpfs', source: 'tmpfs', flags: 0, data: '', prop: 0 },
+      ],
+      shares: [], binds: [],
+    });
+    const keys = f.map(([k]) => k).filter((k) => k.startsWith('mount.'));
+    expect(keys.slice(0, 6)).toEqual(['mount.dest', 'mount.type', 'mount.source', 'mount.flags', 'mount.data', 'mount.prop']);
+    expect(values(f, 'mount.prop')).toEqual([(1 << 20) | 16384]);
+    expect(values(f, 'rootprop')).toEqual([1 << 17]);
+    expect(values(guestCreateFields(base(), { mounts: [], shares: [], binds: [] }), 'rootprop')).toEqual([]);
+  });
+
   it('leave capabilities out when the config has none', () => {
     const f = guestCreateFields(base(), { mounts: [], shares: [], binds: [] });
     expect(f.some(([k]) => k.startsWith('cap.') || k === 'seccomp' || k === 'oomscoreadj')).toBe(false);
