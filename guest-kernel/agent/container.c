@@ -229,6 +229,11 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 			process_fail("sysctl %s: %s", p->sysctls[i], strerror(errno));
 	if (p->has_oom && oom_score_adj_write(p->oom_score_adj) < 0)
 		process_fail("write oom_score_adj: %s", strerror(errno));
+	/* For the user namespace's map writer (ns_enter_user), through the agent's /proc:
+	 * the container's may not exist or may be another PID namespace's. */
+	int procdir = -1;
+	if (p->userns && (procdir = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		process_fail("open /proc/self: %s", strerror(errno));
 	/* Nothing done below may propagate back to the agent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		process_fail("make / private: %s", strerror(errno));
@@ -290,6 +295,17 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 
 	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
 		process_fail("sethostname: %s", strerror(errno));
+	/* The user namespace last, once everything that needs the guest's root is done:
+	 * the mounts (ext4, 9p, mknod need it), the hostname, and the rlimits, whose hard
+	 * limits cannot be raised from inside (runc sets them from outside, with prlimit).
+	 * The terminal is taken inside, so its owner is the process's uid as mapped. */
+	if (p->userns) {
+		const char *what;
+		process_set_rlimits(p);
+		if (ns_enter_user(p, procdir, &what) < 0)
+			process_fail("%s: %s", what, strerror(errno));
+		close(procdir);
+	}
 	if (p->tty)
 		process_take_tty(p, f->tty_sock);
 	char exe[4096];

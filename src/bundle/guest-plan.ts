@@ -7,7 +7,7 @@
 import type { FieldValue } from './guest-field';
 import { log } from '../log';
 import { CAPABILITY_SETS, capabilityMask } from './capabilities';
-import { guestNamespaces } from './namespaces';
+import { guestIdMaps, guestNamespaces } from './namespaces';
 import { guestResourceFields } from './guest-resources';
 import { compileSeccomp, encodeProgram } from './seccomp-bpf';
 import { BIND_SHARE_TAG, CARRY_DISK_SERIAL, rootfsPropagationFlags, type MountPlan } from './mount-plan';
@@ -35,6 +35,9 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
   for (const p of config.linux?.maskedPaths ?? []) fields.push(['masked', p]);
   for (const p of config.linux?.readonlyPaths ?? []) fields.push(['readonly', p]);
   for (const ns of guestNamespaces(config.linux?.namespaces ?? [])) fields.push(['ns', ns]);
+  const { uidmap, gidmap } = guestIdMaps(config.linux);
+  for (const m of uidmap) fields.push(['uidmap', m]);
+  for (const m of gidmap) fields.push(['gidmap', m]);
   if (proc.oomScoreAdj !== undefined) fields.push(['oomscoreadj', String(proc.oomScoreAdj)]);
   for (const [k, v] of Object.entries(config.linux?.sysctl ?? {})) fields.push(['sysctl', `${k}=${v}`]);
   for (const d of config.linux?.devices ?? []) {

@@ -113,6 +113,12 @@ export interface SpecLinuxResources {
   [other: string]: unknown;
 }
 
+export interface SpecIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface SpecLinux {
   namespaces?: SpecNamespace[];
   resources?: SpecLinuxResources;
@@ -123,6 +129,8 @@ export interface SpecLinux {
   devices?: SpecDevice[];
   seccomp?: SpecSeccomp;
   rootfsPropagation?: string;
+  uidMappings?: SpecIdMapping[];
+  gidMappings?: SpecIdMapping[];
   [other: string]: unknown;
 }
 

@@ -151,3 +151,20 @@ load helpers
   done
   [ -z "$failed" ] || { echo "rootfsPropagation not applied:$failed" >&2; return 1; }
 }
+
+@test "checker: a user namespace has the config's uid and gid mappings" {
+  # runtime-tools' linux_uid_mappings/linux_gid_mappings: container 0 is host 1000.
+  checker_bundle --set linux.namespaces='[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}]' \
+    --set linux.uidMappings='[{"containerID":0,"hostID":1000,"size":2000}]' \
+    --set linux.gidMappings='[{"containerID":0,"hostID":1000,"size":3000}]'
+  # runc mounts the rootfs as the mapped root (host uid 1000): bats' private
+  # directories above the bundle must let it through.
+  local d="$BUNDLE"
+  while [ "$d" != / ]; do chmod o+x "$d"; d="$(dirname "$d")"; done
+  run_checker "$ID" || { cat "$ERR" >&2; return 1; }
+  checker_passed 60
+  checker_has "uid_map is [0 1000 2000]"
+  checker_has "gid_map is [0 1000 3000]"
+  checker_has "uid is 0"
+  checker_has "CapBnd is 0000000020000420"
+}

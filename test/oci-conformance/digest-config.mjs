@@ -124,6 +124,15 @@ for (const ns of linux.namespaces ?? []) {
   if (ns.type === 'pid') line('pid1');
 }
 
+// A new user namespace: its uid_map and gid_map are the config's mappings, each line
+// "CONTAINER HOST SIZE" (HOST as the runtime's kernel numbers them: the guest's for a
+// VM runtime), no more and no fewer.
+if ((linux.namespaces ?? []).some((ns) => ns.type === 'user' && !ns.path)) {
+  for (const [file, key] of [['uid_map', 'uidMappings'], ['gid_map', 'gidMappings']]) {
+    line('idmap', file, (linux[key] ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join(','));
+  }
+}
+
 // seccomp: the filter is in force, and each rule the checker can exercise holds.
 const sc = linux.seccomp;
 if (sc) {

@@ -354,6 +354,29 @@ static void check_ns(const char *type, const char *outside)
 	       "the %s namespace is a new one (%s, outside %s)", type, target, outside);
 }
 
+/* idmap FILE "C H S,C H S,...": /proc/self/FILE has exactly these lines, in any order. */
+static void check_idmap(const char *file, const char *want)
+{
+	char path[64], buf[8192], got[8192] = "";
+	int lines = 0, wanted = 0, missing = 0;
+	snprintf(path, sizeof path, "/proc/self/%s", file);
+	if (slurp(path, buf, sizeof buf) < 0) {
+		result(0, "%s: %s", path, strerror(errno));
+		return;
+	}
+	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+		squeeze(l);
+		snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", lines++ ? "," : "", l);
+	}
+	char w[4096];
+	snprintf(w, sizeof w, "%s", want);
+	for (char *e = strtok(w, ","); e; e = strtok(NULL, ",")) {
+		wanted++;
+		missing += !has_opt(got, e);
+	}
+	result(!missing && lines == wanted, "%s is [%s] (got [%s])", file, want, got);
+}
+
 /* netiso MAC,MAC,...: no interface the container sees has one of the host's MACs. */
 static void check_netiso(const char *host_macs)
 {
@@ -455,6 +478,8 @@ static void check_line(char **f, int nf, int argc, char **argv)
 		check_seccomp_errno(f[1], f[2]);
 	} else if (!strcmp(k, "ns") && nf == 3) {
 		check_ns(f[1], f[2]);
+	} else if (!strcmp(k, "idmap") && nf == 3) {
+		check_idmap(f[1], f[2]);
 	} else if (!strcmp(k, "netiso") && nf <= 2) {
 		check_netiso(nf == 2 ? f[1] : "");
 	} else if (!strcmp(k, "pid1") && nf == 1) {
