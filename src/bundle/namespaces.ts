@@ -100,3 +100,32 @@ export function guestIdMaps(linux: SpecLinux | undefined): { uidmap: string[]; g
   };
   return { uidmap: lines('uidMappings'), gidmap: lines('gidMappings') };
 }
+
+/**
+ * Container ids as the guest numbers them, for what the agent makes before the
+ * process enters its user namespace (mounts' uid=/gid= options, linux.devices owners):
+ * runc makes those inside, where the config's ids are the container's. The identity
+ * without a user namespace; an id the mappings leave out is a config error.
+ */
+export function guestIdTranslator(linux: SpecLinux | undefined): { uid(id: number, field: string): number; gid(id: number, field: string): number; data(d: string, field: string): string } {
+  const userns = guestNamespaces(linux?.namespaces ?? []).includes('user');
+  const through = (key: 'uidMappings' | 'gidMappings') => (id: number, field: string): number => {
+    if (!userns) return id;
+    const m = (linux?.[key] ?? []).find((e) => id >= e.containerID && id < e.containerID + e.size);
+    if (!m) throw new ConfigError(field, `config.json: ${field}: ${key === 'uidMappings' ? 'uid' : 'gid'} ${id} is not in linux.${key}`);
+    return m.hostID + (id - m.containerID);
+  };
+  const uid = through('uidMappings');
+  const gid = through('gidMappings');
+  return {
+    uid,
+    gid,
+    data: (d, field) => (userns
+      ? d.split(',').map((o) => {
+        const kv = /^(uid|gid)=(\d+)$/.exec(o);
+        if (!kv) return o;
+        return `${kv[1]}=${(kv[1] === 'uid' ? uid : gid)(Number(kv[2]), field)}`;
+      }).join(',')
+      : d),
+  };
+}

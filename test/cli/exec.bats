@@ -254,3 +254,22 @@ JSON
   run runx state c1
   [ "$status" -ne 0 ]
 }
+
+@test "create with a terminal and a user namespace: the process's terminal is its own (owner uid as mapped)" {
+  make_bundle --set process.terminal=true \
+    --set linux.namespaces='[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}]' \
+    --set linux.uidMappings='[{"containerID":0,"hostID":100000,"size":65536}]' \
+    --set linux.gidMappings='[{"containerID":0,"hostID":100000,"size":65536}]' \
+    --set process.user='{"uid":1000,"gid":1000}' -- sh -c 'echo owner:$(stat -c %u $(tty)); exit 4'
+  sock="$BATS_TEST_TMPDIR/console.sock"
+  RECEIVER "$sock" --timeout 60 >"$BATS_TEST_TMPDIR/console" &
+  rcv=$!
+  for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+  runx create --bundle "$BUNDLE" --console-socket "$sock" c1 </dev/null
+  runx start c1
+  wait "$rcv"
+  wait_status c1 stopped
+  [ "$(record_field c1 exitStatus)" = 4 ]
+  [[ "$(tr -d '\r' <"$BATS_TEST_TMPDIR/console")" == *"owner:1000"* ]]
+}
+

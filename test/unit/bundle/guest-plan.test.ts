@@ -95,6 +95,14 @@ describe('guest create fields', () => {
     expect(values(f, 'ns')).toEqual(['pid', 'user']);
     expect(values(f, 'uidmap')).toEqual(['0:1000:2000']);
     expect(values(f, 'gidmap')).toEqual(['0:1000:3000', '5000:7:1']);
+    // What the agent makes before entering it carries the container's ids as the guest's.
+    c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, uid: 5, gid: 5000 }];
+    const g = guestCreateFields(c, { mounts: [{ dest: '/dev/pts', type: 'devpts', source: 'devpts', flags: 0, data: 'newinstance,gid=5,mode=0620', prop: 0 }], shares: [], binds: [] });
+    expect(values(g, 'mount.data')).toEqual(['newinstance,gid=1005,mode=0620']);
+    expect(values(g, 'device')).toEqual(['c:1:3:438:1005:7:/dev/x']);
+    c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, uid: 2000 }];
+    expect(() => guestCreateFields(c, { mounts: [], shares: [], binds: [] })).toThrow(/uid 2000 is not in linux.uidMappings/);
+    delete c.linux.devices;
     // Given by path: the VM's own, no mappings sent.
     c.linux.namespaces = [{ type: 'user', path: '/proc/self/ns/user' }];
     expect(values(guestCreateFields(c, { mounts: [], shares: [], binds: [] }), 'uidmap')).toEqual([]);
