@@ -264,6 +264,20 @@ static napi_value js_setns(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* The calling thread enters the cgroup namespace open at fd, or a new one (fd < 0)
+ * rooted at its cgroup. Per thread, as setns(2) and unshare(2) are for this type: the
+ * keeper calls it on its main thread, whose namespaces /proc/<pid>/ns shows and which
+ * forks QEMU. */
+static napi_value js_cgroupns(napi_env env, napi_callback_info info)
+{
+	int32_t fd;
+	if (arg_int(env, info, 0, &fd) < 0)
+		return NULL;
+	if (fd >= 0 ? setns(fd, CLONE_NEWCGROUP) : unshare(CLONE_NEWCGROUP))
+		return throw_errno(env, fd >= 0 ? "setns" : "unshare");
+	return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	static const struct {
@@ -274,6 +288,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "receiveFd", js_receive_fd },    { "makeControllingTty", js_make_ctty },
 		{ "getWinsize", js_get_winsize },  { "setWinsize", js_set_winsize },
 		{ "setRaw", js_set_raw },          { "setNetns", js_setns },
+		{ "enterCgroupns", js_cgroupns },
 	};
 	for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
 		napi_value f;

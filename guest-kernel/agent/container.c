@@ -22,8 +22,6 @@
 #include <sched.h>
 #include <unistd.h>
 
-#define PROPAGATION (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
-
 /* "/mnt/root" + container path. Paths are not resolved inside the root: a symlink in
  * the image can point a mount elsewhere in the guest, which is acceptable because the
  * VM, not the mount namespace, is the isolation boundary. */
@@ -89,7 +87,7 @@ static void do_mount(const struct plan_mount *m)
 	in_root(dest, sizeof dest, m->dest);
 	make_mountpoint(m, dest);
 
-	unsigned long flags = m->flags & ~PROPAGATION;
+	unsigned long flags = m->flags;
 	const char *type = m->type ? m->type : "none";
 	if (flags & MS_BIND) {
 		/* mount(2) ignores every flag but MS_REC on the first bind; ro/nosuid/... only
@@ -104,8 +102,8 @@ static void do_mount(const struct plan_mount *m)
 		process_fail("mount %s (%s) on %s: %s", m->source ? m->source : "", type, m->dest,
 			   strerror(errno));
 	}
-	if ((m->flags & PROPAGATION) &&
-	    mount(NULL, dest, NULL, m->flags & (PROPAGATION | MS_REC), NULL) < 0)
+	/* A separate call, as mount(2) takes a propagation change alone. */
+	if (m->prop && mount(NULL, dest, NULL, m->prop, NULL) < 0)
 		process_fail("set propagation of %s: %s", m->dest, strerror(errno));
 }
 
@@ -231,6 +229,11 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 			process_fail("sysctl %s: %s", p->sysctls[i], strerror(errno));
 	if (p->has_oom && oom_score_adj_write(p->oom_score_adj) < 0)
 		process_fail("write oom_score_adj: %s", strerror(errno));
+	/* For the user namespace's map writer (ns_enter_user), through the agent's /proc:
+	 * the container's may not exist or may be another PID namespace's. */
+	int procdir = -1;
+	if (p->userns && (procdir = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		process_fail("open /proc/self: %s", strerror(errno));
 	/* Nothing done below may propagate back to the agent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		process_fail("make / private: %s", strerror(errno));
@@ -285,9 +288,24 @@ __attribute__((noreturn)) static void child_main(const struct plan *p, const str
 		process_fail("chroot: %s", strerror(errno));
 	if (p->rootro && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
 		process_fail("remount root read-only: %s", strerror(errno));
+	/* Last, on the root as it now is (runc: after pivot_root): an unbindable root made
+	 * earlier would refuse the bind mounts of readonlyPaths. */
+	if (p->rootprop && mount(NULL, "/", NULL, p->rootprop, NULL) < 0)
+		process_fail("set propagation of the root: %s", strerror(errno));
 
 	if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
 		process_fail("sethostname: %s", strerror(errno));
+	/* The user namespace last, once everything that needs the guest's root is done:
+	 * the mounts (ext4, 9p, mknod need it), the hostname, and the rlimits, whose hard
+	 * limits cannot be raised from inside (runc sets them from outside, with prlimit).
+	 * The terminal is taken inside, so its owner is the process's uid as mapped. */
+	if (p->userns) {
+		const char *what;
+		process_set_rlimits(p);
+		if (ns_enter_user(p, procdir, &what) < 0)
+			process_fail("%s: %s", what, strerror(errno));
+		close(procdir);
+	}
 	if (p->tty)
 		process_take_tty(p, f->tty_sock);
 	char exe[4096];

@@ -43,7 +43,7 @@ static int open_ns(pid_t pid, const char *name, int *fd)
 }
 
 __attribute__((noreturn)) static void exec_child(const struct plan *p, struct spawn *sp,
-						 const int *nsfd, int rootfd)
+						 const int *nsfd, int userfd, int rootfd)
 {
 	spawn_child(sp);
 	/* Before setns: the move is checked against the agent's cgroup namespace, where
@@ -59,6 +59,15 @@ __attribute__((noreturn)) static void exec_child(const struct plan *p, struct sp
 	 * mount (moved onto "/"); the container's root is what its process sees. */
 	if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
 		process_fail("enter the container's root: %s", strerror(errno));
+	/* The user namespace last, as the container's process entered it (container.c):
+	 * joining the others needs the guest's root. setns gives its root's capabilities;
+	 * process_prepare then changes to the process's ids, interpreted there. The
+	 * rlimits first, which cannot be raised from inside. */
+	if (userfd >= 0) {
+		process_set_rlimits(p);
+		if (setns(userfd, CLONE_NEWUSER) < 0)
+			process_fail("join the container's user namespace: %s", strerror(errno));
+	}
 	if (!p->tty && (dup2(sp->in[0], 0) < 0 || dup2(sp->out[1], 1) < 0 || dup2(sp->er[1], 2) < 0))
 		process_fail("dup2 stdio: %s", strerror(errno));
 	setsid();
@@ -73,7 +82,7 @@ __attribute__((noreturn)) static void exec_child(const struct plan *p, struct sp
 int exec_start(const struct plan *p, pid_t container_pid, struct exec_proc *e, char *err,
 	       size_t errlen)
 {
-	int nsfd[NJOINED], pidns = -1, ownpidns = -1, rootfd = -1, r = -1;
+	int nsfd[NJOINED], pidns = -1, ownpidns = -1, userns = -1, rootfd = -1, r = -1;
 	char path[64];
 	for (size_t i = 0; i < NJOINED; i++)
 		nsfd[i] = -1;
@@ -83,6 +92,10 @@ int exec_start(const struct plan *p, pid_t container_pid, struct exec_proc *e, c
 				 joined_ns[i].name, strerror(errno));
 			goto out;
 		}
+	if (open_ns(container_pid, "user", &userns) < 0) {
+		snprintf(err, errlen, "exec: the container's user namespace: %s", strerror(errno));
+		goto out;
+	}
 	if (open_ns(container_pid, "pid", &pidns) < 0 ||
 	    (ownpidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "exec: the container's pid namespace: %s", strerror(errno));
@@ -106,7 +119,7 @@ int exec_start(const struct plan *p, pid_t container_pid, struct exec_proc *e, c
 	}
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_child(p, &sp, nsfd, rootfd);
+		exec_child(p, &sp, nsfd, userns, rootfd);
 	int saved = errno;
 	if (pidns >= 0 && setns(ownpidns, CLONE_NEWPID) < 0)
 		fatal("return to the agent's pid namespace: %s", strerror(errno));
@@ -129,6 +142,8 @@ out:
 			close(nsfd[i]);
 	if (pidns >= 0)
 		close(pidns);
+	if (userns >= 0)
+		close(userns);
 	if (ownpidns >= 0)
 		close(ownpidns);
 	if (rootfd >= 0)

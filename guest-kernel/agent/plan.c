@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -66,6 +67,33 @@ static const struct {
 	{ "pid", CLONE_NEWPID },   { "uts", CLONE_NEWUTS },       { "ipc", CLONE_NEWIPC },
 	{ "mount", CLONE_NEWNS },  { "cgroup", CLONE_NEWCGROUP },
 };
+
+/* "INNER:OUTER:COUNT", each a uint32, COUNT at least 1, no wrap-around. */
+static int parse_idmap(const char *v, struct plan_idmap *m)
+{
+	char buf[64];
+	uint64_t f[3];
+	if (strlen(v) >= sizeof buf)
+		return -1;
+	strcpy(buf, v);
+	char *s = buf;
+	for (int i = 0; i < 3; i++) {
+		char *c = strchr(s, ':');
+		if ((i < 2) != (c != NULL))
+			return -1;
+		if (c)
+			*c = '\0';
+		if (parse_u64(s, &f[i]) < 0 || f[i] > 0xffffffffu)
+			return -1;
+		s = c ? c + 1 : s;
+	}
+	if (f[2] == 0 || f[0] + f[2] > 0x100000000ull || f[1] + f[2] > 0x100000000ull)
+		return -1;
+	m->inner = (uint32_t)f[0];
+	m->outer = (uint32_t)f[1];
+	m->count = (uint32_t)f[2];
+	return 0;
+}
 
 static int parse_ns(const char *s, int *flags)
 {
@@ -148,6 +176,20 @@ static int parse_seccomp(const char *hex, struct plan *p)
 	return 0;
 }
 
+/* A propagation change: exactly one of MS_SHARED/SLAVE/PRIVATE/UNBINDABLE, and
+ * MS_REC; mount(2) refuses any other combination with EINVAL. */
+static int parse_prop(const char *v, unsigned long *out)
+{
+	uint64_t u;
+	if (parse_u64(v, &u) < 0)
+		return -1;
+	uint64_t type = u & ~(uint64_t)MS_REC;
+	if (type != MS_SHARED && type != MS_SLAVE && type != MS_PRIVATE && type != MS_UNBINDABLE)
+		return -1;
+	*out = (unsigned long)u;
+	return 0;
+}
+
 #define FAIL(...)                                    \
 	do {                                         \
 		snprintf(err, errlen, __VA_ARGS__);  \
@@ -171,8 +213,10 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 	p->shares = calloc(count_key(m, KEY_SHARE) + 1, sizeof *p->shares);
 	p->sysctls = calloc(count_key(m, KEY_SYSCTL) + 1, sizeof *p->sysctls);
 	p->devices = calloc(count_key(m, KEY_DEVICE) + 1, sizeof *p->devices);
+	p->uidmap = calloc(count_key(m, KEY_UIDMAP) + 1, sizeof *p->uidmap);
+	p->gidmap = calloc(count_key(m, KEY_GIDMAP) + 1, sizeof *p->gidmap);
 	if (!p->args || !p->env || !p->groups || !p->rlimits || !p->mounts || !p->masked ||
-	    !p->readonly || !p->shares || !p->sysctls || !p->devices)
+	    !p->readonly || !p->shares || !p->sysctls || !p->devices || !p->uidmap || !p->gidmap)
 		FAIL("out of memory");
 
 	int have_id = 0, have_uid = 0, have_gid = 0;
@@ -215,6 +259,9 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			p->hostname = v;
 		} else if (strcmp(k, KEY_ROOTRO) == 0) {
 			p->rootro = strcmp(v, "1") == 0;
+		} else if (strcmp(k, KEY_ROOTPROP) == 0) {
+			if (parse_prop(v, &p->rootprop) < 0)
+				FAIL("%s: bad rootprop %s", m->name, v);
 		} else if (strcmp(k, KEY_RLIMIT) == 0) {
 			if (parse_rlimit(v, &p->rlimits[p->nrlimits]) < 0)
 				FAIL("%s: bad rlimit %s", m->name, v);
@@ -224,7 +271,8 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 				FAIL("%s: mount destination %s is not absolute", m->name, v);
 			p->mounts[p->nmounts++].dest = v;
 		} else if (strcmp(k, KEY_MOUNT_TYPE) == 0 || strcmp(k, KEY_MOUNT_SOURCE) == 0 ||
-			   strcmp(k, KEY_MOUNT_FLAGS) == 0 || strcmp(k, KEY_MOUNT_DATA) == 0) {
+			   strcmp(k, KEY_MOUNT_FLAGS) == 0 || strcmp(k, KEY_MOUNT_DATA) == 0 ||
+			   strcmp(k, KEY_MOUNT_PROP) == 0) {
 			/* mount.* fields attach to the mount begun by the last mount.dest. */
 			if (!cur)
 				FAIL("%s: %s before any mount.dest", m->name, k);
@@ -234,6 +282,10 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 				cur->source = v;
 			else if (strcmp(k, KEY_MOUNT_DATA) == 0)
 				cur->data = v;
+			else if (strcmp(k, KEY_MOUNT_PROP) == 0) {
+				if (parse_prop(v, &cur->prop) < 0)
+					FAIL("%s: bad mount.prop %s", m->name, v);
+			}
 			else if (parse_u64(v, &u) < 0 || u > (unsigned long)-1)
 				FAIL("%s: bad mount.flags %s", m->name, v);
 			else
@@ -247,6 +299,17 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 			if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
 				FAIL("%s: bad share tag %s", m->name, v);
 			p->shares[p->nshares++] = v;
+		} else if (strcmp(k, KEY_NS) == 0 && strcmp(v, "user") == 0) {
+			p->userns = 1;
+		} else if (strcmp(k, KEY_UIDMAP) == 0 || strcmp(k, KEY_GIDMAP) == 0) {
+			int uid = strcmp(k, KEY_UIDMAP) == 0;
+			struct plan_idmap *to = uid ? &p->uidmap[p->nuidmap] : &p->gidmap[p->ngidmap];
+			if (parse_idmap(v, to) < 0)
+				FAIL("%s: bad %s %s", m->name, k, v);
+			if (uid)
+				p->nuidmap++;
+			else
+				p->ngidmap++;
 		} else if (strcmp(k, KEY_NS) == 0) {
 			if (parse_ns(v, &p->clone_flags) < 0)
 				FAIL("%s: unsupported namespace type %s", m->name, v);
@@ -313,6 +376,11 @@ int plan_parse(const struct ctl_msg *m, struct plan *p, char *err, size_t errlen
 		FAIL("%s: missing uid", m->name);
 	if (!have_gid)
 		FAIL("%s: missing gid", m->name);
+	/* The kernel takes at most 340 lines (5 before 4.15); the host sends few. */
+	if (p->userns && (!p->nuidmap || !p->ngidmap || p->nuidmap > 340 || p->ngidmap > 340))
+		FAIL("%s: a user namespace needs 1 to 340 uidmap and gidmap lines", m->name);
+	if (!p->userns && (p->nuidmap || p->ngidmap))
+		FAIL("%s: uidmap or gidmap without a user namespace", m->name);
 	return 0;
 }
 
@@ -320,6 +388,8 @@ void plan_free(struct plan *p)
 {
 	free(p->args);
 	free(p->env);
+	free(p->uidmap);
+	free(p->gidmap);
 	free(p->groups);
 	free(p->rlimits);
 	free(p->mounts);

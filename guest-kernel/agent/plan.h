@@ -16,6 +16,13 @@ struct plan_mount {
 	const char *source; /* NULL if not given */
 	unsigned long flags;
 	const char *data;   /* NULL if not given */
+	unsigned long prop; /* MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (| MS_REC) after mounting; 0: none */
+};
+
+/* One line of uid_map/gid_map: container ids [inner, inner+count) are guest ids
+ * [outer, outer+count). */
+struct plan_idmap {
+	uint32_t inner, outer, count;
 };
 
 struct plan_rlimit {
@@ -48,6 +55,7 @@ struct plan {
 	int nnp;
 	const char *hostname; /* NULL if not given */
 	int rootro;
+	unsigned long rootprop; /* linux.rootfsPropagation as MS_* flags for "/"; 0: none */
 	struct plan_rlimit *rlimits;
 	size_t nrlimits;
 	struct plan_mount *mounts;
@@ -59,6 +67,9 @@ struct plan {
 	const char **shares; /* virtio-9p tags, mounted at SHARE_DIR/<tag> */
 	size_t nshares;
 	int clone_flags; /* CLONE_NEW* the container process is created with */
+	int userns;      /* a user namespace, entered after the mounts (ns_enter_user) */
+	struct plan_idmap *uidmap, *gidmap;
+	size_t nuidmap, ngidmap;
 	int has_caps;    /* process.capabilities given: apply the five sets */
 	uint64_t cap_bounding, cap_effective, cap_inheritable, cap_permitted, cap_ambient;
 	int has_oom;

@@ -173,13 +173,18 @@ static void resolve_exe(const struct plan *p, char *out, size_t outlen)
 	process_fail("exec: \"%s\": executable file not found in $PATH", name);
 }
 
-void process_prepare(const struct plan *p, char *exe, size_t exelen)
+void process_set_rlimits(const struct plan *p)
 {
 	for (size_t i = 0; i < p->nrlimits; i++) {
 		struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
 		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
 			process_fail("setrlimit %d: %s", p->rlimits[i].resource, strerror(errno));
 	}
+}
+
+void process_prepare(const struct plan *p, char *exe, size_t exelen)
+{
+	process_set_rlimits(p);
 	/* Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the uid
 	 * change may take away: install it now (runc's order). With it, install it as late
 	 * as possible, just before execve. */

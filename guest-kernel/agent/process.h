@@ -32,6 +32,8 @@ void process_take_tty(const struct plan *p, int sock);
  * gid, uid, umask, no_new_privs, cwd, and the path of the executable, written to exe.
  * Everything that can fail before exec; failures end the child via process_fail. */
 void process_prepare(const struct plan *p, char *exe, size_t exelen);
+/* p's rlimits (process_prepare sets them too; setting them again changes nothing). */
+void process_set_rlimits(const struct plan *p);
 
 /* Tells the agent setup succeeded and closes the status pipe. */
 void process_report_ok(void);

@@ -7,10 +7,10 @@
 import type { FieldValue } from './guest-field';
 import { log } from '../log';
 import { CAPABILITY_SETS, capabilityMask } from './capabilities';
-import { guestNamespaces } from './namespaces';
+import { guestIdMaps, guestIdTranslator, guestNamespaces } from './namespaces';
 import { guestResourceFields } from './guest-resources';
 import { compileSeccomp, encodeProgram } from './seccomp-bpf';
-import { BIND_SHARE_TAG, CARRY_DISK_SERIAL, type MountPlan } from './mount-plan';
+import { BIND_SHARE_TAG, CARRY_DISK_SERIAL, rootfsPropagationFlags, type MountPlan } from './mount-plan';
 import type { SpecConfig, SpecProcess } from './spec-types';
 
 const DEFAULT_UMASK = 0o022;
@@ -26,18 +26,29 @@ export function guestCreateFields(config: SpecConfig, plan: MountPlan): Array<[s
     const back = plan.binds.flatMap((b, slot) => (b.carried && !b.readonly ? [slot] : []));
     fields.push(['carry.disk', CARRY_DISK_SERIAL], ['carry.share', BIND_SHARE_TAG], ['carry.back', back]);
   }
+  // The mappings are checked before any id is translated through them.
+  const { uidmap, gidmap } = guestIdMaps(config.linux);
+  const ids = guestIdTranslator(config.linux);
   for (const m of plan.mounts) {
-    fields.push(['mount.dest', m.dest], ['mount.type', m.type], ['mount.source', m.source], ['mount.flags', m.flags], ['mount.data', m.data]);
+    const data = ids.data(m.data, `mounts (${m.dest})`);
+    fields.push(['mount.dest', m.dest], ['mount.type', m.type], ['mount.source', m.source], ['mount.flags', m.flags], ['mount.data', data]);
+    if (m.prop) fields.push(['mount.prop', m.prop]);
   }
+  const rootProp = rootfsPropagationFlags(config.linux?.rootfsPropagation);
+  if (rootProp) fields.push(['rootprop', rootProp]);
   for (const p of config.linux?.maskedPaths ?? []) fields.push(['masked', p]);
   for (const p of config.linux?.readonlyPaths ?? []) fields.push(['readonly', p]);
   for (const ns of guestNamespaces(config.linux?.namespaces ?? [])) fields.push(['ns', ns]);
+  for (const m of uidmap) fields.push(['uidmap', m]);
+  for (const m of gidmap) fields.push(['gidmap', m]);
   if (proc.oomScoreAdj !== undefined) fields.push(['oomscoreadj', String(proc.oomScoreAdj)]);
   for (const [k, v] of Object.entries(config.linux?.sysctl ?? {})) fields.push(['sysctl', `${k}=${v}`]);
-  for (const d of config.linux?.devices ?? []) {
+  (config.linux?.devices ?? []).forEach((d, i) => {
+    const uid = ids.uid(d.uid ?? 0, `linux.devices[${i}].uid`);
+    const gid = ids.gid(d.gid ?? 0, `linux.devices[${i}].gid`);
     // Path last: it is the one part that may itself contain ':'.
-    fields.push(['device', `${d.type}:${d.major ?? 0}:${d.minor ?? 0}:${d.fileMode ?? 0o666}:${d.uid ?? 0}:${d.gid ?? 0}:${d.path}`]);
-  }
+    fields.push(['device', `${d.type}:${d.major ?? 0}:${d.minor ?? 0}:${d.fileMode ?? 0o666}:${uid}:${gid}:${d.path}`]);
+  });
   fields.push(...guestResourceFields(config.linux?.resources, 'linux.resources'));
   return fields;
 }

@@ -12,6 +12,7 @@ const MS = {
   RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64,
   DIRSYNC: 128, NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, REC: 16384, SILENT: 32768,
   RELATIME: 1 << 21, STRICTATIME: 1 << 24, LAZYTIME: 1 << 25,
+  UNBINDABLE: 1 << 17, PRIVATE: 1 << 18, SLAVE: 1 << 19, SHARED: 1 << 20,
 } as const;
 
 /** option → [flags to set, flags to clear] */
@@ -33,13 +34,29 @@ const FLAG_OPTIONS: Record<string, [number, number]> = {
   silent: [MS.SILENT, 0], loud: [0, MS.SILENT],
 };
 
-// Propagation options are accepted; inside a VM that owns its whole mount tree there
-// is no host namespace to propagate to, so they change nothing.
-const PROPAGATION = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable']);
+// Propagation options, sent apart from the mount's flags (mount.prop): MS_REC means
+// "recursive bind" among the flags and "the whole subtree" here, and the agent applies
+// the propagation with its own mount(2) call after the mount, as runc does. The guest's
+// mounts have no peers on the host, but they do among themselves: a shared mount's
+// bind copies receive what is mounted under it, and an unbindable one cannot be bound.
+const PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/**
+ * linux.rootfsPropagation as MS_* flags for the container's "/" (0: not given). The
+ * schema allows exactly the mount option names.
+ */
+export function rootfsPropagationFlags(value: string | undefined): number {
+  return value === undefined ? 0 : PROPAGATION[value] ?? 0;
+}
 
 /** Every mount option name runx understands (for `runx features`). */
 export function knownMountOptions(): string[] {
-  return [...Object.keys(FLAG_OPTIONS), ...PROPAGATION].sort();
+  return [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION)].sort();
 }
 
 /**
@@ -72,6 +89,8 @@ export interface GuestMount {
   source: string;
   flags: number;
   data: string;
+  /** MS_SHARED/SLAVE/PRIVATE/UNBINDABLE (| MS_REC) applied after the mount; 0: none. */
+  prop: number;
 }
 
 /** A host path bind-mounted into the container: slot i of its share is binds[i]. */
@@ -143,18 +162,22 @@ export function liveBinds(binds: readonly StagedBind[]): StagedBind[] {
   return binds.filter((b) => b.carried !== true);
 }
 
-export function parseOptions(options: readonly string[]): { flags: number; data: string } {
+/** The last propagation option wins: runc applies them in order, each replacing the type. */
+export function parseOptions(options: readonly string[]): { flags: number; data: string; prop: number } {
   let flags = 0;
+  let prop = 0;
   const data: string[] = [];
   for (const opt of options) {
     const known = FLAG_OPTIONS[opt];
     if (known) {
       flags = (flags | known[0]) & ~known[1];
-    } else if (!PROPAGATION.has(opt)) {
+    } else if (PROPAGATION[opt] !== undefined) {
+      prop = PROPAGATION[opt];
+    } else {
       data.push(opt);
     }
   }
-  return { flags, data: data.join(',') };
+  return { flags, data: data.join(','), prop };
 }
 
 /** A bind mount of a host path (type bind, or a bind/rbind option). */
@@ -167,12 +190,12 @@ export function planMounts(mounts: readonly SpecMount[], bundleDir: string, anno
   const plan: MountPlan = { mounts: [], shares: [], binds: [] };
   const isLive = liveDestinations(annotations);
   mounts.forEach((m, i) => {
-    const { flags, data } = parseOptions(m.options ?? []);
+    const { flags, data, prop } = parseOptions(m.options ?? []);
     if (!isBindMount(m)) {
       // The guest kernel mounts the unified hierarchy: a v1 `cgroup` mount with no
       // controllers named would grab them all into one v1 hierarchy instead.
       const type = m.type === 'cgroup' ? 'cgroup2' : (m.type ?? 'none');
-      plan.mounts.push({ dest: m.destination, type, source: m.source ?? type, flags, data: type === 'cgroup2' ? '' : data });
+      plan.mounts.push({ dest: m.destination, type, source: m.source ?? type, flags, data: type === 'cgroup2' ? '' : data, prop });
       return;
     }
     if (!m.source) throw new ConfigError(`mounts[${i}].source`, `config.json: mounts[${i}].source is required for a bind mount`);
@@ -188,7 +211,7 @@ export function planMounts(mounts: readonly SpecMount[], bundleDir: string, anno
     const carried = !isLive(m.destination);
     plan.binds.push({ source, readonly: (flags & MS.RDONLY) !== 0, recursive: (flags & MS.REC) !== 0, carried, destination: m.destination });
     const guestSource = carried ? `${CARRY_DIR}/${slot}` : `/mnt/share/${BIND_SHARE_TAG}/${slot}`;
-    plan.mounts.push({ dest: m.destination, type: 'bind', source: guestSource, flags: flags | MS.BIND, data: '' });
+    plan.mounts.push({ dest: m.destination, type: 'bind', source: guestSource, flags: flags | MS.BIND, data: '', prop });
   });
   plan.shares = liveBinds(plan.binds).length ? [BIND_SHARE_TAG] : [];
   return plan;

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { ConfigError } from '../errors';
-import type { SpecNamespace } from './spec-types';
+import type { SpecLinux, SpecNamespace } from './spec-types';
 
 /** runtime-spec type → the name the kernel uses in /proc/PID/ns links ("net:[...]"). */
 export const NS_PROC_NAME: Readonly<Record<string, string>> = {
@@ -17,8 +17,13 @@ export const NS_PROC_NAME: Readonly<Record<string, string>> = {
 /** The types the agent creates in the guest. Not network: the VM's own network stack
  * is the container's network namespace (with a path, the VM's NIC takes over that
  * namespace's interface, src/xcontainer/devices/net), so the container process shares
- * it. Not user or time: the VM is the boundary. */
-const GUEST_TYPES = new Set(['pid', 'mount', 'ipc', 'uts', 'cgroup']);
+ * it. Not time: the VM is the boundary, and the guest's clock is the container's. A
+ * user namespace is made with the config's uid and gid mappings of guest ids
+ * (guestIdMaps), entered after the mounts. */
+const GUEST_TYPES = new Set(['pid', 'mount', 'ipc', 'uts', 'cgroup', 'user']);
+
+/** Lines of uid_map and gid_map the kernel takes. */
+const MAX_ID_MAPS = 340;
 
 const NSFS_MAGIC = 0x6e736673;
 const NSENTER_FLAG: Readonly<Record<string, string>> = {
@@ -71,4 +76,56 @@ export function validateNamespacePaths(namespaces: readonly SpecNamespace[]): vo
 /** The namespace types the agent should create: those in the config without a path. */
 export function guestNamespaces(namespaces: readonly SpecNamespace[]): string[] {
   return namespaces.filter((ns) => ns.path === undefined && GUEST_TYPES.has(ns.type)).map((ns) => ns.type);
+}
+
+/**
+ * The `uidmap` and `gidmap` fields ("CONTAINER:HOST:SIZE", HOST being a guest id) when
+ * the agent makes a user namespace; none otherwise. As runc, a new user namespace
+ * needs both mappings, and container uid and gid 0 mapped (its process becomes root
+ * there before it changes to process.user).
+ */
+export function guestIdMaps(linux: SpecLinux | undefined): { uidmap: string[]; gidmap: string[] } {
+  if (!guestNamespaces(linux?.namespaces ?? []).includes('user')) return { uidmap: [], gidmap: [] };
+  const lines = (key: 'uidMappings' | 'gidMappings'): string[] => {
+    const maps = linux?.[key] ?? [];
+    if (maps.length === 0) throw new ConfigError(`linux.${key}`, `config.json: a user namespace needs linux.${key}`);
+    if (maps.length > MAX_ID_MAPS) throw new ConfigError(`linux.${key}`, `config.json: linux.${key}: more than ${MAX_ID_MAPS} mappings`);
+    maps.forEach((m, i) => {
+      if (m.size < 1 || m.containerID + m.size > 2 ** 32 || m.hostID + m.size > 2 ** 32) {
+        throw new ConfigError(`linux.${key}[${i}]`, `config.json: linux.${key}[${i}]: size must be at least 1 and the ranges within 32-bit ids`);
+      }
+    });
+    if (!maps.some((m) => m.containerID === 0)) throw new ConfigError(`linux.${key}`, `config.json: linux.${key} must map container id 0`);
+    return maps.map((m) => `${m.containerID}:${m.hostID}:${m.size}`);
+  };
+  return { uidmap: lines('uidMappings'), gidmap: lines('gidMappings') };
+}
+
+/**
+ * Container ids as the guest numbers them, for what the agent makes before the
+ * process enters its user namespace (mounts' uid=/gid= options, linux.devices owners):
+ * runc makes those inside, where the config's ids are the container's. The identity
+ * without a user namespace; an id the mappings leave out is a config error.
+ */
+export function guestIdTranslator(linux: SpecLinux | undefined): { uid(id: number, field: string): number; gid(id: number, field: string): number; data(d: string, field: string): string } {
+  const userns = guestNamespaces(linux?.namespaces ?? []).includes('user');
+  const through = (key: 'uidMappings' | 'gidMappings') => (id: number, field: string): number => {
+    if (!userns) return id;
+    const m = (linux?.[key] ?? []).find((e) => id >= e.containerID && id < e.containerID + e.size);
+    if (!m) throw new ConfigError(field, `config.json: ${field}: ${key === 'uidMappings' ? 'uid' : 'gid'} ${id} is not in linux.${key}`);
+    return m.hostID + (id - m.containerID);
+  };
+  const uid = through('uidMappings');
+  const gid = through('gidMappings');
+  return {
+    uid,
+    gid,
+    data: (d, field) => (userns
+      ? d.split(',').map((o) => {
+        const kv = /^(uid|gid)=(\d+)$/.exec(o);
+        if (!kv) return o;
+        return `${kv[1]}=${(kv[1] === 'uid' ? uid : gid)(Number(kv[2]), field)}`;
+      }).join(',')
+      : d),
+  };
 }

@@ -113,6 +113,12 @@ export interface SpecLinuxResources {
   [other: string]: unknown;
 }
 
+export interface SpecIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface SpecLinux {
   namespaces?: SpecNamespace[];
   resources?: SpecLinuxResources;
@@ -122,6 +128,9 @@ export interface SpecLinux {
   readonlyPaths?: string[];
   devices?: SpecDevice[];
   seccomp?: SpecSeccomp;
+  rootfsPropagation?: string;
+  uidMappings?: SpecIdMapping[];
+  gidMappings?: SpecIdMapping[];
   [other: string]: unknown;
 }
 

@@ -11,7 +11,7 @@ import { RunxError } from '../errors';
 import { log } from '../log';
 import { loadBundle } from '../bundle/load-bundle';
 import type { SpecConfig } from '../bundle/spec-types';
-import { CARRY_DISK, type RuntimeOptions, ROOT_DISK, StateStore, VM_STATE_FILE, checkAgentProtocol, chooseAccel, containerShares, keeperExit, keeperNetnsFor, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
+import { CARRY_DISK, type RuntimeOptions, ROOT_DISK, StateStore, VM_STATE_FILE, checkAgentProtocol, chooseAccel, containerShares, keeperExit, keeperNamespacesFor, keeperNetnsFor, netnsPathOf, provision, qemuBinary, qemuBuild, validateId, waitInForeground } from '../xcontainer';
 import { vitalDifference } from './config-compat';
 import { restoreBinds } from './restore-shares';
 import { ImageReader } from './image-reader';
@@ -93,6 +93,7 @@ async function restoreFrom(reader: ImageReader, image: string, opts: RestoreOpti
     // Where create put it: in the namespace the config names (the tap and the pid
     // runx reports are there), or a new one for an entry without a path.
     keeperNetns: keeperNetnsFor(linux?.namespaces),
+    keeperNamespaces: keeperNamespacesFor(linux?.namespaces),
     id: opts.id,
     runtime: opts.runtime,
     keeper: { detach: opts.detach, stdio: 'inherit' },

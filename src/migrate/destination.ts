@@ -16,7 +16,7 @@ import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import {
   CARRY_DISK, type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
-  StateStore, askKeeper, callKeeper, containerShares, chooseAccel, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+  StateStore, askKeeper, callKeeper, containerShares, chooseAccel, keeperNamespacesFor, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { checkNetnsName, checkPrepareNames } from './prepare-trust';
@@ -141,6 +141,8 @@ export class Destination {
     try {
       const done = await provision({
         keeperNetns,
+        // ipc and uts as the config asks, a path this host lacks getting a new one.
+        keeperNamespaces: keeperNamespacesFor((JSON.parse(req.configJson) as SpecConfig).linux?.namespaces, 'new'),
         id,
         runtime: this.runtime,
         keeper: { detach: false, stdio: 'pipe' },

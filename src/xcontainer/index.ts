@@ -81,6 +81,7 @@ export { containerShares } from './devices/share/config';
 export { CARRY_DISK, refuseLiveShares } from './devices/carry/config';
 export { withNetns } from './devices/net/netns-config';
 export { keeperNetnsFor } from './devices/net/keeper-netns';
+export { keeperNamespacesFor } from './keeper/keeper-namespaces';
 export { removeHostCgroup } from './cgroup/host-cgroup';
 export { processStartTime, waitForExit } from './host/host';
 export { writeFailure } from './host/write-failure';

@@ -147,3 +147,21 @@ no_state() { [ -z "$(ls -A "$ROOT" | grep -v '^\.' || true)" ]; }
   no_state
   for h in $(hierarchies); do [ ! -e "$h/runx-bats-$TAG" ]; done
 }
+
+@test "with a cgroup namespace the keeper joins cgroupsPath first: its namespace, and QEMU's, is rooted there" {
+  CG="/runx-bats-ns-$TAG"
+  CLEAN=("$CG")
+  make_bundle --set linux.cgroupsPath="$CG" \
+    --set linux.namespaces='[{"type":"pid"},{"type":"mount"},{"type":"cgroup"}]' -- true
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >"$BATS_TEST_TMPDIR/out" 2>&1
+  keeper="$(cat "$BATS_TEST_TMPDIR/pid")"
+  qemu="$(record_field c1 qemuPid)"
+  [ "$(readlink /proc/$keeper/ns/cgroup)" != "$(readlink /proc/self/ns/cgroup)" ]
+  [ "$(readlink /proc/$qemu/ns/cgroup)" = "$(readlink /proc/$keeper/ns/cgroup)" ]
+  grep -qx "$keeper" "$(cgdir pids "$CG")/cgroup.procs"
+  # Seen from inside that namespace the keeper's cgroup is its root: the namespace was
+  # made once the keeper was in cgroupsPath (before, a v2 host refuses the move).
+  inside="$(nsenter -t "$keeper" --cgroup cat "/proc/$keeper/cgroup")"
+  if v2; then [ "$inside" = "0::/" ]; else grep -q ':pids:/$' <<<"$inside"; fi
+  runx delete --force c1
+}

@@ -231,3 +231,45 @@ JSON
   [ "$status" -eq 5 ]
   grep -q got-int "$BATS_TEST_TMPDIR/screen"
 }
+
+@test "exec: in a container with a user namespace, the exec'd process is in it, as the container's ids" {
+  start_sleeper --set linux.namespaces='[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}]' \
+    --set linux.uidMappings='[{"containerID":0,"hostID":100000,"size":65536}]' \
+    --set linux.gidMappings='[{"containerID":0,"hostID":100000,"size":65536}]'
+  run runx exec c1 sh -c 'cat /proc/self/uid_map; id -u; readlink /proc/self/ns/user; readlink /proc/1/ns/user'
+  [ "$status" -eq 0 ]
+  [ "$(echo "${lines[0]}" | tr -s ' ' | sed 's/^ //')" = "0 100000 65536" ]
+  [ "${lines[1]}" = 0 ]
+  [ "${lines[2]}" = "${lines[3]}" ]
+  # A guest-root file of the image is nobody's in there.
+  [ "$(runx exec --user 1000:1000 c1 stat -c %u /bin)" = 65534 ]
+}
+
+@test "create: a user namespace without uid and gid mappings is an error that leaves nothing" {
+  make_bundle --set linux.namespaces='[{"type":"pid"},{"type":"mount"},{"type":"user"}]' -- true
+  run runx create --bundle "$BUNDLE" c1 </dev/null
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"a user namespace needs linux.uidMappings"* ]]
+  [ "$(echo "$output" | wc -l)" -eq 1 ]
+  run runx state c1
+  [ "$status" -ne 0 ]
+}
+
+@test "create with a terminal and a user namespace: the process's terminal is its own (owner uid as mapped)" {
+  make_bundle --set process.terminal=true \
+    --set linux.namespaces='[{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}]' \
+    --set linux.uidMappings='[{"containerID":0,"hostID":100000,"size":65536}]' \
+    --set linux.gidMappings='[{"containerID":0,"hostID":100000,"size":65536}]' \
+    --set process.user='{"uid":1000,"gid":1000}' -- sh -c 'echo owner:$(stat -c %u $(tty)); exit 4'
+  sock="$BATS_TEST_TMPDIR/console.sock"
+  RECEIVER "$sock" --timeout 60 >"$BATS_TEST_TMPDIR/console" &
+  rcv=$!
+  for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+  runx create --bundle "$BUNDLE" --console-socket "$sock" c1 </dev/null
+  runx start c1
+  wait "$rcv"
+  wait_status c1 stopped
+  [ "$(record_field c1 exitStatus)" = 4 ]
+  [[ "$(tr -d '\r' <"$BATS_TEST_TMPDIR/console")" == *"owner:1000"* ]]
+}
+

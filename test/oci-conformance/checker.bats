@@ -131,3 +131,50 @@ load helpers
   checker_has "RLIMIT_AS is $G/$((2*G))"
   checker_has "RLIMIT_CPU is 60/120"
 }
+
+@test "checker: mounts with a propagation option carry it (shared, slave, private, unbindable, and their r- forms)" {
+  mkdir -p "$BUNDLE/data"
+  local ms="" p
+  for p in shared rshared slave rslave private rprivate unbindable runbindable; do
+    ms+="{\"destination\":\"/mnt/p-$p\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"nosuid\",\"$p\"]},"
+  done
+  ms+='{"destination":"/mnt/p-bind","type":"bind","source":"data","options":["rbind","rshared"]}'
+  checker_bundle
+  set_config mounts="$(node -e 'const c=require(process.argv[1]);console.log(JSON.stringify([...c.mounts,...JSON.parse(process.argv[2])]))' "$BUNDLE/config.json" "[$ms]")"
+  digest
+  run_checker "$ID"
+  checker_passed 60
+  for p in shared rshared slave rslave private rprivate unbindable runbindable; do
+    checker_has "/mnt/p-$p is mounted after"
+    checker_has "/mnt/p-$p has propagation ${p#r}"
+  done
+  checker_has "/mnt/p-bind has propagation shared"
+}
+
+@test "checker: linux.rootfsPropagation (shared, slave, private, unbindable) applies to /" {
+  local p failed=""
+  for p in shared slave private unbindable; do
+    rm -rf "$BUNDLE" "$OUT" "$ERR"; mkdir -p "$BUNDLE"
+    checker_bundle --set linux.rootfsPropagation="\"$p\""
+    run_checker "$ID-$p"
+    { checker_passed 60 && checker_has "/ has propagation $p"; } || failed+=" $p"
+  done
+  [ -z "$failed" ] || { echo "rootfsPropagation not applied:$failed" >&2; return 1; }
+}
+
+@test "checker: a user namespace has the config's uid and gid mappings" {
+  # runtime-tools' linux_uid_mappings/linux_gid_mappings: container 0 is host 1000.
+  checker_bundle --set linux.namespaces='[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"user"}]' \
+    --set linux.uidMappings='[{"containerID":0,"hostID":1000,"size":2000}]' \
+    --set linux.gidMappings='[{"containerID":0,"hostID":1000,"size":3000}]'
+  # runc mounts the rootfs as the mapped root (host uid 1000): bats' private
+  # directories above the bundle must let it through.
+  local d="$BUNDLE"
+  while [ "$d" != / ]; do chmod o+x "$d"; d="$(dirname "$d")"; done
+  run_checker "$ID" || { cat "$ERR" >&2; return 1; }
+  checker_passed 60
+  checker_has "uid_map is [0 1000 2000]"
+  checker_has "gid_map is [0 1000 3000]"
+  checker_has "uid is 0"
+  checker_has "CapBnd is 0000000020000420"
+}

@@ -11,7 +11,10 @@
 //   other uid permitted = effective = ambient. Bounding and inheritable are kept as set.
 // - mounts: type (cgroup may show as cgroup2 on a unified host), the per-mount flags
 //   among ro/rw/nosuid/nodev/noexec (fs data options are normalised by each fs, so they
-//   are not compared), and the config's order.
+//   are not compared), and the config's order. A propagation option (the last one, as
+//   each replaces the type) is checked in mountinfo's optional fields; "slave" of a
+//   mount whose master is not in this namespace shows no master, so slave is checked
+//   as neither shared nor unbindable. linux.rootfsPropagation likewise on "/".
 // - namespaces: each type the config lists without a path must differ from the
 //   outside one (this process's, i.e. the host's initial namespaces); network is
 //   checked by the host's interfaces not being visible (see below).
@@ -66,6 +69,7 @@ if (p.oomScoreAdj !== undefined) line('oom', p.oomScoreAdj);
 if (config.hostname !== undefined) line('hostname', config.hostname);
 line('rootro', config.root?.readonly ? 1 : 0);
 const FLAGS = new Set(['ro', 'rw', 'nosuid', 'nodev', 'noexec']);
+const PROPAGATION = { shared: 'shared', rshared: 'shared', slave: 'slave', rslave: 'slave', private: 'private', rprivate: 'private', unbindable: 'unbindable', runbindable: 'unbindable' };
 for (const m of config.mounts ?? []) {
   const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
   // cgroup: cgroup2 on a unified guest or host; runc on a cgroup v1 host mounts a tmpfs
@@ -80,7 +84,10 @@ for (const m of config.mounts ?? []) {
   opts = opts.filter((o) => o !== 'ro' && o !== 'rw');
   if (last) opts.push(last);
   line('mount', m.destination, type, [...new Set(opts)].join(','));
+  const prop = (m.options ?? []).map((o) => PROPAGATION[o]).filter(Boolean).pop();
+  if (prop) line('prop', m.destination, prop);
 }
+if (config.linux?.rootfsPropagation) line('prop', '/', PROPAGATION[config.linux.rootfsPropagation]);
 
 // linux
 const linux = config.linux ?? {};
@@ -115,6 +122,15 @@ for (const ns of linux.namespaces ?? []) {
   const outside = /\[(\d+)\]/.exec(fs.readlinkSync(`/proc/self/ns/${NS_PROC[ns.type]}`))[1];
   line('ns', NS_PROC[ns.type], outside);
   if (ns.type === 'pid') line('pid1');
+}
+
+// A new user namespace: its uid_map and gid_map are the config's mappings, each line
+// "CONTAINER HOST SIZE" (HOST as the runtime's kernel numbers them: the guest's for a
+// VM runtime), no more and no fewer.
+if ((linux.namespaces ?? []).some((ns) => ns.type === 'user' && !ns.path)) {
+  for (const [file, key] of [['uid_map', 'uidMappings'], ['gid_map', 'gidMappings']]) {
+    line('idmap', file, (linux[key] ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join(','));
+  }
 }
 
 // seccomp: the filter is in force, and each rule the checker can exercise holds.

@@ -20,6 +20,7 @@ import { findGuestAssets } from '../vm/guest-assets';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { netnsPathOf } from '../devices/net/config';
 import { keeperNetnsOf } from '../devices/net/keeper-netns';
+import { keeperNamespacesOf } from '../keeper/keeper-namespaces';
 import { loopbackNameserver } from '../devices/net/dns-relay';
 import type { BootPolicy } from '../template/template';
 import { containerShares } from '../devices/share/config';
@@ -57,6 +58,7 @@ export async function createContainer(opts: CreateOptions): Promise<CreatedConta
   const keeperNetns = keeperNetnsOf(opts.bundle);
   const done = await provision({
     keeperNetns,
+    keeperNamespaces: keeperNamespacesOf(opts.bundle),
     id: opts.id,
     runtime: opts.runtime,
     // With a console, the container's stdio is the pty (a console socket is only for

@@ -10,6 +10,7 @@ import { type GuestIdentity, type GuestNetwork, setupMigratedNetwork, setupNetwo
 import { keeperGo, keeperReadiness, spawnKeeper } from '../keeper/keeper-spawn';
 import type { KeeperReady } from '../keeper/keeper-launch';
 import type { KeeperNetns } from '../devices/net/keeper-netns';
+import type { KeeperNamespaces } from '../keeper/keeper-namespaces';
 import { copySparse } from '../vm/vm-snapshot';
 import { qemuBuild } from '../vm/qemu-build';
 
@@ -17,7 +18,7 @@ export type KeeperStdio = 'inherit' | 'pipe' | 'ignore';
 
 export interface ProvisionHost {
   /** Starts a keeper for state directory `dir`, held until go(). */
-  spawnKeeper(dir: string, detach: boolean, stdio: KeeperStdio, netns?: KeeperNetns): ChildProcess;
+  spawnKeeper(dir: string, detach: boolean, stdio: KeeperStdio, netns?: KeeperNetns, namespaces?: KeeperNamespaces): ChildProcess;
   /** Releases a keeper: launch.json is written. */
   go(keeper: ChildProcess): void;
   /** The keeper's word that the VM is up and the container prepared, or why not. */
@@ -40,7 +41,7 @@ export interface ProvisionHost {
 export const realProvisionHost: ProvisionHost = {
   // Held: create spawns it first so that Node's start-up in the keeper (~100 ms)
   // overlaps the bundle checks and the disk build.
-  spawnKeeper: (dir, detach, stdio, netns) => spawnKeeper(dir, detach, stdio, false, netns),
+  spawnKeeper: (dir, detach, stdio, netns, namespaces) => spawnKeeper(dir, detach, stdio, false, netns, namespaces),
   go: keeperGo,
   readiness: keeperReadiness,
   async endKeeper(keeper) {

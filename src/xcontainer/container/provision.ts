@@ -20,6 +20,7 @@ import type { HostCgroup } from '../cgroup/host-cgroup';
 import { type GuestIdentity, type GuestNetwork, netFields, netnsPathOf } from '../devices/net/config';
 import { withNetns } from '../devices/net/netns-config';
 import { type KeeperNetns, keeperNetnsPath } from '../devices/net/keeper-netns';
+import { type KeeperNamespaces, keeperCgroupnsFor } from '../keeper/keeper-namespaces';
 import type { KeeperLaunch } from '../keeper/keeper-launch';
 import { writeLaunchFile } from '../keeper/keeper-spawn';
 import { OCI_VERSION, type ContainerRecord } from '../state/container-record';
@@ -95,6 +96,8 @@ export interface ProvisionRequest {
   keeper: { detach: boolean; stdio: KeeperStdio };
   /** The keeper starts in the container's network namespace: a new one, or the one at path. */
   keeperNetns?: KeeperNetns;
+  /** The keeper starts in the container's ipc and uts namespaces too (keeper/keeper-namespaces.ts). */
+  keeperNamespaces?: KeeperNamespaces;
   /** Runs once the record is written and before the NIC is set up (create's prestart and createRuntime hooks). A throw rolls back. */
   beforeNic?(keeper: ChildProcess, record: ContainerRecord, plan: VmPlan): Promise<void>;
   /** Prefix of the error when the VM does not come up ("restore of c1 failed: "). */
@@ -146,7 +149,7 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
     if (claim.held()) store.remove(req.id);
   };
   try {
-    const keeper = host.spawnKeeper(dir, req.keeper.detach, req.keeper.stdio, req.keeperNetns);
+    const keeper = host.spawnKeeper(dir, req.keeper.detach, req.keeper.stdio, req.keeperNetns, req.keeperNamespaces);
     made.keeper = keeper;
     // Watched from now: a keeper that cannot start at all says so while the plan is made.
     const ready = host.readiness(keeper);
@@ -187,6 +190,7 @@ export async function provision(req: ProvisionRequest, host: ProvisionHost = rea
       bootTimeoutMs: bootTimeoutMs(),
       log: req.runtime.log,
       cgroup: made.cgroup,
+      ...cgroupnsLaunch(plan.config.linux?.namespaces, plan.origin.kind === 'incoming' ? 'new' : 'host'),
       ...(plan.terminal ? { terminal: plan.terminal } : {}),
       ...(plan.startAfterCreate ? { startAfterCreate: true } : {}),
       ...await originLaunch(plan, spec, dir, network),
@@ -273,4 +277,14 @@ async function originLaunch(plan: VmPlan, spec: VmSpec, dir: string, network: Gu
 /** The pid file holds just the number, no newline (containerd's shim parses it so). */
 export function writePidFile(file: string, pid: number): void {
   writeFileAtomic(path.resolve(file), String(pid));
+}
+
+/**
+ * The cgroup namespace the keeper enters once in its cgroup. A path that does not
+ * exist here (a checkpoint or a migration from another host) gets a new one, as the
+ * network namespace does there.
+ */
+function cgroupnsLaunch(namespaces: unknown, missing: 'host' | 'new'): Pick<KeeperLaunch, 'cgroupns'> {
+  const ns = keeperCgroupnsFor(namespaces, missing);
+  return ns ? { cgroupns: ns } : {};
 }

@@ -33,6 +33,8 @@ export interface RunxNative {
   setRaw(fd: number): void;
   /** The calling (main) thread joins the network namespace open at fd. */
   setNetns(fd: number): void;
+  /** The calling (main) thread enters the cgroup namespace open at fd, or a new one when fd is -1. */
+  enterCgroupns(fd: number): void;
 }
 
 /** The addon's path in a checkout, and its name among the one-file binary's files. */

@@ -42,6 +42,8 @@ export interface KeeperLaunch {
   dnsRelay?: string;
   /** The container's cgroup on the host, made by `create`: the keeper joins it before it starts QEMU. */
   cgroup?: HostCgroup;
+  /** The cgroup namespace the keeper enters after joining `cgroup`: a new one, or the one at path (keeper-namespaces.ts). */
+  cgroupns?: { path?: string };
 }
 
 /** The keeper's word on fd 3 once the VM is up and the container prepared, or why not. */

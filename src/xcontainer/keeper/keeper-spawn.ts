@@ -6,6 +6,7 @@ import path from 'node:path';
 import { messageOf } from '../../errors';
 import { internalCommand } from '../host/internal-command';
 import { type KeeperNetns, keeperNetnsSpawn } from '../devices/net/keeper-netns';
+import { type KeeperNamespaces, keeperNamespacesPrefix } from './keeper-namespaces';
 import { KEEPER_GO, LAUNCH_FILE, type KeeperLaunch, type KeeperReady } from './keeper-launch';
 import { writeFileAtomic } from '../state/state-store';
 import { saveVmState, vmStateOf } from '../vm/vm-state';
@@ -30,16 +31,18 @@ export function writeLaunch(dir: string, launch: KeeperLaunch): void {
  * rest of launch.json are ready, so that its own start-up (~100 ms of Node's) runs
  * meanwhile.
  */
-export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true, netnsPlan?: KeeperNetns): ChildProcess {
+export function spawnKeeper(dir: string, detach: boolean, stdio: 'inherit' | 'pipe' | 'ignore' = 'inherit', launched = true, netnsPlan?: KeeperNetns, nsPlan: KeeperNamespaces = {}): ChildProcess {
   // The keeper inherits our stdin/stdout/stderr: they are the container's stdio, as
   // runc's container process inherits runc's. fd 3 (a socket pair) carries our go and
   // its word that it is ready. With netnsPlan it starts in the container's network
-  // namespace (devices/net/keeper-netns.ts), with ours at fd 4.
+  // namespace (devices/net/keeper-netns.ts), with ours at fd 4; with nsPlan in the
+  // container's ipc and uts ones (keeper-namespaces.ts).
   const keeper = internalCommand('keeper', [dir]);
   const netns = netnsPlan ? keeperNetnsSpawn(netnsPlan) : undefined;
+  const argv = [...(netns?.prefix ?? []), ...keeperNamespacesPrefix(nsPlan), keeper.file, ...keeper.args];
   let child: ChildProcess;
   try {
-    child = spawn(netns ? netns.prefix[0] : keeper.file, [...(netns ? [...netns.prefix.slice(1), keeper.file] : []), ...keeper.args], {
+    child = spawn(argv[0], argv.slice(1), {
       detached: true,
       stdio: netns ? [stdio, stdio, stdio, 'pipe', netns.hostFd] : [stdio, stdio, stdio, 'pipe'],
     });

@@ -15,6 +15,7 @@ import type { AgentConnection, AgentExit } from '../agent/agent-connection';
 import type { ContainerRecord } from '../state/container-record';
 import { isSameProcessAlive, processStartTime, sleep } from '../host/host';
 import { joinHostCgroup } from '../cgroup/host-cgroup';
+import { enterKeeperCgroupns } from './keeper-namespaces';
 import type { GuestNetwork } from '../devices/net/config';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from './keeper-launch';
 import { QemuChild } from './qemu-child';
@@ -112,6 +113,7 @@ class Keeper implements KeeperCore {
       this.outLog = new OutputLog(this.dir);
       // Before QEMU starts, so that it and every thread it makes are in the cgroup too.
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
+      if (this.launch.cgroupns) enterKeeperCgroupns(this.launch.cgroupns);
       await this.boot();
       if (incoming) await this.serveLink(incoming);
       if (!restore && !incoming) startedAtCreate = await this.prepareContainer(this.launch.startAfterCreate === true);

@@ -134,6 +134,7 @@ static void check_cwd(const char *want)
 /* One line of /proc/self/mountinfo split into the fields we use. */
 struct mnt {
 	char point[512], opts[512], type[64], super[512];
+	char tags[256]; /* the optional fields (shared:N master:N unbindable ...), comma-joined */
 };
 
 static int read_mounts(struct mnt *m, int max)
@@ -161,6 +162,10 @@ static int read_mounts(struct mnt *m, int max)
 		snprintf(m[n].opts, sizeof m[n].opts, "%s", fld[5]);
 		snprintf(m[n].type, sizeof m[n].type, "%s", fld[dash + 1]);
 		snprintf(m[n].super, sizeof m[n].super, "%s", dash + 3 < nf ? fld[dash + 3] : "");
+		m[n].tags[0] = '\0';
+		for (int i = 6; i < dash; i++)
+			snprintf(m[n].tags + strlen(m[n].tags), sizeof m[n].tags - strlen(m[n].tags), "%s%s",
+				 i > 6 ? "," : "", fld[i]);
 		n++;
 	}
 	fclose(f);
@@ -221,6 +226,46 @@ static void check_mount(char **f, int nf)
 	}
 	result(at > last_mount_index, "%s is mounted after the mounts before it in the config", f[1]);
 	last_mount_index = at;
+}
+
+/* A tag of the form PREFIX:N among the optional fields. */
+static int has_tag(const char *tags, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	for (const char *s = tags; s && *s;) {
+		if (strncmp(s, prefix, pl) == 0 && s[pl] == ':')
+			return 1;
+		s = strchr(s, ',');
+		s = s ? s + 1 : NULL;
+	}
+	return 0;
+}
+
+/* prop DEST shared|slave|private|unbindable: the propagation type of the mount on top
+ * at DEST (the last one listed there), from mountinfo's optional fields
+ * (proc(5)). shared: in a peer group (shared:N); unbindable: "unbindable"; slave: not
+ * shared and not unbindable (master:N only when the master is visible, which a mount
+ * copied from a private one never has); private: no tag at all. */
+static void check_prop(const char *dest, const char *want)
+{
+	if (nmounts < 0)
+		nmounts = read_mounts(mounts, 512);
+	int at = -1;
+	for (int i = 0; i < nmounts; i++)
+		if (strcmp(mounts[i].point, dest) == 0)
+			at = i;
+	if (at < 0) {
+		result(0, "%s is mounted (for its propagation)", dest);
+		return;
+	}
+	const char *t = mounts[at].tags;
+	int shared = has_tag(t, "shared"), unbindable = has_opt(t, "unbindable");
+	int ok = !strcmp(want, "shared")       ? shared
+		 : !strcmp(want, "unbindable") ? unbindable
+		 : !strcmp(want, "slave")      ? !shared && !unbindable
+		 : !strcmp(want, "private")    ? !t[0]
+					       : 0;
+	result(ok, "%s has propagation %s (optional fields: %s)", dest, want, t[0] ? t : "none");
 }
 
 static int path_readonly(const char *p)
@@ -309,6 +354,29 @@ static void check_ns(const char *type, const char *outside)
 	       "the %s namespace is a new one (%s, outside %s)", type, target, outside);
 }
 
+/* idmap FILE "C H S,C H S,...": /proc/self/FILE has exactly these lines, in any order. */
+static void check_idmap(const char *file, const char *want)
+{
+	char path[64], buf[8192], got[8192] = "";
+	int lines = 0, wanted = 0, missing = 0;
+	snprintf(path, sizeof path, "/proc/self/%s", file);
+	if (slurp(path, buf, sizeof buf) < 0) {
+		result(0, "%s: %s", path, strerror(errno));
+		return;
+	}
+	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+		squeeze(l);
+		snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", lines++ ? "," : "", l);
+	}
+	char w[4096];
+	snprintf(w, sizeof w, "%s", want);
+	for (char *e = strtok(w, ","); e; e = strtok(NULL, ",")) {
+		wanted++;
+		missing += !has_opt(got, e);
+	}
+	result(!missing && lines == wanted, "%s is [%s] (got [%s])", file, want, got);
+}
+
 /* netiso MAC,MAC,...: no interface the container sees has one of the host's MACs. */
 static void check_netiso(const char *host_macs)
 {
@@ -374,6 +442,8 @@ static void check_line(char **f, int nf, int argc, char **argv)
 		result(!strcmp(buf, f[1]), "hostname is %s (got %s)", f[1], buf);
 	} else if (!strcmp(k, "mount") && nf >= 3) {
 		check_mount(f, nf);
+	} else if (!strcmp(k, "prop") && nf == 3) {
+		check_prop(f[1], f[2]);
 	} else if (!strcmp(k, "rootro") && nf == 2) {
 		result(path_readonly("/") == atoi(f[1]), "root is %s", atoi(f[1]) ? "read-only" : "writable");
 	} else if (!strcmp(k, "masked") && nf == 2) {
@@ -408,6 +478,8 @@ static void check_line(char **f, int nf, int argc, char **argv)
 		check_seccomp_errno(f[1], f[2]);
 	} else if (!strcmp(k, "ns") && nf == 3) {
 		check_ns(f[1], f[2]);
+	} else if (!strcmp(k, "idmap") && nf == 3) {
+		check_idmap(f[1], f[2]);
 	} else if (!strcmp(k, "netiso") && nf <= 2) {
 		check_netiso(nf == 2 ? f[1] : "");
 	} else if (!strcmp(k, "pid1") && nf == 1) {

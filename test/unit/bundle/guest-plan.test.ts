@@ -31,7 +31,7 @@ describe('capabilities', () => {
 
 describe('namespaces', () => {
   it('are created in the guest when they have no path', () => {
-    expect(guestNamespaces([{ type: 'pid' }, { type: 'network', path: '/proc/self/ns/net' }, { type: 'user' }, { type: 'uts' }])).toEqual(['pid', 'uts']);
+    expect(guestNamespaces([{ type: 'pid' }, { type: 'network', path: '/proc/self/ns/net' }, { type: 'user' }, { type: 'uts' }, { type: 'time' }])).toEqual(['pid', 'user', 'uts']);
     // The VM's network stack is the container's network namespace.
     expect(guestNamespaces([{ type: 'network' }, { type: 'ipc' }])).toEqual(['ipc']);
   });
@@ -65,6 +65,53 @@ describe('guest create fields', () => {
     expect(values(f, 'ns')).toEqual(['pid', 'mount']);
     expect(values(f, 'seccomp.flags')).toEqual([2]);
     expect(String(values(f, 'seccomp')[0])).toMatch(/^([0-9a-f]{16})+$/);
+  });
+
+  it('carry a mount\'s propagation right after its other fields, and rootfsPropagation', () => {
+    const c = base();
+    c.linux = { rootfsPropagation: 'unbindable' };
+    const f = guestCreateFields(c, {
+      mounts: [
+        { dest: '/a', type: 'tmpfs', source: 'tmpfs', flags: 0, data: '', prop: (1 << 20) | 16384 },
+        { dest: '/b', type: 'tmpfs', source: 'tmpfs', flags: 0, data: '', prop: 0 },
+      ],
+      shares: [], binds: [],
+    });
+    const keys = f.map(([k]) => k).filter((k) => k.startsWith('mount.'));
+    expect(keys.slice(0, 6)).toEqual(['mount.dest', 'mount.type', 'mount.source', 'mount.flags', 'mount.data', 'mount.prop']);
+    expect(values(f, 'mount.prop')).toEqual([(1 << 20) | 16384]);
+    expect(values(f, 'rootprop')).toEqual([1 << 17]);
+    expect(values(guestCreateFields(base(), { mounts: [], shares: [], binds: [] }), 'rootprop')).toEqual([]);
+  });
+
+  it('carry a user namespace with its uid and gid mappings, and refuse one without', () => {
+    const c = base();
+    c.linux = {
+      namespaces: [{ type: 'pid' }, { type: 'user' }],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 2000 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 3000 }, { containerID: 5000, hostID: 7, size: 1 }],
+    };
+    const f = guestCreateFields(c, { mounts: [], shares: [], binds: [] });
+    expect(values(f, 'ns')).toEqual(['pid', 'user']);
+    expect(values(f, 'uidmap')).toEqual(['0:1000:2000']);
+    expect(values(f, 'gidmap')).toEqual(['0:1000:3000', '5000:7:1']);
+    // What the agent makes before entering it carries the container's ids as the guest's.
+    c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, uid: 5, gid: 5000 }];
+    const g = guestCreateFields(c, { mounts: [{ dest: '/dev/pts', type: 'devpts', source: 'devpts', flags: 0, data: 'newinstance,gid=5,mode=0620', prop: 0 }], shares: [], binds: [] });
+    expect(values(g, 'mount.data')).toEqual(['newinstance,gid=1005,mode=0620']);
+    expect(values(g, 'device')).toEqual(['c:1:3:438:1005:7:/dev/x']);
+    c.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, uid: 2000 }];
+    expect(() => guestCreateFields(c, { mounts: [], shares: [], binds: [] })).toThrow(/uid 2000 is not in linux.uidMappings/);
+    delete c.linux.devices;
+    // Given by path: the VM's own, no mappings sent.
+    c.linux.namespaces = [{ type: 'user', path: '/proc/self/ns/user' }];
+    expect(values(guestCreateFields(c, { mounts: [], shares: [], binds: [] }), 'uidmap')).toEqual([]);
+    c.linux = { namespaces: [{ type: 'user' }], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] };
+    expect(() => guestCreateFields(c, { mounts: [], shares: [], binds: [] })).toThrow(/needs linux.gidMappings/);
+    c.linux.gidMappings = [{ containerID: 1, hostID: 1, size: 1 }];
+    expect(() => guestCreateFields(c, { mounts: [], shares: [], binds: [] })).toThrow(/must map container id 0/);
+    c.linux.gidMappings = [{ containerID: 0, hostID: 1, size: 0 }];
+    expect(() => guestCreateFields(c, { mounts: [], shares: [], binds: [] })).toThrow(/size must be at least 1/);
   });
 
   it('leave capabilities out when the config has none', () => {

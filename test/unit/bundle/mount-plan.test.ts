@@ -6,10 +6,18 @@ import { MAX_BINDS, parseOptions, planMounts } from '../../../src/bundle/mount-p
 
 describe('mount options', () => {
   it('map to MS_* flags and data, later options winning', () => {
-    expect(parseOptions(['nosuid', 'noexec', 'nodev', 'ro'])).toEqual({ flags: 1 | 2 | 4 | 8, data: '' });
-    expect(parseOptions(['nosuid', 'strictatime', 'mode=755', 'size=65536k'])).toEqual({ flags: 2 | (1 << 24), data: 'mode=755,size=65536k' });
-    expect(parseOptions(['ro', 'rw'])).toEqual({ flags: 0, data: '' });
-    expect(parseOptions(['rbind', 'rprivate'])).toEqual({ flags: 4096 | 16384, data: '' });
+    expect(parseOptions(['nosuid', 'noexec', 'nodev', 'ro'])).toEqual({ flags: 1 | 2 | 4 | 8, data: '', prop: 0 });
+    expect(parseOptions(['nosuid', 'strictatime', 'mode=755', 'size=65536k'])).toEqual({ flags: 2 | (1 << 24), data: 'mode=755,size=65536k', prop: 0 });
+    expect(parseOptions(['ro', 'rw'])).toEqual({ flags: 0, data: '', prop: 0 });
+  });
+
+  it('keep propagation apart from the flags, so its MS_REC does not make a bind recursive', () => {
+    expect(parseOptions(['bind', 'rshared'])).toEqual({ flags: 4096, data: '', prop: (1 << 20) | 16384 });
+    expect(parseOptions(['rbind', 'rprivate'])).toEqual({ flags: 4096 | 16384, data: '', prop: (1 << 18) | 16384 });
+    expect(parseOptions(['slave'])).toEqual({ flags: 0, data: '', prop: 1 << 19 });
+    expect(parseOptions(['runbindable'])).toEqual({ flags: 0, data: '', prop: (1 << 17) | 16384 });
+    // Each replaces the type, as runc applies them in order.
+    expect(parseOptions(['shared', 'private'])).toEqual({ flags: 0, data: '', prop: 1 << 18 });
   });
 });
 
