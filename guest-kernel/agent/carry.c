@@ -9,7 +9,9 @@
  * A slot's own inode is never replaced when it is a file: the container's bind mount
  * holds that inode, so a file slot is rewritten in place. Inside a directory, files
  * and symlinks are replaced by rename, as the kubelet's atomic writer does: a reader
- * sees the old entry or the new one, never half of one. */
+ * sees the old entry or the new one, never half of one. A directory's new entries
+ * come before its symlinks and its removals last, so a symlink swapped to a new
+ * directory never points at nothing (sync_dir). */
 #include "carry.h"
 #include "boot.h"
 #include "proto_gen.h"
@@ -207,39 +209,112 @@ static int copy_bytes(const char *src, const char *dst, int truncate_in_place)
 
 static int sync_path(const char *src, const char *dst, int top);
 
-static int sync_dir(const char *src, const char *dst)
+/* A relative symlink's first component ("..2026_x" of "..2026_x/key"), into out; 0 if
+ * it has none to speak of (absolute, "." or ".."). */
+static int link_head(const char *path, char *out, size_t len)
 {
-	char s[4096], d[4096];
+	ssize_t n = readlink(path, out, len - 1);
+	if (n <= 0)
+		return 0;
+	out[n] = '\0';
+	out[strcspn(out, "/")] = '\0';
+	return out[0] && strcmp(out, ".") != 0 && strcmp(out, "..") != 0 && out[0] != '/';
+}
+
+/* Whether dst's directory has a symlink to name (by its first component) that src's
+ * has not, the same: dst is mid-update, and removing name now would leave that
+ * symlink dangling (the source changed after we read it; the next copy removes it). */
+static int still_linked(const char *src, const char *dst, const char *name)
+{
+	DIR *dir = opendir(dst);
+	if (!dir)
+		return 0;
+	struct dirent *e;
+	int linked = 0;
+	char s[4096], d[4096], head[4096], a[4096], b[4096];
+	while (!linked && (e = readdir(dir))) {
+		if (join(s, sizeof s, src, e->d_name) < 0 || join(d, sizeof d, dst, e->d_name) < 0)
+			continue;
+		if (!link_head(d, head, sizeof head) || strcmp(head, name) != 0)
+			continue;
+		ssize_t m = readlink(d, a, sizeof a - 1), n = readlink(s, b, sizeof b - 1);
+		linked = n < 0 || m != n || memcmp(a, b, (size_t)n) != 0;
+	}
+	closedir(dir);
+	return linked;
+}
+
+/* One pass over src's entries: pass 0 all but symlinks, pass 1 symlinks only. */
+static int sync_entries(const char *src, const char *dst, int links)
+{
+	char s[4096], d[4096], head[4096], hs[4096], hd[4096];
 	DIR *dir = opendir(src);
 	if (!dir)
 		return -1;
 	struct dirent *e;
 	int r = 0;
 	while (r == 0 && (e = readdir(dir))) {
+		struct stat st;
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (join(s, sizeof s, src, e->d_name) < 0 || join(d, sizeof d, dst, e->d_name) < 0)
+		if (join(s, sizeof s, src, e->d_name) < 0 || join(d, sizeof d, dst, e->d_name) < 0) {
 			r = -1;
-		else
+			break;
+		}
+		if (lstat(s, &st) < 0) {
+			/* Gone since readdir: the removals below deal with it. */
+			r = errno == ENOENT ? 0 : -1;
+			continue;
+		}
+		if ((S_ISLNK(st.st_mode) != 0) != (links != 0))
+			continue;
+		/* What a symlink points at in this directory is here before it is: the
+		 * source may have made it after the first pass read the directory. */
+		if (links && link_head(s, head, sizeof head) && join(hs, sizeof hs, src, head) == 0 &&
+		    join(hd, sizeof hd, dst, head) == 0 && lstat(hd, &st) < 0 && lstat(hs, &st) == 0)
+			r = sync_path(hs, hd, 0);
+		if (r == 0)
 			r = sync_path(s, d, 0);
+		/* Removed from the source while we copied it: as if gone before readdir. */
+		if (r < 0 && errno == ENOENT && lstat(s, &st) < 0 && errno == ENOENT)
+			r = 0;
 	}
 	closedir(dir);
-	if (r < 0)
+	return r;
+}
+
+/* Removes what dst has and src has not: pass 0 symlinks (a stale ..data.tmp first),
+ * pass 1 the rest, each unless a symlink being swapped still points at it. */
+static int remove_extra(const char *src, const char *dst, int rest)
+{
+	char s[4096], d[4096];
+	DIR *dir = opendir(dst);
+	if (!dir)
 		return -1;
-	/* What the destination has beyond the source goes. */
-	if (!(dir = opendir(dst)))
-		return -1;
+	struct dirent *e;
+	int r = 0;
 	while (r == 0 && (e = readdir(dir))) {
 		struct stat st;
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (join(s, sizeof s, src, e->d_name) < 0 || join(d, sizeof d, dst, e->d_name) < 0)
 			r = -1;
-		else if (lstat(s, &st) < 0 && errno == ENOENT)
+		else if (lstat(s, &st) < 0 && errno == ENOENT && lstat(d, &st) == 0 &&
+			 (S_ISLNK(st.st_mode) != 0) == (rest == 0) && !still_linked(src, dst, e->d_name))
 			r = remove_tree(d);
 	}
 	closedir(dir);
 	return r;
+}
+
+/* New directories and files first, then symlinks (each replaced by rename), then
+ * removals: the kubelet's atomic writer makes ..2026_x, swaps ..data to it and removes
+ * the old one, and a reader in the container must never find ..data dangling. */
+static int sync_dir(const char *src, const char *dst)
+{
+	if (sync_entries(src, dst, 0) < 0 || sync_entries(src, dst, 1) < 0)
+		return -1;
+	return remove_extra(src, dst, 0) < 0 ? -1 : remove_extra(src, dst, 1);
 }
 
 /* Makes dst the same as src. top: dst is a slot itself, whose inode a file bind holds. */

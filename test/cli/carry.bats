@@ -278,7 +278,6 @@ run_detached() { # mounts JSON, then the container's args
   # of the read-write one would have come too.
   echo r2 >"$RO/f"
   wait_seen /ro/f r2
-  sleep 2
   [ "$(runx exec c1 cat /data/existing)" = before ]
   [ "$(runx exec c1 ls -A /data)" = existing ]
   runx exec c1 touch /data/stop
