@@ -117,6 +117,8 @@ class Keeper implements KeeperCore {
       this.outLog = new OutputLog(this.dir);
       // Before QEMU starts, so that it and every thread it makes are in the cgroup too.
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
+      // Before the boot: a change while the VM comes up is copied in once it has started.
+      this.watchCarried();
       await this.boot();
       if (incoming) await this.serveLink(incoming);
       if (!restore && !incoming) startedAtCreate = await this.prepareContainer(this.launch.startAfterCreate === true);
@@ -129,7 +131,6 @@ class Keeper implements KeeperCore {
       process.exit(1);
     }
     this.relayStdin();
-    this.watchCarried();
     this.terminal?.onResize(({ rows, cols }) => this.agentConn?.request('resize', { rows, cols }).catch((err) => log().warn(`resize: ${messageOf(err)}`)));
     for (const sig of FORWARDED_SIGNALS) process.on(sig, () => this.forwardSignal(sig));
     // A process started with create may have ended already: its exit wrote 'stopped'.

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { admitRequest, dispatch } from '../../../../src/xcontainer/keeper/keeper-control';
 import { checkKeeperReply, checkKeeperRequest } from '../../../../src/xcontainer/keeper/keeper-schema';
-import { type KeeperFacts, PHASES, type Phase, admit, transition } from '../../../../src/xcontainer/keeper/phases';
+import { type KeeperFacts, KeeperMachine, PHASES, type Phase, admit, transition } from '../../../../src/xcontainer/keeper/phases';
 import { KEEPER_OPS, KEEPER_PROTOCOL, type KeeperOp, type KeeperReply, type KeeperRequest } from '../../../../src/xcontainer/keeper/protocol';
 import { FakeCore, STATS } from './fake-core';
 
@@ -103,6 +103,17 @@ describe('keeper state table', () => {
   it('an event a phase does not take is a keeper bug; exiting takes every event and stays', () => {
     expect(() => transition({ phase: 'running', started: true }, { kind: 'stood-in' })).toThrow(/stood-in.*running/);
     expect(transition({ phase: 'exiting', started: true }, { kind: 'paused' })).toEqual({ phase: 'exiting', started: true });
+  });
+});
+
+describe('KeeperMachine listeners', () => {
+  it('hear the facts after each event applied (carry refreshes wait on the phase so)', () => {
+    const m = new KeeperMachine({ phase: 'running', started: true });
+    const heard: Phase[] = [];
+    m.onApply((f) => heard.push(f.phase));
+    m.apply({ kind: 'paused' });
+    m.apply({ kind: 'resumed' });
+    expect(heard).toEqual(['paused', 'running']);
   });
 });
 
