@@ -207,10 +207,10 @@ kube_update() { # dir value
   rm -rf "${d:?}/$old"
 }
 
-wait_seen() { # path-in-container value (bounded: 30 tries, ~30 s)
+wait_seen() { # path-in-container value [root] (bounded: 30 tries, ~30 s)
   local got=
   for _ in $(seq 30); do
-    got="$(runx exec c1 cat "$1" 2>&1)"
+    got="$("$RUNX_BIN" --root "${3:-$ROOT}" exec c1 cat "$1" 2>&1)"
     [ "$got" = "$2" ] && return 0
     sleep 1
   done
@@ -293,4 +293,34 @@ run_detached() { # mounts JSON, then the container's args
   [ "$(cat "$VOL/written")" = mine ]
   [ "$(cat "$VOL/existing")" = before ]
   [ ! -e "$VOL/host-new" ]
+}
+
+@test "a checkpoint while the host rewrites a read-only bind succeeds; the restored container follows the restoring bundle's source" {
+  CFG="$BATS_TEST_TMPDIR/cfg"
+  mkdir -p "$CFG"
+  echo 0 >"$CFG/f"
+  run_detached "[{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
+  wait_seen /cfg/f 0
+  # Refreshes come and go while the checkpoint stops and saves the VM (bounded: 400 writes).
+  ( for i in $(seq 400); do echo "$i" >"$CFG/f"; sleep 0.02; done ) &
+  writer=$!
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  wait "$writer"
+  runx delete c1
+  runx restore --detach --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  [ "$(state_field c1 status)" = running ]
+  echo restored >"$CFG/f"
+  wait_seen /cfg/f restored
+}
+
+@test "on a migration's destination, a read-only bind placed in its --volume-root follows the host's changes there" {
+  CFG="$BATS_TEST_TMPDIR/volumes/cfgvol/_data"
+  mkdir -p "$CFG"
+  echo before >"$CFG/f"
+  start_serve --volume-root "$BATS_TEST_TMPDIR/volumes"
+  run_detached "[{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$("$RUNX_BIN" --root "$DEST" exec c1 cat /cfg/f)" = before ]
+  echo after >"$CFG/f"
+  wait_seen /cfg/f after "$DEST"
 }
