@@ -171,6 +171,15 @@ static int set_meta(const char *path, const struct stat *st)
 	return utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW);
 }
 
+/* Whether set_meta would change nothing that matters (atime aside): most of a tree is
+ * unchanged at each refresh, and three inode writes per file would be most of its cost. */
+static int meta_same(const struct stat *s, const struct stat *d)
+{
+	return s->st_uid == d->st_uid && s->st_gid == d->st_gid &&
+	       (S_ISLNK(s->st_mode) || (s->st_mode & 07777) == (d->st_mode & 07777)) &&
+	       s->st_mtim.tv_sec == d->st_mtim.tv_sec && s->st_mtim.tv_nsec == d->st_mtim.tv_nsec;
+}
+
 static int copy_bytes(const char *src, const char *dst, int truncate_in_place)
 {
 	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -344,7 +353,7 @@ static int sync_path(const char *src, const char *dst, int top)
 	} else if (S_ISREG(s.st_mode)) {
 		if (have && d.st_size == s.st_size && d.st_mtim.tv_sec == s.st_mtim.tv_sec &&
 		    d.st_mtim.tv_nsec == s.st_mtim.tv_nsec)
-			return set_meta(dst, &s);
+			return meta_same(&s, &d) ? 0 : set_meta(dst, &s);
 		if (top) {
 			if (copy_bytes(src, dst, 1) < 0)
 				return -1;
@@ -365,6 +374,8 @@ static int sync_path(const char *src, const char *dst, int top)
 		ssize_t m = have ? readlink(dst, old, sizeof old - 1) : -1;
 		if (m >= 0)
 			old[m] = '\0';
+		if (m >= 0 && strcmp(old, target) == 0 && meta_same(&s, &d))
+			return 0;
 		if (m < 0 || strcmp(old, target) != 0) {
 			unlink(tmp);
 			if (symlink(target, tmp) < 0 || rename(tmp, dst) < 0) {
@@ -381,11 +392,16 @@ static int sync_path(const char *src, const char *dst, int top)
 	return set_meta(dst, &s);
 }
 
-static int mount_share(char *err, size_t errlen)
+/* Read-only and cached for a refresh, which only reads the host's side and looks at
+ * each entry more than once (each 9p round trip is dear under TCG); the mount is
+ * fresh for every copy, so nothing is older than the copy. A write-back writes
+ * through (cache=none): the host has it all when the share is unmounted. */
+static int mount_share(int to_host, char *err, size_t errlen)
 {
 	if (mkdir(SHARE_MNT, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, "mkdir", SHARE_MNT);
-	if (mount(share_tag, SHARE_MNT, "9p", 0, "trans=virtio,version=9p2000.L,cache=none") < 0)
+	if (mount(share_tag, SHARE_MNT, "9p", to_host ? 0 : MS_RDONLY,
+		  to_host ? "trans=virtio,version=9p2000.L,cache=none" : "trans=virtio,version=9p2000.L,cache=loose") < 0)
 		return fail(err, errlen, "mount share", share_tag);
 	return 0;
 }
@@ -396,7 +412,7 @@ int carry_sync(int to_host, const uint64_t *slots, size_t n, char *err, size_t e
 		snprintf(err, errlen, "carry: no carry disk in this VM");
 		return -1;
 	}
-	if (mount_share(err, errlen) < 0)
+	if (mount_share(to_host, err, errlen) < 0)
 		return -1;
 	int r = 0;
 	for (size_t i = 0; i < n && r == 0; i++) {

@@ -297,8 +297,10 @@ run_detached() { # mounts JSON, then the container's args
 
 @test "a checkpoint while the host rewrites a read-only bind succeeds; the restored container follows the restoring bundle's source" {
   CFG="$BATS_TEST_TMPDIR/cfg"
-  mkdir -p "$CFG"
+  mkdir -p "$CFG/many"
   echo 0 >"$CFG/f"
+  # Enough files that a refresh takes a while: one is under way most of the time.
+  for i in $(seq 1500); do echo "$i" >"$CFG/many/$i"; done
   run_detached "[{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
   wait_seen /cfg/f 0
   # Refreshes come and go while the checkpoint stops and saves the VM (bounded: 400 writes).

@@ -425,8 +425,9 @@ class Keeper implements KeeperCore {
     this.refresher = new CarryRefresher(binds, {
       may: () => this.machine.is('running') && this.machine.facts.started && !this.link && this.agentConn !== undefined,
       send: async (slots) => {
-        log().debug({ slots }, 'carried binds changed on the host: copying them to the container');
+        const t0 = Date.now();
         await this.agentConn!.request('carry', [['to', 'guest'], ['slot', slots]], CARRY_REFRESH_TIMEOUT_MS);
+        log().debug({ slots, ms: Date.now() - t0 }, 'carried binds changed on the host: copied to the container');
       },
     });
     this.machine.onApply(() => this.refresher?.kick());

@@ -80,6 +80,7 @@ class TreeWatch implements SourceWatch {
 
   private changed(dir: string, name: string | Buffer | null): void {
     if (this.closed) return;
+    log().debug({ dir, name: name?.toString() }, 'carried bind source changed');
     if (!fs.existsSync(dir)) {
       const w = this.dirs.get(dir);
       if (w) this.drop(dir, w.watcher);
