@@ -253,8 +253,17 @@ static int still_linked(const char *src, const char *dst, const char *name)
 	return linked;
 }
 
-/* One pass over src's entries: pass 0 all but symlinks, pass 1 symlinks only. */
-static int sync_entries(const char *src, const char *dst, int links)
+/* Whether symlink dst is missing or points elsewhere than symlink src. */
+static int link_changed(const char *src, const char *dst)
+{
+	char a[4096], b[4096];
+	ssize_t n = readlink(src, a, sizeof a), m = readlink(dst, b, sizeof b);
+	return m < 0 || m != n || memcmp(a, b, (size_t)m) != 0;
+}
+
+/* One pass over src's entries: pass 0 all but symlinks, pass 1 symlinks only.
+ * shallow: a directory both sides have is not gone into (the host said it is unchanged). */
+static int sync_entries(const char *src, const char *dst, int links, int shallow)
 {
 	char s[4096], d[4096], head[4096], hs[4096], hd[4096];
 	DIR *dir = opendir(src);
@@ -277,10 +286,16 @@ static int sync_entries(const char *src, const char *dst, int links)
 		}
 		if ((S_ISLNK(st.st_mode) != 0) != (links != 0))
 			continue;
-		/* What a symlink points at in this directory is here before it is: the
-		 * source may have made it after the first pass read the directory. */
+		struct stat dt;
+		if (shallow && S_ISDIR(st.st_mode) && lstat(d, &dt) == 0 && S_ISDIR(dt.st_mode))
+			continue;
+		/* What a symlink points at in this directory is here, whole, before it is:
+		 * the source may have made it after the first pass read the directory, and a
+		 * shallow pass did not go into it (an earlier copy may have caught it
+		 * half-written). */
 		if (links && link_head(s, head, sizeof head) && join(hs, sizeof hs, src, head) == 0 &&
-		    join(hd, sizeof hd, dst, head) == 0 && lstat(hd, &st) < 0 && lstat(hs, &st) == 0)
+		    join(hd, sizeof hd, dst, head) == 0 && lstat(hs, &st) == 0 &&
+		    (lstat(hd, &st) < 0 || (shallow && link_changed(s, d))))
 			r = sync_path(hs, hd, 0);
 		if (r == 0)
 			r = sync_path(s, d, 0);
@@ -319,9 +334,9 @@ static int remove_extra(const char *src, const char *dst, int rest)
 /* New directories and files first, then symlinks (each replaced by rename), then
  * removals: the kubelet's atomic writer makes ..2026_x, swaps ..data to it and removes
  * the old one, and a reader in the container must never find ..data dangling. */
-static int sync_dir(const char *src, const char *dst)
+static int sync_dir(const char *src, const char *dst, int shallow)
 {
-	if (sync_entries(src, dst, 0) < 0 || sync_entries(src, dst, 1) < 0)
+	if (sync_entries(src, dst, 0, shallow) < 0 || sync_entries(src, dst, 1, shallow) < 0)
 		return -1;
 	return remove_extra(src, dst, 0) < 0 ? -1 : remove_extra(src, dst, 1);
 }
@@ -348,7 +363,7 @@ static int sync_path(const char *src, const char *dst, int top)
 	if (S_ISDIR(s.st_mode)) {
 		if (!have && mkdir(dst, 0700) < 0)
 			return -1;
-		if (sync_dir(src, dst) < 0)
+		if (sync_dir(src, dst, 0) < 0)
 			return -1;
 	} else if (S_ISREG(s.st_mode)) {
 		if (have && d.st_size == s.st_size && d.st_mtim.tv_sec == s.st_mtim.tv_sec &&
@@ -406,7 +421,68 @@ static int mount_share(int to_host, char *err, size_t errlen)
 	return 0;
 }
 
-int carry_sync(int to_host, const uint64_t *slots, size_t n, char *err, size_t errlen)
+/* Whether rel (a directory of a slot the host names) is a real directory on both
+ * sides, every component of it: 1 yes, 0 gone from either side (its parent's change
+ * says so), -1 not to be trusted (a symlink or a file on the way, "..", absolute). */
+static int hint_ok(const char *a, const char *b, const char *rel)
+{
+	char p[4096], q[4096];
+	if (rel[0] == '/' || strlen(rel) >= 2048)
+		return -1;
+	if (strcmp(rel, ".") == 0)
+		return 1;
+	for (const char *c = rel;;) {
+		size_t len = strcspn(c, "/");
+		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+			return -1;
+		int k = (int)(c - rel + len);
+		struct stat s, d;
+		snprintf(p, sizeof p, "%s/%.*s", a, k, rel);
+		snprintf(q, sizeof q, "%s/%.*s", b, k, rel);
+		int hs = lstat(p, &s) == 0, hd = lstat(q, &d) == 0;
+		if ((hs && !S_ISDIR(s.st_mode)) || (hd && !S_ISDIR(d.st_mode)))
+			return -1;
+		if (!hs || !hd)
+			return 0;
+		if (!c[len])
+			return 1;
+		c += len + 1;
+	}
+}
+
+/* A refresh of slot a -> b: only the directories the host's `dir=<slot>:<rel>` name,
+ * each with its own entries (a new subdirectory whole), when it names any and all of
+ * them are safe to go to; else the whole slot. */
+static int refresh_slot(uint64_t slot, const char *a, const char *b, const struct ctl_msg *m)
+{
+	char prefix[32];
+	int n = snprintf(prefix, sizeof prefix, "%llu:", (unsigned long long)slot), hinted = 0;
+	for (size_t i = 0; m && i < m->nfields; i++) {
+		const char *v = m->fields[i].val;
+		if (strcmp(m->fields[i].key, KEY_DIR) != 0 || strncmp(v, prefix, (size_t)n) != 0)
+			continue;
+		if (hint_ok(a, b, v + n) < 0)
+			return sync_path(a, b, 1);
+		hinted = 1;
+	}
+	if (!hinted)
+		return sync_path(a, b, 1);
+	/* In the host's order, parents first: a directory a parent's copy made whole is then one to leave. */
+	for (size_t i = 0; i < m->nfields; i++) {
+		const char *v = m->fields[i].val;
+		char p[4096], q[4096];
+		if (strcmp(m->fields[i].key, KEY_DIR) != 0 || strncmp(v, prefix, (size_t)n) != 0 || hint_ok(a, b, v + n) != 1)
+			continue;
+		snprintf(p, sizeof p, "%s/%s", a, v + n);
+		snprintf(q, sizeof q, "%s/%s", b, v + n);
+		struct stat st;
+		if (sync_dir(p, q, 1) < 0 || lstat(p, &st) < 0 || set_meta(q, &st) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int carry_sync(int to_host, const uint64_t *slots, size_t n, const struct ctl_msg *hints, char *err, size_t errlen)
 {
 	if (!mounted) {
 		snprintf(err, errlen, "carry: no carry disk in this VM");
@@ -419,7 +495,7 @@ int carry_sync(int to_host, const uint64_t *slots, size_t n, char *err, size_t e
 		char a[64], b[64];
 		snprintf(a, sizeof a, SHARE_MNT "/%llu", (unsigned long long)slots[i]);
 		snprintf(b, sizeof b, CARRY_DIR "/%llu", (unsigned long long)slots[i]);
-		if (sync_path(to_host ? b : a, to_host ? a : b, 1) < 0)
+		if ((to_host ? sync_path(b, a, 1) : refresh_slot(slots[i], a, b, hints)) < 0)
 			r = fail(err, errlen, to_host ? "write back slot" : "refresh slot", to_host ? b + sizeof CARRY_DIR : a + sizeof SHARE_MNT);
 	}
 	/* The container's side is on the carry disk before the host hears it is done. */
@@ -435,5 +511,5 @@ int carry_write_back(char *err, size_t errlen)
 {
 	if (!mounted || !nback)
 		return 0;
-	return carry_sync(1, back_slots, nback, err, errlen);
+	return carry_sync(1, back_slots, nback, NULL, err, errlen);
 }

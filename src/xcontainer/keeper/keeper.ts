@@ -426,7 +426,8 @@ class Keeper implements KeeperCore {
       may: () => this.machine.is('running') && this.machine.facts.started && !this.link && this.agentConn !== undefined,
       send: async (slots) => {
         const t0 = Date.now();
-        await this.agentConn!.request('carry', [['to', 'guest'], ['slot', slots]], CARRY_REFRESH_TIMEOUT_MS);
+        const dirs = slots.flatMap((s) => (s.dirs ?? []).map((d) => `${s.slot}:${d}`));
+        await this.agentConn!.request('carry', [['to', 'guest'], ['slot', slots.map((s) => s.slot)], ['dir', dirs]], CARRY_REFRESH_TIMEOUT_MS);
         log().debug({ slots, ms: Date.now() - t0 }, 'carried binds changed on the host: copied to the container');
       },
     });

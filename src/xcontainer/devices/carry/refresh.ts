@@ -17,6 +17,8 @@ import { type SourceWatch, watchSource } from './watch-source';
 export const REFRESH_DEBOUNCE_MS = 200;
 /** ...or this long after the first change, for a source that never goes quiet. */
 export const REFRESH_MAX_WAIT_MS = 2000;
+/** Changed directories named per slot at most; past it the whole slot is compared. */
+export const MAX_DIR_HINTS = 64;
 
 export interface RefreshedBind {
   slot: number;
@@ -47,16 +49,27 @@ export function refreshedBinds(binds: readonly StagedBind[]): RefreshedBind[] {
   return out;
 }
 
+/**
+ * A slot to copy, and the only directories of it that changed (relative, '.' for its
+ * own, parents first), or all of it: the agent then compares those directories'
+ * entries only, not the whole tree (each entry costs a 9p round trip).
+ */
+export interface SlotRefresh {
+  slot: number;
+  dirs?: string[];
+}
+
 export interface RefreshDeps {
   /** Has the agent copy these slots onto the carry disk; rejects with the agent's reason. */
-  send(slots: number[]): Promise<void>;
+  send(slots: SlotRefresh[]): Promise<void>;
   /** Whether a refresh may run now (the container started, its VM running here). */
   may(): boolean;
 }
 
 export class CarryRefresher {
   private readonly watches: SourceWatch[] = [];
-  private readonly dirty = new Set<number>();
+  /** Per slot: the directories that changed, or null for all of it. */
+  private readonly dirty = new Map<number, Set<string> | null>();
   private firstDirtyAt = 0;
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
@@ -66,7 +79,7 @@ export class CarryRefresher {
   constructor(binds: readonly RefreshedBind[], private readonly deps: RefreshDeps) {
     for (const b of binds) {
       try {
-        this.watches.push(watchSource(b.source, b.kind, () => this.changed(b.slot)));
+        this.watches.push(watchSource(b.source, b.kind, (dir) => this.changed(b.slot, dir)));
       } catch (err) {
         log().warn(`carried bind ${b.source}: not watched, host changes will not reach the container: ${messageOf(err)}`);
       }
@@ -100,10 +113,12 @@ export class CarryRefresher {
     for (const w of this.watches) w.close();
   }
 
-  private changed(slot: number): void {
+  private changed(slot: number, dir?: string): void {
     if (this.closed) return;
     if (!this.dirty.size) this.firstDirtyAt = Date.now();
-    this.dirty.add(slot);
+    const dirs = this.dirty.has(slot) ? this.dirty.get(slot)! : new Set<string>();
+    if (dirs && dir !== undefined && (dirs.has(dir) || dirs.size < MAX_DIR_HINTS)) this.dirty.set(slot, dirs.add(dir));
+    else this.dirty.set(slot, null);
     const waited = Date.now() - this.firstDirtyAt;
     this.schedule(waited >= REFRESH_MAX_WAIT_MS ? 0 : Math.min(REFRESH_DEBOUNCE_MS, REFRESH_MAX_WAIT_MS - waited));
   }
@@ -117,14 +132,21 @@ export class CarryRefresher {
     this.timer = undefined;
     // Not now: what is dirty stays, for kick() or the end of the copy under way.
     if (this.closed || this.inFlight || this.holds > 0 || !this.deps.may() || !this.dirty.size) return;
-    const slots = [...this.dirty].sort((a, b) => a - b);
+    const slots: SlotRefresh[] = [...this.dirty].sort(([a], [b]) => a - b)
+      .map(([slot, dirs]) => (dirs ? { slot, dirs: parentsFirst([...dirs]) } : { slot }));
     this.dirty.clear();
     this.inFlight = this.deps.send(slots)
-      .catch((err: unknown) => log().warn(`carried binds ${slots.join(',')}: host changes not copied to the container: ${messageOf(err)}`))
+      .catch((err: unknown) => log().warn(`carried binds ${slots.map((s) => s.slot).join(',')}: host changes not copied to the container: ${messageOf(err)}`))
       .finally(() => {
         this.inFlight = undefined;
         // Changes that came during the copy may not be in it.
         this.kick();
       });
   }
+}
+
+/** A parent's copy can make a child whole: it comes first. */
+function parentsFirst(dirs: string[]): string[] {
+  const depth = (d: string) => (d === '.' ? 0 : d.split('/').length);
+  return dirs.sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
 }

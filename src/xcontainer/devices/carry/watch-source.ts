@@ -17,8 +17,13 @@ export interface SourceWatch {
   close(): void;
 }
 
-/** Calls onChange on any change under `source` (a file or a directory) until closed. */
-export function watchSource(source: string, kind: 'file' | 'dir', onChange: () => void): SourceWatch {
+/**
+ * Calls onChange on any change under `source` (a file or a directory) until closed,
+ * with, for a directory, the directory that changed (its entries or their content),
+ * relative to `source` ('.' for itself). A directory made after the watch began is
+ * named too once its own watch is set, for what was written to it before.
+ */
+export function watchSource(source: string, kind: 'file' | 'dir', onChange: (dir?: string) => void): SourceWatch {
   if (kind === 'file') {
     const w = fs.watch(source, { persistent: false }, () => onChange());
     w.on('error', (err) => log().warn(`carried bind ${source}: watch ended: ${messageOf(err)}`));
@@ -33,8 +38,8 @@ class TreeWatch implements SourceWatch {
   private closed = false;
   private full = false;
 
-  constructor(private readonly root: string, private readonly onChange: () => void) {
-    this.add(root);
+  constructor(private readonly root: string, private readonly onChange: (dir: string) => void) {
+    this.add(root, false);
   }
 
   close(): void {
@@ -43,8 +48,8 @@ class TreeWatch implements SourceWatch {
     this.dirs.clear();
   }
 
-  /** Watches `dir` and the directories below it not watched yet. */
-  private add(dir: string): void {
+  /** Watches `dir` and the directories below it not watched yet; `tell`: name each to onChange. */
+  private add(dir: string, tell: boolean): void {
     const todo = [dir];
     while (todo.length && !this.closed) {
       const d = todo.pop()!;
@@ -72,6 +77,7 @@ class TreeWatch implements SourceWatch {
       }
       watcher.on('error', () => this.drop(d, watcher));
       this.dirs.set(d, { watcher, ino: st.ino });
+      if (tell) this.onChange(this.rel(d));
       try {
         for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) todo.push(path.join(d, e.name));
       } catch { /* removed meanwhile: its parent's watch says so */ }
@@ -86,9 +92,13 @@ class TreeWatch implements SourceWatch {
       if (w) this.drop(dir, w.watcher);
     } else if (name) {
       // A directory made (or moved) in: its own entries are watched from now on.
-      this.add(path.join(dir, name.toString()));
+      this.add(path.join(dir, name.toString()), true);
     }
-    this.onChange();
+    this.onChange(this.rel(dir));
+  }
+
+  private rel(dir: string): string {
+    return path.relative(this.root, dir) || '.';
   }
 
   private drop(dir: string, watcher: fs.FSWatcher): void {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StagedBind } from '../../../../../src/bundle/mount-plan';
-import { CarryRefresher, refreshedBinds } from '../../../../../src/xcontainer/devices/carry/refresh';
+import { CarryRefresher, MAX_DIR_HINTS, type SlotRefresh, refreshedBinds } from '../../../../../src/xcontainer/devices/carry/refresh';
 
 let dir: string;
 const open: CarryRefresher[] = [];
@@ -26,7 +26,7 @@ function bind(source: string, readonly: boolean, carried = true): StagedBind {
 }
 
 function refresher(binds: StagedBind[], may: () => boolean = () => true) {
-  const sent: number[][] = [];
+  const sent: SlotRefresh[][] = [];
   let finish: (() => void) | undefined;
   let slow = false;
   const r = new CarryRefresher(refreshedBinds(binds), {
@@ -64,21 +64,23 @@ describe('CarryRefresher', () => {
     fs.mkdirSync(path.join(dir, 'rw'));
     const { sent } = refresher([bind(path.join(dir, 'rw'), false), bind(hosts, false)]);
     for (let i = 0; i < 5; i++) fs.appendFileSync(hosts, `${i}\n`);
-    await vi.waitFor(() => expect(sent).toEqual([[1]]), { timeout: 5000 });
+    await vi.waitFor(() => expect(sent).toEqual([[{ slot: 1 }]]), { timeout: 5000 });
   });
 
-  it('sees a change in a directory made after the watch began', async () => {
+  it('names the directories that changed, parents first; a directory made later is watched and named too', async () => {
     const cfg = path.join(dir, 'cfg');
     fs.mkdirSync(cfg);
     const { sent } = refresher([bind(cfg, true)]);
     fs.mkdirSync(path.join(cfg, 'a', 'b'), { recursive: true });
     await vi.waitFor(() => expect(sent.length).toBe(1), { timeout: 5000 });
+    expect(sent[0]![0]!.dirs?.[0]).toBe('.');
+    expect(sent[0]![0]!.dirs).toContain('a');
     // The watch of a/b is set up when a's event comes; wait for the copy of that one to settle.
     await new Promise((r) => setTimeout(r, 400));
     const before = sent.length;
     fs.writeFileSync(path.join(cfg, 'a', 'b', 'key'), 'v2');
     await vi.waitFor(() => expect(sent.length).toBe(before + 1), { timeout: 5000 });
-    expect(sent.at(-1)).toEqual([0]);
+    expect(sent.at(-1)).toEqual([{ slot: 0, dirs: ['a/b'] }]);
   });
 
   it('asks nothing while it may not, and once when kicked after', async () => {
@@ -92,7 +94,19 @@ describe('CarryRefresher', () => {
     expect(sent).toEqual([]);
     may = true;
     r.kick();
-    await vi.waitFor(() => expect(sent).toEqual([[0]]), { timeout: 5000 });
+    await vi.waitFor(() => expect(sent).toEqual([[{ slot: 0, dirs: ['.'] }]]), { timeout: 5000 });
+  });
+
+  it('asks for the whole slot when more directories changed than it names', async () => {
+    const cfg = path.join(dir, 'cfg');
+    for (let i = 0; i <= MAX_DIR_HINTS; i++) fs.mkdirSync(path.join(cfg, `d${i}`), { recursive: true });
+    let may = false;
+    const { r, sent } = refresher([bind(cfg, true)], () => may);
+    for (let i = 0; i <= MAX_DIR_HINTS; i++) fs.writeFileSync(path.join(cfg, `d${i}`, 'k'), 'x');
+    await new Promise((res) => setTimeout(res, 600));
+    may = true;
+    r.kick();
+    await vi.waitFor(() => expect(sent).toEqual([[{ slot: 0 }]]), { timeout: 5000 });
   });
 
   it('hold waits for the refresh under way and keeps others back until released', async () => {
