@@ -326,3 +326,22 @@ run_detached() { # mounts JSON, then the container's args
   echo after >"$CFG/f"
   wait_seen /cfg/f after "$DEST"
 }
+
+@test "a user's edits deep in a read-only config directory reach the container: a file changed, a directory made, one removed" {
+  CFG="$BATS_TEST_TMPDIR/conf"
+  mkdir -p "$CFG/a/b" "$CFG/old"
+  echo one >"$CFG/a/b/app.conf"
+  echo gone >"$CFG/old/x"
+  run_detached "[{\"destination\":\"/conf\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
+  [ "$(runx exec c1 cat /conf/a/b/app.conf)" = one ]
+  echo two >"$CFG/a/b/app.conf"
+  wait_seen /conf/a/b/app.conf two
+  mkdir -p "$CFG/a/new/deeper"
+  echo made >"$CFG/a/new/deeper/y"
+  rm -rf "${CFG:?}/old"
+  wait_seen /conf/a/new/deeper/y made
+  [ "$(runx exec c1 ls /conf)" = a ]
+  # Written into the new directory after its first copy: its own watch sees it.
+  echo later >"$CFG/a/new/deeper/z"
+  wait_seen /conf/a/new/deeper/z later
+}
