@@ -22,9 +22,10 @@ int carry_parse(const struct ctl_msg *m, char *err, size_t errlen);
 /* Mounts the disk the create named at CARRY_DIR (once per VM). 0, or -1 with a reason. */
 int carry_mount(char *err, size_t errlen);
 /* Copies the given slots from the share to the disk (to_host 0: the host's newer files
- * reach the container) or from the disk to the share (to_host 1: the container's
- * writes reach the host). The share is mounted for the copy only. 0, or -1. */
-int carry_sync(int to_host, const uint64_t *slots, size_t n, char *err, size_t errlen);
+ * reach the container; the message's `dir` fields, if any, name the only directories
+ * that changed) or from the disk to the share (to_host 1: the container's writes
+ * reach the host). The share is mounted for the copy only. 0, or -1. */
+int carry_sync(int to_host, const uint64_t *slots, size_t n, const struct ctl_msg *hints, char *err, size_t errlen);
 /* Writes back the slots the create marked read-write (carry.back): at the container's
  * end, before `exit` is sent. 0 with nothing carried; -1 with a reason. */
 int carry_write_back(char *err, size_t errlen);

@@ -314,7 +314,7 @@ static void handle_carry(struct agent *a, const struct ctl_msg *m, const char *i
 		}
 		n++;
 	}
-	if (carry_sync(strcmp(to, "host") == 0, slots, n, err, sizeof err) < 0) {
+	if (carry_sync(strcmp(to, "host") == 0, slots, n, m, err, sizeof err) < 0) {
 		reply_error(a, id, err);
 		return;
 	}

@@ -40,6 +40,7 @@ teardown() {
     for id in $("$RUNX_BIN" --root "$r" list -q 2>/dev/null); do "$RUNX_BIN" --root "$r" delete --force "$id" >/dev/null 2>&1 || true; done
   done
   if mountpoint -q "$DEST"; then umount "$DEST"; fi
+  if [ -n "${CFG:-}" ] && mountpoint -q "$CFG"; then umount "$CFG"; fi
   rm -rf "$ROOT" "$DEST"
 }
 
@@ -188,4 +189,159 @@ exactly_once() { # file count: records 1..count, each once, in order
   for _ in $(seq 100); do [ ! -e "$DEST/c1" ] && break; sleep 0.1; done
   [ ! -e "$DEST/c1" ]
   [ ! -e "$DEST/@volumes/c1" ]
+}
+
+# Host -> container refreshes of carried binds after create (docs/mounts.md).
+
+# The kubelet's atomic writer (projected volumes: ConfigMap, Secret): a new timestamped
+# directory, ..data swapped to it by rename, then the old directory removed.
+kube_update() { # dir value
+  local d="$1" new="..2026_$2" old
+  old="$(readlink "$d/..data")"
+  mkdir "$d/$new"
+  echo "$2" >"$d/$new/key"
+  # More keys, as a Secret has: the new directory takes the agent a while to copy.
+  for i in $(seq 40); do echo "$2" >"$d/$new/key$i"; done
+  ln -s "$new" "$d/..data.tmp"
+  mv -T "$d/..data.tmp" "$d/..data"
+  rm -rf "${d:?}/$old"
+}
+
+wait_seen() { # path-in-container value [root] (bounded: 30 tries, ~30 s)
+  local got=
+  for _ in $(seq 30); do
+    got="$("$RUNX_BIN" --root "${3:-$ROOT}" exec c1 cat "$1" 2>&1)"
+    [ "$got" = "$2" ] && return 0
+    sleep 1
+  done
+  echo "$1 in the container holds \"$got\", not \"$2\", after 30 s" >&2
+  return 1
+}
+
+run_detached() { # mounts JSON, then the container's args
+  local mounts="$1"
+  shift
+  make_bundle --set mounts="$mounts" -- "$@"
+  runx create --bundle "$BUNDLE" c1 </dev/null >"$BATS_TEST_TMPDIR/out" 2>&1
+  runx start c1
+}
+
+@test "a read-only directory bind follows the host's kubelet-style atomic updates; a reader through ..data never finds it missing" {
+  CFG="$BATS_TEST_TMPDIR/cfg"
+  # A tmpfs, as the kubelet's Secret volumes are: it lists the newest entry first, so
+  # the swapped ..data comes before the directory it points at.
+  mkdir -p "$CFG"
+  mount -t tmpfs -o size=16m runx-bats-cfg "$CFG"
+  mkdir -p "$CFG/..2026_v1"
+  echo v1 >"$CFG/..2026_v1/key"
+  ln -s ..2026_v1 "$CFG/..data"
+  ln -s ..data/key "$CFG/key"
+  run_detached "[{\"destination\":\"/etc/cfg\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
+  [ "$(runx exec c1 cat /etc/cfg/key)" = v1 ]
+  # Shell builtins only, so it reads as often as it can; it stops at the last value
+  # (or after 400000 reads) and says how many reads found ..data/key missing.
+  runx exec c1 sh -c 'echo go; n=0; miss=0; v=
+    while [ $n -lt 400000 ]; do
+      n=$((n+1))
+      if [ ! -e /etc/cfg/..data/key ] || ! read -r v </etc/cfg/..data/key; then miss=$((miss+1)); continue; fi
+      [ "$v" = v7 ] && break
+    done
+    echo "reads=$n miss=$miss last=$v"' >"$BATS_TEST_TMPDIR/reader" 2>&1 &
+  reader=$!
+  for _ in $(seq 300); do grep -q go "$BATS_TEST_TMPDIR/reader" && break; sleep 0.1; done
+  grep -q go "$BATS_TEST_TMPDIR/reader"
+  for v in v2 v3 v4 v5 v6 v7; do
+    kube_update "$CFG" "$v"
+    wait_seen /etc/cfg/key "$v"
+  done
+  # The old timestamped directories are gone in the container too.
+  [ "$(runx exec c1 ls -A /etc/cfg | tr '\n' ' ')" = "..2026_v7 ..data key " ]
+  for _ in $(seq 600); do kill -0 "$reader" 2>/dev/null || break; sleep 0.1; done
+  wait "$reader"
+  echo "# reader: $(tail -1 "$BATS_TEST_TMPDIR/reader")" >&3
+  grep -q 'miss=0 last=v7' "$BATS_TEST_TMPDIR/reader"
+}
+
+@test "a read-write file bind (Docker's /etc/hosts) rewritten in place on the host: the container sees the new content" {
+  run_detached "[{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"$C/hosts\",\"options\":[\"rbind\",\"rprivate\"]}]" sleep 600
+  [ "$(runx exec c1 cat /etc/hosts)" = "$(cat "$C/hosts")" ]
+  ino="$(stat -c %i "$C/hosts")"
+  # As dockerd does on `docker network connect`: the same file, new content.
+  printf '127.0.0.1 localhost\n10.0.0.5 c1\n10.1.0.7 c1\n' >"$C/hosts"
+  [ "$(stat -c %i "$C/hosts")" = "$ino" ]
+  wait_seen /etc/hosts "$(cat "$C/hosts")"
+}
+
+@test "a read-write directory bind changed on the host is not refreshed; its write-back at the end still works" {
+  RO="$BATS_TEST_TMPDIR/ro"
+  mkdir -p "$RO"
+  echo r1 >"$RO/f"
+  run_detached "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$VOL\",\"options\":[\"rbind\",\"rprivate\"]},
+    {\"destination\":\"/ro\",\"type\":\"bind\",\"source\":\"$RO\",\"options\":[\"rbind\",\"ro\"]}]" \
+    sh -c 'while [ ! -e /data/stop ]; do sleep 0.2; done; echo mine >/data/written'
+  echo host-later >"$VOL/existing"
+  echo new >"$VOL/host-new"
+  # The read-only bind changed at the same time is refreshed: once it is in, a refresh
+  # of the read-write one would have come too.
+  echo r2 >"$RO/f"
+  wait_seen /ro/f r2
+  [ "$(runx exec c1 cat /data/existing)" = before ]
+  [ "$(runx exec c1 ls -A /data)" = existing ]
+  runx exec c1 touch /data/stop
+  wait_stopped "$ROOT" c1
+  # The container's copy wins at its end, as docs/mounts.md says.
+  [ "$(cat "$VOL/written")" = mine ]
+  [ "$(cat "$VOL/existing")" = before ]
+  [ ! -e "$VOL/host-new" ]
+}
+
+@test "a checkpoint while the host rewrites a read-only bind succeeds; the restored container follows the restoring bundle's source" {
+  CFG="$BATS_TEST_TMPDIR/cfg"
+  mkdir -p "$CFG/many"
+  echo 0 >"$CFG/f"
+  # Enough files that a refresh takes a while: one is under way most of the time.
+  for i in $(seq 1500); do echo "$i" >"$CFG/many/$i"; done
+  run_detached "[{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
+  wait_seen /cfg/f 0
+  # Refreshes come and go while the checkpoint stops and saves the VM (bounded: 400 writes).
+  ( for i in $(seq 400); do echo "$i" >"$CFG/f"; sleep 0.02; done ) &
+  writer=$!
+  runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  wait "$writer"
+  runx delete c1
+  runx restore --detach --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  [ "$(state_field c1 status)" = running ]
+  echo restored >"$CFG/f"
+  wait_seen /cfg/f restored
+}
+
+@test "on a migration's destination, a read-only bind placed in its --volume-root follows the host's changes there" {
+  CFG="$BATS_TEST_TMPDIR/volumes/cfgvol/_data"
+  mkdir -p "$CFG"
+  echo before >"$CFG/f"
+  start_serve --volume-root "$BATS_TEST_TMPDIR/volumes"
+  run_detached "[{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  [ "$("$RUNX_BIN" --root "$DEST" exec c1 cat /cfg/f)" = before ]
+  echo after >"$CFG/f"
+  wait_seen /cfg/f after "$DEST"
+}
+
+@test "a user's edits deep in a read-only config directory reach the container: a file changed, a directory made, one removed" {
+  CFG="$BATS_TEST_TMPDIR/conf"
+  mkdir -p "$CFG/a/b" "$CFG/old"
+  echo one >"$CFG/a/b/app.conf"
+  echo gone >"$CFG/old/x"
+  run_detached "[{\"destination\":\"/conf\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
+  [ "$(runx exec c1 cat /conf/a/b/app.conf)" = one ]
+  echo two >"$CFG/a/b/app.conf"
+  wait_seen /conf/a/b/app.conf two
+  mkdir -p "$CFG/a/new/deeper"
+  echo made >"$CFG/a/new/deeper/y"
+  rm -rf "${CFG:?}/old"
+  wait_seen /conf/a/new/deeper/y made
+  [ "$(runx exec c1 ls /conf)" = a ]
+  # Written into the new directory after its first copy: its own watch sees it.
+  echo later >"$CFG/a/new/deeper/z"
+  wait_seen /conf/a/new/deeper/z later
 }

@@ -23,6 +23,7 @@ import { awaitGo, reportReady } from './ready-fd';
 import { anchorLaunch } from '../state/launch-trust';
 import { CONSOLE_LOG, ROOT_DISK } from '../vm/qemu-argv';
 import { CARRY_DISK } from '../devices/carry/config';
+import { CarryRefresher, refreshedBinds } from '../devices/carry/refresh';
 import { VM_STATE_FILE, copySparse } from '../vm/vm-snapshot';
 import { VM_SAVE_SOCKET, saveVmStateHere } from '../vm/vm-state-save';
 import { type IncomingEndpoints, type MigrationStats, type SendOptions, abandonIncoming, finishIncoming, sendVm, takeIncomingKey } from '../vm/vm-migration';
@@ -46,6 +47,9 @@ import type { AgentPort, KeeperCore, QmpPort } from './ops/keeper-core';
 import type { LinkAuth, LinkTarget, MigrationOwner } from './protocol';
 import type { RemoteLinkLoader } from './remote-link';
 import { type CreditedStream, pausingWriter } from '../agent/stdin-credit';
+
+/** A refresh copies what changed, but may have a large tree to compare under TCG. */
+const CARRY_REFRESH_TIMEOUT_MS = 10 * 60_000;
 
 /** How long a keeper whose stand-in links to it waits, after the end, for that stand-in to take the exit status. */
 const LINK_LINGER_MS = Number(process.env.RUNX_LINK_LINGER_MS) || 60_000;
@@ -99,6 +103,8 @@ class Keeper implements KeeperCore {
   private lingering = false;
   /** The key of the last migration we sent: our stand-in's link to the destination uses it. */
   private sentKey?: PskCreds;
+  /** Host -> container copies of carried binds whose sources changed (devices/carry/refresh.ts). */
+  private refresher?: CarryRefresher;
 
   constructor(private readonly dir: string, private readonly launch: KeeperLaunch, private readonly deps: KeeperDeps) {
     this.store = new StateStore(launch.root);
@@ -114,6 +120,8 @@ class Keeper implements KeeperCore {
       // Before QEMU starts, so that it and every thread it makes are in the cgroup too.
       if (this.launch.cgroup) joinHostCgroup(this.launch.cgroup, process.pid);
       if (this.launch.cgroupns) enterKeeperCgroupns(this.launch.cgroupns);
+      // Before the boot: a change while the VM comes up is copied in once it has started.
+      this.watchCarried();
       await this.boot();
       if (incoming) await this.serveLink(incoming);
       if (!restore && !incoming) startedAtCreate = await this.prepareContainer(this.launch.startAfterCreate === true);
@@ -147,6 +155,10 @@ class Keeper implements KeeperCore {
   qmp(): QmpPort {
     if (!this.qmpClient) throw new RunxError('ESTATE', 'the container has no VM here');
     return this.qmpClient;
+  }
+
+  holdCarry(): Promise<() => void> {
+    return this.refresher?.hold() ?? Promise.resolve(() => undefined);
   }
 
   /**
@@ -404,6 +416,27 @@ class Keeper implements KeeperCore {
     }
   }
 
+  /**
+   * Watches the sources of the carried binds a refresh keeps up to date, wherever this
+   * VM's binds are (create's config, a restoring bundle's, a destination's placed
+   * paths: the VM's shares say), and copies a change in only while the container has
+   * started and its VM runs here with nothing holding refreshes back.
+   */
+  private watchCarried(): void {
+    const binds = refreshedBinds(this.launch.qemu.shares.find((s) => s.binds)?.binds ?? []);
+    if (!binds.length) return;
+    this.refresher = new CarryRefresher(binds, {
+      may: () => this.machine.is('running') && this.machine.facts.started && !this.link && this.agentConn !== undefined,
+      send: async (slots) => {
+        const t0 = Date.now();
+        const dirs = slots.flatMap((s) => (s.dirs ?? []).map((d) => `${s.slot}:${d}`));
+        await this.agentConn!.request('carry', [['to', 'guest'], ['slot', slots.map((s) => s.slot)], ['dir', dirs]], CARRY_REFRESH_TIMEOUT_MS);
+        log().debug({ slots, ms: Date.now() - t0 }, 'carried binds changed on the host: copied to the container');
+      },
+    });
+    this.machine.onApply(() => this.refresher?.kick());
+  }
+
   /** Has the agent create the container (and, with `start`, start its process right after); true if it started it. */
   private async prepareContainer(start: boolean): Promise<boolean> {
     // Fresh at the moment of create, and never written to disk: the clock, and seed
@@ -526,6 +559,7 @@ class Keeper implements KeeperCore {
   }
 
   private finish(status: number): void {
+    this.refresher?.close();
     this.terminal?.close();
     this.control?.close();
     fs.rmSync(path.join(this.dir, KEEPER_SOCKET), { force: true });

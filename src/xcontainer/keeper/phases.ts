@@ -208,6 +208,7 @@ export function transition(facts: KeeperFacts, event: KeeperEvent): KeeperFacts 
 /** The machine one keeper holds: its facts, changed only by events. */
 export class KeeperMachine {
   private current: KeeperFacts;
+  private readonly listeners: Array<(facts: Readonly<KeeperFacts>) => void> = [];
 
   constructor(initial: KeeperFacts = { phase: 'booting', started: false }) {
     this.current = initial;
@@ -231,6 +232,12 @@ export class KeeperMachine {
 
   apply(event: KeeperEvent): void {
     this.current = transition(this.current, event);
+    for (const l of this.listeners) l(this.current);
+  }
+
+  /** Calls `listener` after every event applied (for what waits on a phase: carry refreshes). */
+  onApply(listener: (facts: Readonly<KeeperFacts>) => void): void {
+    this.listeners.push(listener);
   }
 }
 

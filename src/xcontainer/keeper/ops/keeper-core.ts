@@ -29,6 +29,12 @@ export interface KeeperCore {
   agent(): AgentPort;
   qmp(): QmpPort;
   updateRecord(patch: Partial<ContainerRecord>): void;
+  /**
+   * Keeps host -> container refreshes of carried binds back, once the one under way is
+   * done, until the returned release: a refresh mounts the VM's share, and QEMU cannot
+   * stop it for long, save or send it then.
+   */
+  holdCarry(): Promise<() => void>;
   /** With the VM stopped: its state and a copy of its disk into `dir`, after the output it sent. */
   saveCheckpoint(dir: string): Promise<void>;
   /** A checkpoint without --leave-running: end QEMU and exit 137 (after the reply is out). */

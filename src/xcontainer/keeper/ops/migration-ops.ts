@@ -26,6 +26,8 @@ export const migrationOps: Pick<OpHandlers, MigrationOps> = {
     }
     const wasRunning = core.machine.facts.resumeTo !== 'paused';
     core.machine.apply({ kind: 'transfer-started' });
+    // Sending starts none; one begun before has to end: QEMU cannot send a VM whose share is mounted.
+    const release = await core.holdCarry();
     let stats;
     try {
       // A cancel is seen at the transfer's next poll: it cleans up and fails.
@@ -33,6 +35,8 @@ export const migrationOps: Pick<OpHandlers, MigrationOps> = {
     } catch (err) {
       core.machine.apply({ kind: 'transfer-failed' });
       throw err;
+    } finally {
+      release();
     }
     core.machine.apply({ kind: 'transfer-done' });
     return stats;

@@ -22,16 +22,55 @@ export async function resumeVm(core: KeeperCore): Promise<void> {
   core.updateRecord({ status: 'running' });
 }
 
+/** The checkpoint itself, with no carry refresh under way (its share is unmounted). */
+const checkpointHeld: OpHandlers['checkpoint'] = async (core, req) => {
+  const wasPaused = core.machine.is('paused');
+  const qmp = core.qmp();
+  // A paused VM's stdin was held at its pause.
+  if (!wasPaused) await holdStdin(core.agent(), 'checkpoint');
+  try {
+    await qmp.execute('stop', {});
+    await core.saveCheckpoint(req.dir);
+  } catch (err) {
+    // QEMU not answering even this: it is gone (killed, crashed), and the container
+    // with it, which the one error line must say rather than QMP's view of it.
+    const answered = await (wasPaused ? qmp.execute('query-status', {}) : qmp.execute('cont', {})).then(() => true, () => false);
+    if (!wasPaused) core.agent().releaseStdin();
+    if (!answered) throw new RunxError('EQMP', `its VM (QEMU) ended during the save (${messageOf(err)}); the container is stopped`, { cause: err });
+    throw err;
+  }
+  if (req.leaveRunning) {
+    if (!wasPaused) {
+      await qmp.execute('cont', {});
+      core.agent().releaseStdin();
+    }
+    return undefined;
+  }
+  // As with runc, a checkpoint without --leave-running ends the container: its
+  // process is gone from this host as if killed (137).
+  core.machine.apply({ kind: 'ending' });
+  core.updateRecord({ status: 'stopped', exitStatus: 137, finished: new Date().toISOString(), checkpointed: true });
+  core.endAfterCheckpoint();
+  return undefined;
+};
+
 export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
   async pause(core) {
     if (core.machine.is('paused')) return undefined;
-    await holdStdin(core.agent(), 'pause');
-    await core.qmp().execute('stop', {}).catch((err: unknown) => {
-      core.agent().releaseStdin();
-      throw err;
-    });
-    core.machine.apply({ kind: 'paused' });
-    core.updateRecord({ status: 'paused' });
+    // No copy stopped halfway with the share mounted: a checkpoint of the paused VM
+    // could not save it, and could not wait for the copy either.
+    const release = await core.holdCarry();
+    try {
+      await holdStdin(core.agent(), 'pause');
+      await core.qmp().execute('stop', {}).catch((err: unknown) => {
+        core.agent().releaseStdin();
+        throw err;
+      });
+      core.machine.apply({ kind: 'paused' });
+      core.updateRecord({ status: 'paused' });
+    } finally {
+      release();
+    }
     return undefined;
   },
   async resume(core) {
@@ -43,34 +82,12 @@ export const vmOps: Pick<OpHandlers, 'pause' | 'resume' | 'checkpoint'> = {
    * stopped. On failure the VM resumes untouched; a paused container (containerd
    * pauses before it checkpoints) stays paused.
    */
-  async checkpoint(core, req) {
-    const wasPaused = core.machine.is('paused');
-    const qmp = core.qmp();
-    // A paused VM's stdin was held at its pause.
-    if (!wasPaused) await holdStdin(core.agent(), 'checkpoint');
+  async checkpoint(core, req, progress) {
+    const release = await core.holdCarry();
     try {
-      await qmp.execute('stop', {});
-      await core.saveCheckpoint(req.dir);
-    } catch (err) {
-      // QEMU not answering even this: it is gone (killed, crashed), and the container
-      // with it, which the one error line must say rather than QMP's view of it.
-      const answered = await (wasPaused ? qmp.execute('query-status', {}) : qmp.execute('cont', {})).then(() => true, () => false);
-      if (!wasPaused) core.agent().releaseStdin();
-      if (!answered) throw new RunxError('EQMP', `its VM (QEMU) ended during the save (${messageOf(err)}); the container is stopped`, { cause: err });
-      throw err;
+      return await checkpointHeld(core, req, progress);
+    } finally {
+      release();
     }
-    if (req.leaveRunning) {
-      if (!wasPaused) {
-        await qmp.execute('cont', {});
-        core.agent().releaseStdin();
-      }
-      return undefined;
-    }
-    // As with runc, a checkpoint without --leave-running ends the container: its
-    // process is gone from this host as if killed (137).
-    core.machine.apply({ kind: 'ending' });
-    core.updateRecord({ status: 'stopped', exitStatus: 137, finished: new Date().toISOString(), checkpointed: true });
-    core.endAfterCheckpoint();
-    return undefined;
   },
 };

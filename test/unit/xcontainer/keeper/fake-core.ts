@@ -55,6 +55,10 @@ export class FakeCore implements KeeperCore {
     this.record = { ...this.record, ...patch };
   }
 
+  async holdCarry(): Promise<() => void> {
+    this.calls.push('hold carry');
+    return () => { this.calls.push('release carry'); };
+  }
   async saveCheckpoint(dir: string): Promise<void> { this.calls.push(`save ${dir}`); }
   endAfterCheckpoint(): void { this.calls.push('end 137'); }
   sendVm(send: SendOptions, progress: (p: unknown) => void, wasRunning: boolean, cancelled: () => boolean): Promise<MigrationStats> {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { admitRequest, dispatch } from '../../../../src/xcontainer/keeper/keeper-control';
 import { checkKeeperReply, checkKeeperRequest } from '../../../../src/xcontainer/keeper/keeper-schema';
-import { type KeeperFacts, PHASES, type Phase, admit, transition } from '../../../../src/xcontainer/keeper/phases';
+import { type KeeperFacts, KeeperMachine, PHASES, type Phase, admit, transition } from '../../../../src/xcontainer/keeper/phases';
 import { KEEPER_OPS, KEEPER_PROTOCOL, type KeeperOp, type KeeperReply, type KeeperRequest } from '../../../../src/xcontainer/keeper/protocol';
 import { FakeCore, STATS } from './fake-core';
 
@@ -106,6 +106,17 @@ describe('keeper state table', () => {
   });
 });
 
+describe('KeeperMachine listeners', () => {
+  it('hear the facts after each event applied (carry refreshes wait on the phase so)', () => {
+    const m = new KeeperMachine({ phase: 'running', started: true });
+    const heard: Phase[] = [];
+    m.onApply((f) => heard.push(f.phase));
+    m.apply({ kind: 'paused' });
+    m.apply({ kind: 'resumed' });
+    expect(heard).toEqual(['paused', 'running']);
+  });
+});
+
 describe('keeper ops over a fake VM session', () => {
   const run = (core: FakeCore, op: KeeperOp, over: Record<string, unknown> = {}, progress: (p: unknown) => void = () => undefined): Promise<KeeperReply> =>
     dispatch(core, { ...REQUESTS[op], ...over } as KeeperRequest, progress);
@@ -124,8 +135,9 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'resume');
     expect(core.machine.phase).toBe('running');
     expect(core.record.status).toBe('running');
-    // Stdin waits while the VM cannot read it (nothing stays in QEMU, lost if it is saved and ended).
-    expect(core.calls).toEqual(['agent hold stdin', 'qmp stop', 'qmp cont', 'agent release stdin']);
+    // Stdin waits while the VM cannot read it (nothing stays in QEMU, lost if it is saved and ended);
+    // no carry refresh is left halfway in the stopped VM.
+    expect(core.calls).toEqual(['hold carry', 'agent hold stdin', 'qmp stop', 'release carry', 'qmp cont', 'agent release stdin']);
   });
 
   it('a checkpoint without --leave-running ends the container (137); with it, a paused VM stays stopped', async () => {
@@ -133,12 +145,13 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'checkpoint', { leaveRunning: false });
     expect(core.machine.phase).toBe('exiting');
     expect(core.record).toMatchObject({ status: 'stopped', exitStatus: 137, checkpointed: true });
-    // Stdin is all in the agent before the VM stops (nothing in flight is lost with this QEMU).
-    expect(core.calls).toEqual(['agent hold stdin', 'qmp stop', 'save /img', 'end 137']);
+    // Stdin is all in the agent before the VM stops (nothing in flight is lost with this QEMU),
+    // and no carry refresh has the VM's share mounted.
+    expect(core.calls).toEqual(['hold carry', 'agent hold stdin', 'qmp stop', 'save /img', 'end 137', 'release carry']);
     const paused = new FakeCore({ phase: 'paused', started: true });
     await run(paused, 'checkpoint');
     // Held since its pause; --leave-running leaves it paused, and held.
-    expect(paused.calls).toEqual(['qmp stop', 'save /img']);
+    expect(paused.calls).toEqual(['hold carry', 'qmp stop', 'save /img', 'release carry']);
     expect(paused.machine.phase).toBe('paused');
   });
 
@@ -157,7 +170,7 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'handover');
     expect(core.machine.phase).toBe('standing-in');
     await run(core, 'kill');
-    expect(core.calls).toEqual(['sendVm tcp:127.0.0.1:2 wasRunning=true', 'leaveVm', 'standIn 127.0.0.1:7700 /t', 'signalRemote 15']);
+    expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=true', 'release carry', 'leaveVm', 'standIn 127.0.0.1:7700 /t', 'signalRemote 15']);
   });
 
   it('a cancel while the destination prepares is kept: migrate then sends nothing, fails "migration cancelled", and the VM runs on', async () => {
@@ -188,7 +201,7 @@ describe('keeper ops over a fake VM session', () => {
     release();
     expect(await sending).toMatchObject({ ok: false, code: 'EHOST', error: 'migration cancelled' });
     expect(core.machine.facts).toEqual({ phase: 'paused', started: true });
-    expect(core.calls).toEqual(['sendVm tcp:127.0.0.1:2 wasRunning=false']);
+    expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=false', 'release carry']);
   });
 
   it('an abort before the transfer, or after it when Finish failed, leaves the VM running here', async () => {
@@ -200,7 +213,7 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'migrate');
     await run(core, 'abort-migration');
     expect(core.machine.phase).toBe('running');
-    expect(core.calls).toEqual(['sendVm tcp:127.0.0.1:2 wasRunning=true', 'qmp cont']);
+    expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=true', 'release carry', 'qmp cont']);
   });
 
   it('a migration whose CLI went away before the transfer lapses at the next request', async () => {
