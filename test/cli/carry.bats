@@ -210,7 +210,7 @@ kube_update() { # dir value
 wait_seen() { # path-in-container value [root] (bounded: 30 tries, ~30 s)
   local got=
   for _ in $(seq 30); do
-    got="$("$RUNX_BIN" --root "${3:-$ROOT}" exec c1 cat "$1" 2>&1)"
+    got="$("$RUNX_BIN" --root "${3:-$ROOT}" exec c1 cat "$1" 2>&1)" || true
     [ "$got" = "$2" ] && return 0
     sleep 1
   done
