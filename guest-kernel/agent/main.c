@@ -568,16 +568,36 @@ static void send_credits(struct agent *a)
 		fatal("write to agent port: %s", strerror(errno));
 }
 
-/* Sends `exec-exit` for each exec'd process that has ended and whose output has all
- * gone out, then frees its slot. */
+/* An ended exec'd process's output: all it wrote is in its pipes once it is reaped,
+ * and goes out now; then the pipes are closed. A descendant that still holds them
+ * (`sleep 100 &`) does not hold up its end, as it does not hold up runc exec's, which
+ * returns when its process exits. */
+static void drain_ended(struct agent *a, int *fd, int type, uint32_t exec)
+{
+	while (*fd >= 0) {
+		int port_failed;
+		ssize_t n = relay_pump(*fd, a->port, type, exec, &port_failed);
+		if (n < 0 && port_failed)
+			fatal("write to agent port: %s", strerror(errno));
+		if (n <= 0) {
+			close(*fd);
+			*fd = -1;
+		}
+	}
+}
+
+/* Sends `exec-exit` for each exec'd process that has ended, after its output, then
+ * frees its slot. */
 static void report_exec_exits(struct agent *a)
 {
 	if (!a->connected)
 		return;
 	for (size_t i = 0; i < EXEC_MAX; i++) {
 		struct exec_proc *e = &a->execs[i];
-		if (!e->num || !e->exited || e->io.out_fd >= 0 || e->io.err_fd >= 0)
+		if (!e->num || !e->exited)
 			continue;
+		drain_ended(a, &e->io.out_fd, FRAME_EXEC_STDOUT, e->num);
+		drain_ended(a, &e->io.err_fd, FRAME_EXEC_STDERR, e->num);
 		struct ctl_out o;
 		ctl_begin(&o, MSG_EXEC_EXIT);
 		ctl_addu(&o, KEY_EXEC, e->num);

@@ -115,13 +115,19 @@ JSON
 @test "exec: a signal to runx exec reaches the process; a killed relay takes its process along" {
   start_sleeper
   # The binary itself, not the runx shell function: $! must be runx exec's own pid.
-  "$RUNX_BIN" --root "$ROOT" exec c1 sh -c 'trap "echo got-term; exit 9" TERM; sleep 100 & wait' >"$BATS_TEST_TMPDIR/out" &
+  "$RUNX_BIN" --root "$ROOT" exec c1 sh -c 'trap "echo got-term; exit 9" TERM; (sleep 100; touch /tmp/bg-done) & wait' >"$BATS_TEST_TMPDIR/out" &
   pid=$!
-  for _ in $(seq 100); do runx exec c1 ps | grep -q 'sleep 100' && break; sleep 0.1; done
+  # the sleep itself, started after the trap is set (not sh's command line, which names it)
+  for _ in $(seq 100); do runx exec c1 ps -o args | grep -qx 'sleep 100' && break; sleep 0.1; done
   kill -TERM "$pid"
   status=0; wait "$pid" || status=$?
+  echo "status $status, output: $(cat "$BATS_TEST_TMPDIR/out")"
   [ "$status" -eq 9 ]
   [ "$(cat "$BATS_TEST_TMPDIR/out")" = got-term ]
+  # exec ended with its process, as runc exec does, not with the background job that
+  # still holds its output pipe (it used to wait the 100 s out)
+  run runx exec c1 sh -c 'test -e /tmp/bg-done'
+  [ "$status" -eq 1 ]
 
   runx exec -d --pid-file "$BATS_TEST_TMPDIR/pid" c1 sleep 200 </dev/null
   for _ in $(seq 100); do runx exec c1 ps | grep -q 'sleep 200' && break; sleep 0.1; done
