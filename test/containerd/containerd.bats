@@ -131,9 +131,10 @@ n_of() {
   mkdir -p "$vol"
   echo before >"$vol/seed"
   # START is drawn once and lives only in the process's memory: a restored task keeps it,
-  # a task started afresh would draw another
+  # a task started afresh would draw another. /data/n is replaced by rename, so a kill
+  # never leaves it half-written.
   c run -d --runc-binary "$RUNX_BIN" --mount "type=bind,src=$vol,dst=/data,options=rbind:rw" "$IMAGE" r7 \
-    sh -c 'cat /data/seed >/data/seen; s=$RANDOM$RANDOM; i=0; while :; do i=$((i+1)); echo "$s $i" >/data/n; sleep 0.1; done' >/dev/null
+    sh -c 'cat /data/seed >/data/seen; s=$RANDOM$RANDOM; i=0; while :; do i=$((i+1)); echo "$s $i" >/data/n.new; mv /data/n.new /data/n; sleep 0.1; done' >/dev/null
   wait_task r7 RUNNING
   for _ in $(seq 100); do [ -n "$(n_of r7 2>/dev/null)" ] && break; sleep 0.1; done
   read -r start0 i0 <<<"$(n_of r7)"

@@ -134,7 +134,7 @@ d() {
 # start --checkpoint its restore. A named volume and Docker's own file binds are carried.
 @test "docker checkpoint create and docker start --checkpoint: a counter with a volume goes on from its memory and its volume; the volume gets its writes" {
   d run -d --runtime runx --network none --name ck1 -v ckvol:/data "$IMAGE" \
-    sh -c 's=$RANDOM$RANDOM; i=0; while :; do i=$((i+1)); echo "$s $i" >/data/n; echo "$i"; sleep 0.1; done' >/dev/null
+    sh -c 's=$RANDOM$RANDOM; i=0; while :; do i=$((i+1)); echo "$s $i" >/data/n.new; mv /data/n.new /data/n; echo "$i"; sleep 0.1; done' >/dev/null
   for _ in $(seq 100); do [ -n "$(d exec ck1 cat /data/n 2>/dev/null)" ] && break; sleep 0.1; done
   read -r start0 i0 <<<"$(d exec ck1 cat /data/n)"
   [ -n "$start0" ]

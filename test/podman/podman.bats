@@ -110,7 +110,7 @@ pm_n() {
 # process's memory: a restored container keeps it, a fresh start would draw another.
 @test "podman container checkpoint and restore, in place and by --export/--import: a counter with a volume goes on from its memory and its volume" {
   pm run -d --network none --name ck1 -v pmvol:/data "$IMAGE" \
-    sh -c 'echo "10.9.8.7 ckmarker" >>/etc/hosts; s=$RANDOM$RANDOM; i=0; while :; do i=$((i+1)); echo "$s $i" >/data/n; sleep 0.1; done' >/dev/null
+    sh -c 'echo "10.9.8.7 ckmarker" >>/etc/hosts; s=$RANDOM$RANDOM; i=0; while :; do i=$((i+1)); echo "$s $i" >/data/n.new; mv /data/n.new /data/n; sleep 0.1; done' >/dev/null
   for _ in $(seq 100); do [ -n "$(pm_n ck1 2>/dev/null)" ] && break; sleep 0.1; done
   read -r start0 i0 <<<"$(pm_n ck1)"
   [ -n "$start0" ]
