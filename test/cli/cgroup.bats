@@ -49,6 +49,13 @@ own_cgroup() { # controller: our cgroup in its hierarchy (where a relative path 
   if v2; then awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup; else awk -F: -v c="$1" '$2 == c { print $3 }' /proc/self/cgroup; fi
 }
 
+# create_c1: c1 created from $BUNDLE; $keeper is the pid create reported, $qemu its VM's
+create_c1() {
+  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >"$BATS_TEST_TMPDIR/out" 2>&1
+  keeper="$(cat "$BATS_TEST_TMPDIR/pid")"
+  qemu="$(record_field c1 qemuPid)"
+}
+
 no_state() { [ -z "$(ls -A "$ROOT" | grep -v '^\.' || true)" ]; }
 
 @test "the keeper and QEMU are in cgroupsPath in every hierarchy, with the CPU quota, pids.max at least 128 and no memory limit; delete removes it" {
@@ -56,9 +63,7 @@ no_state() { [ -z "$(ls -A "$ROOT" | grep -v '^\.' || true)" ]; }
   CLEAN=("$CG")
   make_bundle --set linux.cgroupsPath="$CG" \
     --set linux.resources='{"cpu":{"quota":200000,"period":100000},"memory":{"limit":67108864},"pids":{"limit":32}}' -- true
-  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >"$BATS_TEST_TMPDIR/out" 2>&1
-  keeper="$(cat "$BATS_TEST_TMPDIR/pid")"
-  qemu="$(record_field c1 qemuPid)"
+  create_c1
   [ -n "$qemu" ]
   [ "$qemu" != "$keeper" ]
   for c in pids memory; do
@@ -153,9 +158,7 @@ no_state() { [ -z "$(ls -A "$ROOT" | grep -v '^\.' || true)" ]; }
   CLEAN=("$CG")
   make_bundle --set linux.cgroupsPath="$CG" \
     --set linux.namespaces='[{"type":"pid"},{"type":"mount"},{"type":"cgroup"}]' -- true
-  runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 </dev/null >"$BATS_TEST_TMPDIR/out" 2>&1
-  keeper="$(cat "$BATS_TEST_TMPDIR/pid")"
-  qemu="$(record_field c1 qemuPid)"
+  create_c1
   [ "$(readlink /proc/$keeper/ns/cgroup)" != "$(readlink /proc/self/ns/cgroup)" ]
   [ "$(readlink /proc/$qemu/ns/cgroup)" = "$(readlink /proc/$keeper/ns/cgroup)" ]
   grep -qx "$keeper" "$(cgdir pids "$CG")/cgroup.procs"
