@@ -39,14 +39,26 @@ export function shellQuote(s: string): string {
 /** Writes the (stopped) VM's state to `file`; resolves when QEMU reports completion. */
 export async function saveVmState(qmp: QmpClient, file: string, timeoutMs = 120_000): Promise<void> {
   await qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(file)}` });
+  await awaitSave(qmp, timeoutMs);
+}
+
+/**
+ * Polls a save QEMU has begun (`migrate`) until it completes. A failed or cancelled
+ * one throws `why()`'s error if it has one (the writer's own, vm-state-save.ts), else
+ * QEMU's words; one past timeoutMs is cancelled and throws.
+ */
+export async function awaitSave(qmp: QmpClient, timeoutMs: number, why: () => Promise<Error | undefined> = async () => undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = await qmp.execute('query-migrate', {});
     if (info.status === 'completed') return;
     if (info.status === 'failed' || info.status === 'cancelled') {
-      throw new RunxError('EQMP', `saving the VM state failed: ${info['error-desc'] ?? info.status}`);
+      throw (await why()) ?? new RunxError('EQMP', `saving the VM state failed: ${info['error-desc'] ?? info.status}`);
     }
-    if (Date.now() > deadline) throw new RunxError('EQMP', `saving the VM state took longer than ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline) {
+      await qmp.execute('migrate_cancel', {}).catch(() => undefined);
+      throw new RunxError('EQMP', `saving the VM state took longer than ${timeoutMs / 1000} s`);
+    }
     await sleep(10);
   }
 }

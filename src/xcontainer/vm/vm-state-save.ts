@@ -9,6 +9,7 @@ import { RunxError } from '../../errors';
 import { sleep } from '../host/host';
 import { writeFailure } from '../host/write-failure';
 import type { QmpClient } from './qmp-client';
+import { awaitSave } from './vm-snapshot';
 
 /** In the state directory: where QEMU sends a checkpoint's VM state. */
 export const VM_SAVE_SOCKET = 'vm-save.sock';
@@ -55,20 +56,11 @@ export async function saveVmStateHere(qmp: QmpClient, file: string, socket: stri
   });
   try {
     await qmp.execute('migrate', { uri: `unix:${socket}` });
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const info = await qmp.execute('query-migrate', {});
-      if (info.status === 'completed') break;
-      if (info.status === 'failed' || info.status === 'cancelled') {
-        await Promise.race([written, sleep(1000)]);
-        throw failed ?? new RunxError('EQMP', `saving the VM state failed: ${info['error-desc'] ?? info.status}`);
-      }
-      if (Date.now() > deadline) {
-        await qmp.execute('migrate_cancel', {}).catch(() => undefined);
-        throw new RunxError('EQMP', `saving the VM state took longer than ${timeoutMs / 1000} s`);
-      }
-      await sleep(10);
-    }
+    // A failed save: the file's own error (a full disk) once the writer has it.
+    await awaitSave(qmp, timeoutMs, async () => {
+      await Promise.race([written, sleep(1000)]);
+      return failed;
+    });
     // Completed: QEMU closes the stream, and the rest of it reaches the file.
     const flushed = await Promise.race([written.then(() => true), sleep(FLUSH_MS).then(() => false)]);
     if (failed) throw failed;
