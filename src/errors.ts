@@ -49,3 +49,8 @@ export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** The code of a RunxError; anything else is EINTERNAL. */
+export function codeOf(err: unknown): RunxErrorCode {
+  return err instanceof RunxError ? err.code : 'EINTERNAL';
+}

@@ -39,6 +39,9 @@ struct agent {
 	int held_mnt_ns; /* the last container's mount namespace (container_hold_mounts), or -1 */
 	int dns_fd; /* the DNS relay's socket (dns.h), or -1 */
 	struct relay_buf in;
+	/* The container's stdin read since boot, EOF counting 1 (agent.md, "Stdin across
+	 * a migration"): in guest memory, so it moves with the VM. */
+	uint64_t stdin_rx;
 	struct exec_proc execs[EXEC_MAX];
 };
 
@@ -96,6 +99,7 @@ static void send_hello(struct agent *a)
 	ctl_addu(&o, KEY_PROTO, PROTO_VERSION);
 	ctl_add(&o, KEY_AGENT, AGENT_VERSION);
 	ctl_addu(&o, KEY_HELD, stdin_held(a));
+	ctl_addu(&o, KEY_RX, a->stdin_rx);
 	send_ctl(a, &o);
 }
 
@@ -385,6 +389,7 @@ static void handle_control(struct agent *a, struct frame *f)
 		ctl_begin(&o, MSG_OK);
 		ctl_add(&o, KEY_ID, id);
 		ctl_addu(&o, KEY_HELD, stdin_held(a));
+		ctl_addu(&o, KEY_RX, a->stdin_rx);
 		send_ctl(a, &o);
 	} else {
 		logmsg("protocol error: unknown message %.64s", m.name);
@@ -397,6 +402,8 @@ static void handle_control(struct agent *a, struct frame *f)
 
 static void handle_stdin(struct agent *a, const struct frame *f)
 {
+	/* Every frame read counts, kept or dropped: the host resumes after it. */
+	a->stdin_rx += f->len ? f->len : 1;
 	/* Input for a container that has ended goes nowhere. Before create it is kept:
 	 * the host may send stdin before the process exists. */
 	if (a->c.exited)

@@ -11,12 +11,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { RunxError, messageOf } from '../errors';
+import { RunxError, codeOf, messageOf } from '../errors';
 import { log } from '../log';
 import type { SpecConfig } from '../bundle/spec-types';
 import {
   CARRY_DISK, type GuestIdentity, type GuestNetwork, type IncomingEndpoints, KEEPER_SOCKET, ROOT_DISK, type RuntimeOptions,
-  StateStore, askKeeper, callKeeper, containerShares, chooseAccel, keeperNamespacesFor, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
+  StateStore, callKeeper, checkAgentProtocol, containerShares, chooseAccel, keeperNamespacesFor, keeperNetnsFor, netFromState, netnsPathOf, provision, readVm, qemuBinary, qemuBuild, setupMigratedNetwork, teardownNetwork, validateId, withNetns,
 } from '../xcontainer';
 import { MIGRATED_TO, readInstance, writeInstance } from './instance';
 import { checkNetnsName, checkPrepareNames } from './prepare-trust';
@@ -108,6 +108,9 @@ export class Destination {
     const binary = qemuBinary();
     const build = qemuBuild(binary);
     if (build !== req.qemuBuild) throw new RunxError('ECONFIG', `incompatible host: the source runs "${req.qemuBuild}", this host "${build}" (the same QEMU build is required)`);
+    // The VM keeps its agent across the move: this keeper must speak its protocol.
+    // 0 is a source from before the field, whose migration protocol 2 only ever ran with agent protocol 2.
+    checkAgentProtocol(req.agentProtocol || 2, `Prepare of ${req.containerId}`);
     const accel = chooseAccel(this.runtime.accel).accel;
     if (accel !== req.accel) throw new RunxError('ECONFIG', `incompatible host: the VM runs CPU model "${req.cpu}" under ${req.accel}; this host would use ${accel}`);
     const needMem = req.memoryMib * MiB + 64 * MiB;
@@ -241,8 +244,9 @@ export class Destination {
       }
       // Its stand-in keeps the stdio it has: no link to take there.
       const endpoints = { ...await this.endpoints(id, host, psk), linkPort: undefined };
-      const reply = await askKeeper(keeperSock, { op: 'take-back', incoming: endpoints, network }, 60_000);
-      if (!reply.ok) throw new RunxError(reply.code, `destination VM: ${reply.error}`);
+      await callKeeper(keeperSock, 'take-back', { incoming: endpoints, network }, { timeoutMs: 60_000 }).catch((err: unknown) => {
+        throw new RunxError(codeOf(err), `destination VM: ${messageOf(err)}`);
+      });
       log().info(`prepared the return of ${id} to its stand-in: nbd ${endpoints.nbdPort}, migration ${endpoints.migratePort}`);
       return { host: endpoints.host, nbdPort: endpoints.nbdPort, migratePort: endpoints.migratePort, linkPort: 0, returning: true, netnsPath: network?.netnsPath ?? '' };
     } catch (err) {
@@ -270,8 +274,9 @@ export class Destination {
     if (!back && (!entry || entry.finished)) throw new RunxError('ENOTFOUND', `no incoming migration of "${id}" here`);
     // The source is done sending: silence from here on is not its going away.
     this.sources.stop(id);
-    const reply = await askKeeper(this.store.file(id, KEEPER_SOCKET), { op: 'finish-incoming' }, 60_000);
-    if (!reply.ok) throw new RunxError(reply.code, `destination could not run ${id}: ${reply.error}`);
+    await callKeeper(this.store.file(id, KEEPER_SOCKET), 'finish-incoming', {}, { timeoutMs: 60_000 }).catch((err: unknown) => {
+      throw new RunxError(codeOf(err), `destination could not run ${id}: ${messageOf(err)}`);
+    });
     removePskDir(this.store.file(id, TLS_DIR));
     if (entry && !back) {
       entry.finished = true;

@@ -9,7 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { RunxError, messageOf } from '../errors';
 import { log } from '../log';
 import {
-  type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, type KeeperCall, type KeeperReply, type MigrationProgress, type MigrationStats,
+  type ContainerRecord, EXPORT_NAME, KEEPER_SOCKET, KeeperGoneError, type KeeperParams, type KeeperReply, type MigrationProgress, type MigrationStats,
   DEFAULT_STALL_TIMEOUT_MS, type RuntimeOptions, StateStore, askKeeper, callKeeper, netFromState, processStartTime, readVm, refuseLiveShares, removeHostCgroup, teardownNetwork, waitForExit,
 } from '../xcontainer';
 import { type AuthOptions, callErrorMessage, clientCredentials, readToken } from './auth';
@@ -83,7 +83,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
       await callKeeper(keeperSock, 'begin-migration', { owner: { pid: process.pid, startTime: processStartTime(process.pid) } });
       onCancel = () => {
         cancelled = true;
-        void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+        void callKeeper(keeperSock, 'cancel-migration', {}).catch(() => undefined);
       };
       let sent: KeeperReply<'migrate'> | undefined;
       const stallMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
@@ -131,7 +131,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         let silent: string | undefined;
         heartbeat = new Heartbeat((ms) => call((cb) => client.Ping({ containerId: id }, metadata, { deadline: Date.now() + ms }, cb)), stallMs, (why) => {
           silent = why;
-          void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+          void callKeeper(keeperSock, 'cancel-migration', {}).catch(() => undefined);
         });
         if (cancelled) {
           await abort('cancelled');
@@ -145,10 +145,11 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         // the switch-over would go nowhere: learn it now, while nothing has moved.
         const auth = { tokenFile: opts.tokenFile, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey, tlsCa: opts.tlsCa };
         if (!ep.returning) {
-          const link = await askKeeper(keeperSock, { op: 'check-link', to: opts.to, auth }, 30_000);
-          if (!link.ok) {
-            await abort(link.error);
-            throw new RunxError('EHOST', `migration of ${id} to ${opts.to} refused before anything moved (the container runs on here): ${link.error}`);
+          try {
+            await callKeeper(keeperSock, 'check-link', { to: opts.to, auth });
+          } catch (err) {
+            await abort(messageOf(err));
+            throw new RunxError('EHOST', `migration of ${id} to ${opts.to} refused before anything moved (the container runs on here): ${messageOf(err)}`);
           }
         }
         if (cancelled) {
@@ -157,8 +158,10 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         }
         onCancel = () => {
           cancelled = true;
-          void askKeeper(keeperSock, { op: 'cancel-migration' }).catch(() => undefined);
+          void callKeeper(keeperSock, 'cancel-migration', {}).catch(() => undefined);
         };
+        // The raw reply: a refusal is still the keeper's answer (its migration ended
+        // with it), where no answer leaves the abort below to end it.
         sent = await askKeeper(keeperSock, {
           op: 'migrate',
           send: {
@@ -184,19 +187,19 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
           await call((cb) => client.Finish({ containerId: id }, metadata, deadline(), cb));
         } catch (err) {
           await abort(`finish failed: ${messageOf(err)}`);
-          await askKeeper(keeperSock, { op: 'abort-migration' });
+          await callKeeper(keeperSock, 'abort-migration', {});
           throw new RunxError('EHOST', `migration of ${id}: ${opts.to} could not run the VM (the container runs on here): ${messageOf(err)}`);
         }
         const switchoverMs = Date.now() - switchStart;
         const report: MigrationReport = { id, to: opts.to, dryRun: false, totalMs: 0, switchoverMs, qemu: sent.result, netnsPath: ep.netnsPath || undefined };
         if (ep.returning) {
-          await leaveForGood(store, rec, { op: 'handover', to: opts.to, auth, standIn: false });
+          await leaveForGood(store, rec, { to: opts.to, auth, standIn: false });
           report.returned = true;
         } else {
           // Its link goes to the destination's keeper itself when it has a port for it.
           const link = ep.linkPort ? { host: ep.host, port: ep.linkPort } : undefined;
-          const handed = await askKeeper(keeperSock, { op: 'handover', to: opts.to, auth, link });
-          if (!handed.ok) log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${handed.error}`);
+          await callKeeper(keeperSock, 'handover', { to: opts.to, auth, link })
+            .catch((err: unknown) => log().error(`migration of ${id}: the container runs at ${opts.to}, but this host's stand-in failed: ${messageOf(err)}`));
         }
         report.totalMs = Date.now() - started;
         return report;
@@ -205,7 +208,7 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
         client.close();
         // Prepare failed, or a cancel or dry run ended it there: the keeper's migration
         // ends too (a migrate it served ended it, whatever its outcome).
-        if (!sent) await askKeeper(keeperSock, { op: 'abort-migration' }).catch((err: Error) => log().warn(`migration of ${id}: ${err.message}`));
+        if (!sent) await callKeeper(keeperSock, 'abort-migration', {}).catch((err: unknown) => log().warn(`migration of ${id}: ${messageOf(err)}`));
       }
     });
   } finally {
@@ -219,10 +222,12 @@ export async function migrateContainer(id: string, opts: MigrateOptions, runtime
  * output and signals through this host: the keeper here ends once its last output is
  * out (its exit is the end of that link), and the id is free here again.
  */
-async function leaveForGood(store: StateStore, rec: ContainerRecord, req: KeeperCall<'handover'>): Promise<void> {
+async function leaveForGood(store: StateStore, rec: ContainerRecord, req: KeeperParams<'handover'>): Promise<void> {
   const { id, keeperPid, keeperStartTime } = rec;
-  const reply = await askKeeper(store.file(id, KEEPER_SOCKET), req).catch((err: Error) => ({ ok: false as const, error: err.message }));
-  if (!reply.ok && !/closed the connection/.test(reply.error)) log().warn(`migration of ${id}: ending the keeper here: ${reply.error}`);
+  // It ends once it has answered, or before: a closed connection is that end.
+  await callKeeper(store.file(id, KEEPER_SOCKET), 'handover', req).catch((err: unknown) => {
+    if (!(err instanceof KeeperGoneError)) log().warn(`migration of ${id}: ending the keeper here: ${messageOf(err)}`);
+  });
   if (!await waitForExit(keeperPid, keeperStartTime, 10_000)) {
     log().warn(`migration of ${id}: keeper ${keeperPid} did not end; killing it`);
     try {

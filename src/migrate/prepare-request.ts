@@ -14,7 +14,7 @@ function bindKind(source: string): string {
   }
 }
 
-export type PrepareVm = Pick<PrepareRequest, 'qemuBuild' | 'accel' | 'cpu' | 'memoryMib' | 'vcpus' | 'diskBytes' | 'sharePaths' | 'nic' | 'carryBytes' | 'carriedKinds'>;
+export type PrepareVm = Pick<PrepareRequest, 'qemuBuild' | 'accel' | 'cpu' | 'memoryMib' | 'vcpus' | 'diskBytes' | 'sharePaths' | 'nic' | 'carryBytes' | 'carriedKinds' | 'agentProtocol'>;
 
 export function prepareVmOf(spec: VmSpec, state: VmState): PrepareVm {
   const net = state.devices.net;
@@ -30,6 +30,7 @@ export function prepareVmOf(spec: VmSpec, state: VmState): PrepareVm {
     // Absent from a state saved before carry disks existed: none.
     carryBytes: state.devices.carry?.bytes ?? 0,
     carriedKinds: state.devices.shares.flatMap((s) => s.binds ?? []).map((b) => bindKind(b.source)),
+    agentProtocol: state.agent.protocol,
     nic: net ? { mac: net.mac, cidr: net.cidr ?? '', gateway: net.gateway ?? '', mtu: net.mtu, netnsPath: net.netnsPath } : null,
   };
 }

@@ -32,6 +32,8 @@ export interface PrepareRequest {
   /** Absent from an older source: 0. */
   carryBytes?: number | string;
   carriedKinds?: string[];
+  /** The VM's guest agent protocol; absent from an older source: 0. */
+  agentProtocol?: number;
 }
 export interface GuestNic { mac: string; cidr: string; gateway: string; mtu: number; netnsPath: string }
 export interface PrepareReply { host: string; nbdPort: number; migratePort: number; linkPort?: number; returning: boolean; netnsPath: string; streamIdentity: string; streamSecret: Buffer }

@@ -63,7 +63,7 @@ export { socketPath } from './state/socket-path';
 // The keeper, from outside it: its files, its control socket.
 export { KEEPER_SOCKET } from './keeper/keeper-launch';
 export { type KeeperCall, KeeperGoneError, askKeeper, callKeeper } from './keeper/keeper-client';
-export { KEEPER_PROTOCOL, type KeeperOp, type KeeperReply, type KeeperRequest, type LinkAuth } from './keeper/protocol';
+export { KEEPER_PROTOCOL, type KeeperOp, type KeeperParams, type KeeperReply, type KeeperRequest, type LinkAuth } from './keeper/protocol';
 export type { RemoteLink, RemoteLinkFactory, RemoteLinkSinks } from './keeper/remote-link';
 
 // The VM: accelerator, QEMU build, argv constants, snapshots and migration.

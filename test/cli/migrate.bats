@@ -92,6 +92,34 @@ consecutive() {
   consecutive "$BATS_TEST_TMPDIR/out"
 }
 
+@test "stdin written throughout a migration reaches the container once each, in order, up to its EOF" {
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
+  make_bundle -- sh -c 'while read -r l; do echo "got $l"; done; echo eof'
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  # ~100 numbered lines a second until told to stop (at most 4000): some are always
+  # on their way to the guest, in the keeper or in QEMU, when the VM stops to move.
+  ( for i in $(seq 4000); do echo "$i"; echo "$i" >"$BATS_TEST_TMPDIR/last"; [ -e "$BATS_TEST_TMPDIR/stop" ] && break; sleep 0.01; done ) >"$BATS_TEST_TMPDIR/in" &
+  WRITER=$!
+  runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" <"$BATS_TEST_TMPDIR/in"
+  runx start c1
+  sleep 1
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  sleep 1
+  touch "$BATS_TEST_TMPDIR/stop"
+  wait "$WRITER"
+  # the writer's end is the container's EOF, through the stand-in
+  wait_status c1 stopped 300
+  [ "$(record_field c1 exitStatus)" = 0 ]
+  last="$(cat "$BATS_TEST_TMPDIR/last")"
+  echo "last line written: $last; lines out: $(wc -l <"$BATS_TEST_TMPDIR/out")"
+  awk -v last="$last" '
+    /^got / { n++; if ($2 != n) { print "line " n " is \"" $0 "\""; bad = 1; exit } next }
+    /^eof$/ { eof = 1; next }
+    { print "unexpected: " $0; bad = 1; exit }
+    END { if (!bad && (n != last || !eof)) { print "got " n " of " last " lines, eof " eof + 0; bad = 1 } exit bad }' "$BATS_TEST_TMPDIR/out"
+}
+
 @test "a migration that cannot happen leaves the container running untouched" {
   serve_and_run "$COUNTER"
   echo wrong >"$BATS_TEST_TMPDIR/wrong"

@@ -157,7 +157,7 @@ exported_files() {
   [[ "$output" != *"host secret"* ]]
 }
 
-@test "a migration destination refuses a Prepare whose share_paths are / and /etc, and places a config bind of / in its own directory" {
+@test "a migration destination refuses a Prepare whose share_paths are / and /etc, places a config bind of / in its own directory, and refuses another migration or agent protocol" {
   DEST="$(mktemp -d /tmp/runx-bats-dest.XXXXXX)"
   echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
   port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
@@ -189,6 +189,12 @@ exported_files() {
   [ "$status" -eq 1 ]
   [[ "$output" == "refused: migration protocol 1 is not spoken here (this runx speaks 2)"* ]]
   [ ! -e "$DEST/old1" ]
+  # a VM whose guest agent speaks another protocol than this runx's keeper would
+  AGENT_PROTOCOL=1 run timeout 90 node "$REPO/test/helpers/hostile-prepare.mjs" "127.0.0.1:$port" "$BATS_TEST_TMPDIR/token" agent1 '[]'
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == "refused: Prepare of agent1: guest agent protocol 1, but this runx speaks protocol 2"* ]]
+  [ ! -e "$DEST/agent1" ]
 }
 
 @test "restore takes no share from the image: a manifest share of host / is refused" {

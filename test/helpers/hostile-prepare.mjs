@@ -4,7 +4,8 @@
 // given share_paths and config.json mounts (and, for carried binds, their kinds and a
 // carry disk). Prints "prepared <reply JSON>" (then aborts the incoming VM, so nothing
 // is left) or "refused: <message>" and exits 1.
-// PROTOCOL_VERSION=N sends that version instead of this runx's own (an older peer).
+// PROTOCOL_VERSION=N sends that version instead of this runx's own (an older peer);
+// AGENT_PROTOCOL=N names that guest agent protocol (default: none, as an older source).
 // Usage: hostile-prepare.mjs ADDR TOKEN_FILE ID SHARE_PATHS_JSON [MOUNTS_JSON [KINDS_JSON]]
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -35,6 +36,7 @@ try {
     configJson: JSON.stringify(config), kernel: fs.readFileSync(assets.kernel), initramfs: fs.readFileSync(assets.initramfs),
     sharePaths: JSON.parse(sharePaths), bundle: '/nonexistent', nic: null, netnsPath: '', instance: '',
     streamNonce: randomBytes(32), carriedKinds: kinds ? JSON.parse(kinds) : [], carryBytes: kinds ? 64 * 1024 * 1024 : 0,
+    ...(process.env.AGENT_PROTOCOL ? { agentProtocol: Number(process.env.AGENT_PROTOCOL) } : {}),
   }, metadata, deadline(), cb));
   console.log(`prepared ${JSON.stringify(reply)}`);
   // The test and the destination share this machine: where the destination put the binds.

@@ -68,6 +68,8 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
   private bootAgent?: string;
   /** Stdin is held back while the VM is (about to be) stopped: see holdStdin. */
   private stdinHeld = false;
+  /** The container's stdin waits for another end to take it over (suspendStdin): the VM's end closing does not drop it. */
+  private stdinHandingOff = false;
   /** True once a hello from here on is a reconnect's: after the boot hello, or from the start for a VM that was loaded (restore, migration). */
   private resumed: boolean;
   /** The container's output and exit that came before anyone listened for them: see held(). */
@@ -81,7 +83,9 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     socket.on('close', () => {
       this.closed = true;
       this.calls.rejectAll(this.dropped ? `agent connection dropped: ${this.dropped}` : 'agent connection closed');
-      for (const stream of this.stdin.values()) stream.close();
+      // The sent VM's QEMU quits before the stand-in's link takes the container's stdin
+      // over: what comes meanwhile waits for it (handOff), not dropped with the socket.
+      for (const [exec, stream] of this.stdin) if (!(this.stdinHandingOff && exec === CONTAINER_STDIN)) stream.close();
       this.emit('close');
     });
     socket.on('error', () => { /* close follows */ });
@@ -127,9 +131,13 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
   async ping(): Promise<void> {
     const stream = this.stdinStream();
     const mark = stream.sent;
+    const count = stream.count;
     const reply = await this.request('ping', {});
     const held = field(reply, 'held');
     if (held !== undefined) stream.resync(Number(held), mark);
+    // Where the stream stands in the agent's own count (agent.md, "Stdin across a migration").
+    const rx = field(reply, 'rx');
+    if (rx !== undefined) stream.setOrigin(Number(rx), count);
   }
 
   /**
@@ -145,9 +153,21 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     return this.request('ping', {}, timeoutMs).then(() => true, () => false);
   }
 
+  /**
+   * Holds every stdin stream back, as holdStdin, without asking the agent: for a VM
+   * that has already stopped (a migration's sent VM), whose agent cannot answer and
+   * gets nothing more from this end (a stand-in's link takes the stream over).
+   */
+  suspendStdin(): void {
+    this.stdinHeld = true;
+    this.stdinHandingOff = true;
+    for (const stream of this.stdin.values()) stream.suspend();
+  }
+
   releaseStdin(): void {
     if (!this.stdinHeld) return;
     this.stdinHeld = false;
+    this.stdinHandingOff = false;
     if (!this.refusal) for (const stream of this.stdin.values()) stream.unsuspend();
   }
 
@@ -167,9 +187,9 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
       const send = exec === CONTAINER_STDIN
         ? (chunk: Buffer) => this.socket.write(encodeFrame(FrameType.stdin, chunk))
         : (chunk: Buffer) => this.socket.write(encodeFrame(FrameType['exec-stdin'], execPayload(exec, chunk)));
-      stream = new CreditedStream(send, STDIN_CHUNK);
-      if (this.closed) stream.close();
-      else if (this.refusal || this.stdinHeld) stream.suspend();
+      stream = new CreditedStream(send, STDIN_CHUNK, undefined, exec === CONTAINER_STDIN);
+      if (this.closed && !(this.stdinHandingOff && exec === CONTAINER_STDIN)) stream.close();
+      else if (this.closed || this.refusal || this.stdinHeld) stream.suspend();
       this.stdin.set(exec, stream);
     }
     return stream;
@@ -232,6 +252,8 @@ export class AgentConnection extends EventEmitter<AgentEvents> {
     // Sent before the agent read anything of this connection: all we sent on it is after.
     const held = field(msg, 'held');
     if (held !== undefined) this.stdinStream().resync(Number(held), 0);
+    const rx = field(msg, 'rx');
+    if (rx !== undefined) this.stdinStream().setOrigin(Number(rx), 0);
     this.emit('hello', msg);
   }
 

@@ -21,12 +21,23 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
   private sentTotal = 0;
   /** Held back (queued, not dropped) while the receiver is refused: see suspend(). */
   private suspended = false;
+  private eofSent = false;
+  /**
+   * The stream offset, as its receiver counts it (the agent's `rx`: bytes, EOF
+   * counting 1, since the VM booted), of this end's first byte; undefined until the
+   * receiver has said (setOrigin).
+   */
+  private origin?: number;
+  /** The last `window` bytes sent (with an EOF sent, an empty chunk), each with the local count it ends at: see handOff(). */
+  private readonly recent: Array<{ end: number; data: Buffer }> = [];
+  private recentBytes = 0;
 
   /**
    * @param send puts one chunk on the wire (an empty one is EOF); never more than
    *   `maxChunk` bytes, and never more than the credit left.
    */
-  constructor(private readonly send: (chunk: Buffer) => void, private readonly maxChunk: number, private readonly window = STDIN_WINDOW) {
+  /** @param retain keep what handOff() needs (the container's stream, which can move to another host). */
+  constructor(private readonly send: (chunk: Buffer) => void, private readonly maxChunk: number, private readonly window = STDIN_WINDOW, private readonly retain = false) {
     super();
     this.credit = window;
   }
@@ -54,6 +65,43 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
     const wasWaiting = this.queued > 0;
     this.flush();
     if (wasWaiting && this.queued === 0) this.emit('drain');
+  }
+
+  /** Bytes and EOF sent so far, EOF counting 1: the mark setOrigin takes. */
+  get count(): number {
+    return this.sentTotal + (this.eofSent ? 1 : 0);
+  }
+
+  /**
+   * The receiver said it had read `rx` of the stream (in its own count, which moves
+   * with the VM) as of when it read what we had sent up to `mark` (our `count` then).
+   */
+  setOrigin(rx: number, mark: number): void {
+    if (rx >= 0 && Number.isSafeInteger(rx)) this.origin = rx - mark;
+  }
+
+  /** Where this end has got to in the receiver's count; undefined if it never said. */
+  get offset(): number | undefined {
+    return this.origin === undefined ? undefined : this.origin + this.count;
+  }
+
+  /**
+   * Another end takes the stream over (a migration's stand-in link, agent.md "Stdin
+   * across a migration"): what was sent lately, which may never have reached the
+   * receiver (it was still in QEMU when the VM stopped), as chunks ending at their
+   * stream offset; what waits for credit; and whether EOF waits. This end is closed:
+   * nothing more goes out, and a paused source is let go on (to the new end).
+   */
+  handOff(): { offset?: number; recent: Array<{ end: number; data: Buffer }>; waiting: Buffer[]; eof: boolean } {
+    const origin = this.origin;
+    const out = {
+      offset: this.offset,
+      recent: origin === undefined ? [] : this.recent.map((r) => ({ end: origin + r.end, data: r.data })),
+      waiting: [...this.queue],
+      eof: this.eofQueued && !this.eofSent,
+    };
+    this.close();
+    return out;
   }
 
   /** Nothing more goes out (what waits stays queued, the source stays paused) until unsuspend(). */
@@ -113,13 +161,24 @@ export class CreditedStream extends EventEmitter<CreditedStreamEvents> {
       this.credit -= n;
       this.queued -= n;
       this.sentTotal += n;
+      this.remember(head.subarray(0, n));
       if (n === head.length) this.queue.shift();
       else this.queue[0] = head.subarray(n);
     }
     if (this.queue.length === 0 && this.eofQueued && !this.closed) {
       this.send(Buffer.alloc(0));
+      this.eofSent = true;
+      this.remember(Buffer.alloc(0));
       this.closed = true;
     }
+  }
+
+  /** Keeps the last window of what went out: no more than that can be on its way (the credit bounds it). */
+  private remember(data: Buffer): void {
+    if (!this.retain) return;
+    this.recent.push({ end: this.count, data });
+    this.recentBytes += data.length;
+    while (this.recent.length > 1 && this.recentBytes - this.recent[0]!.data.length >= this.window) this.recentBytes -= this.recent.shift()!.data.length;
   }
 }
 

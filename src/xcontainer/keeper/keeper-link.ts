@@ -19,11 +19,11 @@ import { log } from '../../log';
 import { tunnelConnect, tunnelServer } from '../vm/stream-tunnel';
 import type { PskCreds } from '../vm/tls-creds';
 import { LogReader, type OutputLog } from './output-log';
-import type { RemoteLink, RemoteLinkSinks } from './remote-link';
+import type { RemoteLink, RemoteLinkSinks, StdinResume } from './remote-link';
 
 export const LINK = {
   // stand-in -> keeper
-  HELLO: 1, // JSON {"from": offset}: the first frame of each connection
+  HELLO: 1, // JSON {"from": offset[, "stdin": offset]}: the first frame of each connection
   STDIN: 2, // bytes; empty: EOF
   SIGNAL: 3, // u32 signal number
   // keeper -> stand-in
@@ -31,7 +31,7 @@ export const LINK = {
   STDOUT: 11,
   STDERR: 12,
   EXIT: 13, // u32 status, after the last output byte
-  STDIN_AT: 14, // u64: stdin received so far (EOF counts 1): at each connection, then every 64 KiB
+  STDIN_AT: 14, // u64: stdin received so far (EOF counts 1, in the container's stream offsets when the stand-in's hello had `stdin`): at each connection, then every 64 KiB
 } as const;
 
 const MAX_FRAME = 1024 * 1024;
@@ -81,6 +81,9 @@ export class LinkServer {
   /** Stdin taken so far, over every connection (EOF counts 1): a stand-in resends from there. */
   private stdinReceived = 0;
   private stdinAcked = 0;
+  /** Where the container's stdin stream stood in the guest here (its agent's `rx`), before any stand-in came. */
+  private stdinBase?: number;
+  private attachedOnce = false;
 
   constructor(private readonly out: OutputLog, private readonly dir: string, psk: PskCreds, private readonly port: LinkServerPort) {
     this.server = tunnelServer(psk, (sock) => this.accept(sock));
@@ -119,6 +122,15 @@ export class LinkServer {
     });
   }
 
+  /**
+   * The guest here had read `n` of the container's stdin stream when it came in: a
+   * stand-in that counts in stream offsets (its hello's `stdin`) resends from there
+   * what never reached the guest (agent.md, "Stdin across a migration").
+   */
+  startStdinAt(n: number): void {
+    if (!this.attachedOnce && Number.isSafeInteger(n) && n >= 0) this.stdinBase = n;
+  }
+
   /** Stops waiting for a stand-in (its container is being deleted here). */
   cut(): void {
     this.exitDelivered?.();
@@ -134,10 +146,13 @@ export class LinkServer {
         }
         hello = true;
         let from = 0;
+        let stdinFrom: number | undefined;
         try {
-          from = Number((JSON.parse(payload.toString('utf8')) as { from?: unknown }).from) || 0;
+          const h = JSON.parse(payload.toString('utf8')) as { from?: unknown; stdin?: unknown };
+          from = Number(h.from) || 0;
+          if (typeof h.stdin === 'number' && Number.isSafeInteger(h.stdin) && h.stdin >= 0) stdinFrom = h.stdin;
         } catch { /* from the start */ }
-        this.attach(sock, from);
+        this.attach(sock, from, stdinFrom);
         return;
       }
       if (this.current?.sock !== sock) return;
@@ -156,8 +171,14 @@ export class LinkServer {
     sock.on('error', (err) => log().debug(`stand-in link: ${err.message}`));
   }
 
-  private attach(sock: net.Socket, from: number): void {
+  private attach(sock: net.Socket, from: number, stdinFrom?: number): void {
     this.current?.stop();
+    if (!this.attachedOnce && stdinFrom !== undefined) {
+      // The first stand-in counts in stream offsets: ours start where the guest had got
+      // to, or, had it not said, where the stand-in had (what was in flight is then lost).
+      this.stdinReceived = this.stdinAcked = this.stdinBase ?? stdinFrom;
+    }
+    this.attachedOnce = true;
     const reader = new LogReader(this.dir, from);
     const onAppend = () => this.pump();
     const cur = {
@@ -229,15 +250,27 @@ export interface KeeperLinkTarget {
 
 /** How long a stand-in goes on trying to reach a keeper it lost, by default. */
 const DEFAULT_RECONNECT_MS = 120_000;
-/** Stdin held until the keeper has it (sent, not yet acknowledged, or waiting for the link); beyond it, stdin is dropped (with a warning). */
-const MAX_PENDING_STDIN = 1024 * 1024;
+/**
+ * Stdin held until the keeper has it (sent, not yet acknowledged, or waiting for the
+ * link); beyond it, stdin is dropped (with a warning). Room for a resume's tail (up
+ * to the agent's 1 MiB window) and what waited at the source meanwhile.
+ */
+const MAX_PENDING_STDIN = 4 * 1024 * 1024;
+
+export interface KeeperLinkOptions {
+  /** How long to go on trying after a break (ms); default RUNX_LINK_RECONNECT_MS or 120 s. */
+  reconnectMs?: number;
+  /** The container's stdin stream, taken over from the source's agent: the link counts in its offsets and resends its tail. */
+  stdin?: StdinResume;
+}
 
 /**
  * The stand-in's end: connects, and after a break reconnects with backoff (100 ms
  * doubling to 2 s) for up to RUNX_LINK_RECONNECT_MS (default 120 s) since the break;
  * then `lost`. Output comes to the sinks exactly once, in order.
  */
-export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks, reconnectMs = Number(process.env.RUNX_LINK_RECONNECT_MS) || DEFAULT_RECONNECT_MS): RemoteLink & { readonly offset: number } {
+export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks, opts: KeeperLinkOptions = {}): RemoteLink & { readonly offset: number } {
+  const reconnectMs = opts.reconnectMs ?? (Number(process.env.RUNX_LINK_RECONNECT_MS) || DEFAULT_RECONNECT_MS);
   let offset = 0;
   let sock: net.Socket | undefined;
   let ready = false;
@@ -247,9 +280,11 @@ export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks,
   let timer: NodeJS.Timeout | undefined;
   // Stdin not yet acknowledged by the keeper, each chunk with the count it ends at:
   // after a break it is sent again from where the keeper says it got to.
-  const unacked: Array<{ end: number; data: Buffer }> = [];
-  let stdinSent = 0;
-  let unackedBytes = 0;
+  // A resume starts with what the source's agent may not have passed to the guest: the
+  // keeper's first STDIN_AT (where the guest there got to) trims it to what never did.
+  const unacked: Array<{ end: number; data: Buffer }> = [...opts.stdin?.recent ?? []];
+  let stdinSent = opts.stdin?.offset ?? 0;
+  let unackedBytes = unacked.reduce((n, u) => n + u.data.length, 0);
   let warnedDrop = false;
 
   const sendStdin = (data: Buffer) => {
@@ -306,7 +341,8 @@ export function openKeeperLink(target: KeeperLinkTarget, sinks: RemoteLinkSinks,
     s.on('secureConnect', () => {
       brokenSince = undefined;
       backoff = 100;
-      s.write(frame(LINK.HELLO, Buffer.from(JSON.stringify({ from: offset }))));
+      const hello = opts.stdin ? { from: offset, stdin: opts.stdin.offset } : { from: offset };
+      s.write(frame(LINK.HELLO, Buffer.from(JSON.stringify(hello))));
     });
     s.on('data', (c: Buffer) => frames.push(c));
     // The tunnel's sockets allow half-open (QEMU's streams need it); this link does not.

@@ -12,7 +12,7 @@ import { teardownNetwork } from '../devices/net/config';
 import type { KeeperLaunch } from './keeper-launch';
 import { writeLaunch } from './keeper-spawn';
 import type { LinkAuth } from './protocol';
-import type { RemoteLink, RemoteLinkFactory } from './remote-link';
+import type { RemoteLink, RemoteLinkFactory, StdinResume } from './remote-link';
 
 export interface StandInSinks {
   stdout(buf: Buffer): void;
@@ -28,7 +28,7 @@ export class StandIn {
   private ended = false;
   private retired?: () => void;
 
-  constructor(id: string, to: string, auth: LinkAuth, sinks: StandInSinks, openLink: RemoteLinkFactory) {
+  constructor(id: string, to: string, auth: LinkAuth, sinks: StandInSinks, openLink: RemoteLinkFactory, stdin?: StdinResume) {
     const end = (status: number, why?: string) => {
       if (this.ended) return;
       this.ended = true;
@@ -46,7 +46,7 @@ export class StandIn {
       stderr: (b) => sinks.stderr(b),
       exitStatus: (status) => end(status),
       lost: (why) => end(255, why),
-    });
+    }, stdin);
   }
 
   stdin(data: Buffer): void {

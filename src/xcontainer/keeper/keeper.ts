@@ -45,7 +45,7 @@ import { KeeperMachine } from './phases';
 import { serveControl } from './keeper-control';
 import type { AgentPort, KeeperCore, QmpPort } from './ops/keeper-core';
 import type { LinkAuth, LinkTarget, MigrationOwner } from './protocol';
-import type { RemoteLinkLoader } from './remote-link';
+import type { RemoteLinkFactory, RemoteLinkLoader } from './remote-link';
 import { type CreditedStream, pausingWriter } from '../agent/stdin-credit';
 
 /** A refresh copies what changed, but may have a large tree to compare under TCG. */
@@ -208,8 +208,15 @@ class Keeper implements KeeperCore {
     // Straight to the destination's keeper when it said where (it then needs no
     // `runx serve` there); else through that service's Attach (an older destination).
     const key = this.sentKey;
-    const openLink = target && key ? (_id: string, _to: string, _auth: LinkAuth, sinks: Parameters<typeof openKeeperLink>[1]) => openKeeperLink({ ...target, tls: key }, sinks)
+    const openLink: RemoteLinkFactory = target && key ? (_id, _to, _auth, sinks, stdin) => openKeeperLink({ ...target, tls: key }, sinks, { stdin })
       : await this.deps.loadRemoteLink();
+    // The container's stdin stream goes on over the link: from where this end had got
+    // to, resending what may not have reached the guest, then what waited here since the
+    // VM stopped (agent.md, "Stdin across a migration"). Nothing awaits from here until
+    // this.link is set: the handoff lets our paused stdin go on, into the link.
+    const handed = this.agentConn?.stdinStream().handOff();
+    const resume = handed?.offset !== undefined ? { offset: handed.offset, recent: handed.recent } : undefined;
+    if (handed) log().info(`stdin handed to the stand-in's link at offset ${handed.offset ?? 'unknown'}: ${handed.recent.reduce((n, r) => n + r.data.length, 0)} bytes to resend if unread there, ${handed.waiting.reduce((n, b) => n + b.length, 0)} waiting${handed.eof ? ', then EOF' : ''}`);
     this.link = new StandIn(this.launch.id, to, auth, {
       stdout: (b) => this.writeStdout(b),
       stderr: (b) => this.writeStderr(b),
@@ -218,7 +225,9 @@ class Keeper implements KeeperCore {
         this.updateRecord({ status: 'stopped', exitStatus: status, finished: new Date().toISOString() });
         this.finish(status);
       },
-    }, openLink);
+    }, openLink, resume);
+    for (const chunk of handed?.waiting ?? []) this.link.stdin(chunk);
+    if (handed?.eof) this.link.stdin(Buffer.alloc(0));
     const annotations = { ...(this.record.annotations ?? {}), 'io.runx.migrated-to': to };
     this.updateRecord({ annotations, qemuPid: undefined, qemuStartTime: undefined });
   }
@@ -251,9 +260,13 @@ class Keeper implements KeeperCore {
 
   async runIncoming(): Promise<void> {
     await finishIncoming(this.qmpClient!);
-    // Also resumes the container's stdin credit from what the agent holds.
+    // Also resumes the container's stdin credit from what the agent holds, and learns
+    // where its stream stands: the stand-in's link goes on from there.
     if (!this.agentConn) throw new RunxError('ESTATE', 'the container has no VM here');
     await this.agentConn.ping();
+    const at = this.agentConn.stdinStream().offset;
+    if (at !== undefined) this.linkServer?.startStdinAt(at);
+    log().info(`the guest had read ${at ?? 'an unknown count'} of the container's stdin`);
   }
 
   /** The container runs here again: the stand-in's link retires once the other host's last output is in. */

@@ -21,8 +21,20 @@ export interface RemoteLink {
   close(): void;
 }
 
+/**
+ * Where the container's stdin stream stood when the link took it over from the
+ * source's agent (agent.md, "Stdin across a migration"): the stream offset this end
+ * has reached, and the last chunks sent to the agent (each with the offset it ends
+ * at), which may never have reached the guest. A link that can learn where the other
+ * end's agent got to resends from there; one that cannot ignores it.
+ */
+export interface StdinResume {
+  offset: number;
+  recent: Array<{ end: number; data: Buffer }>;
+}
+
 /** Opens a link to container `id` at the migration service `to`. */
-export type RemoteLinkFactory = (id: string, to: string, auth: LinkAuth, sinks: RemoteLinkSinks) => RemoteLink;
+export type RemoteLinkFactory = (id: string, to: string, auth: LinkAuth, sinks: RemoteLinkSinks, stdin?: StdinResume) => RemoteLink;
 
 /** Loads the factory (once, when first needed). */
 export type RemoteLinkLoader = () => Promise<RemoteLinkFactory>;

@@ -74,7 +74,8 @@ export function vmFromState(s: VmState, what: string): RestoredVm {
 
 /** The devices beyond the fixed ones, as a template must match them. */
 export function devicesOf(s: VmState): VmDevices {
-  return { nic: s.devices.net !== undefined, shares: s.devices.shares.length };
+  const carry = (s.devices.carry?.bytes ?? 0) > 0;
+  return { nic: s.devices.net !== undefined, shares: s.devices.shares.length, ...(carry ? { carry: true } : {}) };
 }
 
 /** The keeper's write: whole, atomic (temp file, fsync, rename). */

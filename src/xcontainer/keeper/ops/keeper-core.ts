@@ -16,6 +16,8 @@ export interface AgentPort {
   /** Holds stdin back until releaseStdin; resolves (false: the agent did not answer) once the agent has read what was sent. */
   holdStdin(): Promise<boolean>;
   releaseStdin(): void;
+  /** Holds stdin back without asking the agent, whose VM has stopped (a migration's sent VM); releaseStdin undoes it. */
+  suspendStdin(): void;
 }
 
 /** The QMP client, as far as the handlers use it. */

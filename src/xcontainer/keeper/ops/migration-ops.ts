@@ -38,6 +38,10 @@ export const migrationOps: Pick<OpHandlers, MigrationOps> = {
     } finally {
       release();
     }
+    // The VM has stopped and gone: stdin from here on waits for the stand-in's link
+    // (or, should the migration be aborted, for this VM again), as does what was on its
+    // way to the agent (agent.md, "Stdin across a migration").
+    core.agent().suspendStdin();
     core.machine.apply({ kind: 'transfer-done' });
     return stats;
   },
@@ -56,7 +60,11 @@ export const migrationOps: Pick<OpHandlers, MigrationOps> = {
     // After a completed transfer, Finish never ran: the destination never ran the VM,
     // so ours is still the one.
     core.leaveHostNetns();
-    if (core.machine.is('handed-over') && core.machine.facts.resumeTo !== 'paused') await core.qmp().execute('cont', {});
+    if (core.machine.is('handed-over') && core.machine.facts.resumeTo !== 'paused') {
+      await core.qmp().execute('cont', {});
+      // (A paused container's stdin stays held by its pause.)
+      core.agent().releaseStdin();
+    }
     core.machine.apply({ kind: 'migration-aborted' });
     return undefined;
   },

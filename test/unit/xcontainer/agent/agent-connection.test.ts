@@ -166,4 +166,22 @@ describe('agent connection', () => {
     c.conn.releaseStdin();
     await until(() => stdinBytes(c.frames, FrameType.stdin) === 15 && stdinBytes(c.frames, FrameType['exec-stdin']) === 4);
   });
+  it('after suspendStdin, the container\'s stdin outlives the VM\'s end: what comes after its socket closed waits for handOff', async () => {
+    const c = await connected();
+    done = c.done;
+    const stream = c.conn.stdinStream();
+    stream.write(Buffer.from('sent\n'));
+    await until(() => stdinBytes(c.frames, FrameType.stdin) === 5);
+    c.conn.suspendStdin();
+    stream.write(Buffer.from('a\n'));
+    // The sent VM's QEMU quits: its agent's socket closes before the stand-in takes over.
+    const closed = new Promise((r) => c.conn.once('close', r));
+    c.agent.destroy();
+    await closed;
+    stream.write(Buffer.from('b\n'));
+    c.conn.stdinStream(3).write(Buffer.from('exec'));
+    const handed = stream.handOff();
+    expect(Buffer.concat(handed.waiting).toString()).toBe('a\nb\n');
+    expect(c.conn.stdinStream(3).waiting).toBe(0);
+  });
 });

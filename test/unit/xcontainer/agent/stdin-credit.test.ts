@@ -97,4 +97,35 @@ describe('stdin credit (sending side)', () => {
     expect(sent).toHaveLength(0);
     expect(s.waiting).toBe(10);
   });
+
+  it('handOff gives the last window sent in the receiver\'s offsets, what waits, and EOF; then sends nothing', () => {
+    const sent: Buffer[] = [];
+    const s = new CreditedStream((c) => sent.push(Buffer.from(c)), 4, 8, true);
+    // The receiver had read 100 of the stream when this end had sent nothing.
+    s.setOrigin(100, 0);
+    s.write(Buffer.from('abcdefghij'));
+    expect(s.offset).toBe(108);
+    s.grant(8);
+    s.write(Buffer.from('klmnop'));
+    expect(s.offset).toBe(116);
+    s.suspend();
+    s.write(Buffer.from('q'));
+    s.write(Buffer.alloc(0));
+    const h = s.handOff();
+    expect(h.offset).toBe(116);
+    // No more than the window (8) can be on its way: the first 8 are known read.
+    expect(h.recent.map((r) => [r.end, r.data.toString()])).toEqual([[110, 'ij'], [114, 'klmn'], [116, 'op']]);
+    expect(Buffer.concat(h.waiting).toString()).toBe('q');
+    expect(h.eof).toBe(true);
+    s.unsuspend();
+    s.grant(100);
+    expect(Buffer.concat(sent).toString()).toBe('abcdefghijklmnop');
+  });
+
+  it('a receiver that never said where it stood gives no offset to resume from', () => {
+    const s = new CreditedStream(() => undefined, 4, 8, true);
+    s.write(Buffer.from('ab'));
+    expect(s.offset).toBeUndefined();
+    expect(s.handOff()).toMatchObject({ offset: undefined, recent: [] });
+  });
 });

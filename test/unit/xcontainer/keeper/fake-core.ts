@@ -39,6 +39,7 @@ export class FakeCore implements KeeperCore {
         return true;
       },
       releaseStdin: () => { this.calls.push('agent release stdin'); },
+      suspendStdin: () => { this.calls.push('agent suspend stdin'); },
     };
   }
 

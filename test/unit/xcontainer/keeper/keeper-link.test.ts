@@ -52,7 +52,7 @@ describe('stand-in link', () => {
       stderr: (b) => { got += b.toString(); },
       exitStatus: (s) => { status = s; },
       lost: (why) => { lost = why; },
-    }, 20_000);
+    }, { reconnectMs: 20_000 });
     let expected = '';
     const write = (n: number, from: number) => {
       for (let i = from; i < from + n; i++) {
@@ -82,6 +82,26 @@ describe('stand-in link', () => {
     expect(stdin.map((b) => b.toString())).toEqual(['in', 'more0', 'more1', 'more2']);
     expect(signals).toEqual([15]);
     link.close();
+  });
+
+  it('resuming a stream, resends only the tail the guest here never read, then what waited', async () => {
+    const out = new OutputLog(dir, 1 << 20);
+    const stdin: Buffer[] = [];
+    const server = new LinkServer(out, dir, psk, { stdin: (b) => stdin.push(b), signal: () => undefined });
+    // The guest here had read 1000 + 5 bytes of the stream: "abcde" of the chunk from 1000 got in.
+    server.startStdinAt(1005);
+    const port = await freePort();
+    await server.listen('127.0.0.1', port);
+    const recent = [{ end: 1000, data: Buffer.from('x'.repeat(1000)) }, { end: 1010, data: Buffer.from('abcdefghij') }];
+    const link = openKeeperLink({ host: '127.0.0.1', port, tls: psk }, {
+      stdout: () => undefined, stderr: () => undefined, exitStatus: () => undefined, lost: () => undefined,
+    }, { reconnectMs: 5_000, stdin: { offset: 1010, recent } });
+    link.stdin(Buffer.from('then'));
+    link.stdin(Buffer.alloc(0));
+    await until(() => stdin.length === 3);
+    expect(stdin.map((b) => b.toString())).toEqual(['fghij', 'then', '']);
+    link.close();
+    await server.end(0, 100);
   });
 
   it('refuses a peer without the key: it reads nothing', async () => {

@@ -170,7 +170,7 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'handover');
     expect(core.machine.phase).toBe('standing-in');
     await run(core, 'kill');
-    expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=true', 'release carry', 'leaveVm', 'standIn 127.0.0.1:7700 /t', 'signalRemote 15']);
+    expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=true', 'release carry', 'agent suspend stdin', 'leaveVm', 'standIn 127.0.0.1:7700 /t', 'signalRemote 15']);
   });
 
   it('a cancel while the destination prepares is kept: migrate then sends nothing, fails "migration cancelled", and the VM runs on', async () => {
@@ -204,7 +204,7 @@ describe('keeper ops over a fake VM session', () => {
     expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=false', 'release carry']);
   });
 
-  it('an abort before the transfer, or after it when Finish failed, leaves the VM running here', async () => {
+  it('an abort before the transfer, or after it when Finish failed, leaves the VM running here, its stdin let go on after a transfer', async () => {
     const core = new FakeCore({ phase: 'running', started: true });
     await run(core, 'begin-migration');
     await run(core, 'abort-migration');
@@ -213,7 +213,7 @@ describe('keeper ops over a fake VM session', () => {
     await run(core, 'migrate');
     await run(core, 'abort-migration');
     expect(core.machine.phase).toBe('running');
-    expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=true', 'release carry', 'qmp cont']);
+    expect(core.calls).toEqual(['hold carry', 'sendVm tcp:127.0.0.1:2 wasRunning=true', 'release carry', 'agent suspend stdin', 'qmp cont', 'agent release stdin']);
   });
 
   it('a migration whose CLI went away before the transfer lapses at the next request', async () => {

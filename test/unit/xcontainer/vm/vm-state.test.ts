@@ -154,7 +154,7 @@ describe('derived from the VM model', () => {
     fs.writeFileSync(path.join(dir, 'rootfs.ext4'), Buffer.alloc(12288));
     const launch = launchIn(dir, { qemu: { ...launchIn(dir).qemu, shares: [] } });
     expect(prepareVmOf(specOf(launch), vmStateOf(dir, launch))).toEqual({
-      qemuBuild: BUILD, accel: 'tcg', cpu: 'max', memoryMib: 256, vcpus: 2, diskBytes: 12288, sharePaths: [], carryBytes: 0, carriedKinds: [],
+      qemuBuild: BUILD, accel: 'tcg', cpu: 'max', memoryMib: 256, vcpus: 2, diskBytes: 12288, sharePaths: [], carryBytes: 0, carriedKinds: [], agentProtocol: PROTOCOL_VERSION,
       nic: { mac: NET.mac, cidr: NET.cidr, gateway: NET.gateway, mtu: NET.mtu, netnsPath: NET.netnsPath },
     });
   });
@@ -173,6 +173,10 @@ describe('derived from the VM model', () => {
     expect(key({ ...spec, accel: 'kvm' }, state)).not.toBe(key(spec, state));
     expect(key(spec, { ...state, devices: { ...state.devices, net: undefined } })).not.toBe(key(spec, state));
     expect(key({ ...spec, qemuBuild: 'QEMU 8' }, state)).not.toBe(key(spec, state));
+    // a carry disk is a device of its own (a virtio-mmio slot after the shares)
+    const carried = { ...state, devices: { ...state.devices, carry: { bytes: 1 << 20 } } };
+    expect(devicesOf(carried)).toEqual({ nic: true, shares: 1, carry: true });
+    expect(key(spec, carried)).not.toBe(key(spec, state));
   });
 });
 
