@@ -181,6 +181,37 @@ tree_stamp() { # dir
   ! grep -q ro-written "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/out2"
 }
 
+@test "a paused container (containerd pauses first) whose write-back fails (the host's volume full): one warning, the checkpoint stands, its restore writes back at its end" {
+  # A small tmpfs as the volume: the container's 2 MiB fit its carry disk, not the host's.
+  SMALL="$BATS_TEST_TMPDIR/small"
+  mkdir -p "$SMALL"
+  mount -t tmpfs -o size=1m tmpfs "$SMALL"
+  CFG="$SMALL"
+  echo before >"$SMALL/existing"
+  run_detached "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$SMALL\",\"options\":[\"rbind\",\"rprivate\"]}]" \
+    sh -c 'dd if=/dev/zero of=/data/big bs=1k count=2048 2>/dev/null; echo written; while [ ! -e /data/stop ]; do sleep 0.2; done; echo after >/data/after'
+  wait_lines 1
+  runx pause c1
+  run --separate-stderr runx --log "$BATS_TEST_TMPDIR/ckpt.log" checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  [ "$status" -eq 0 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == "runx: warning: checkpoint: the read-write binds were not written back to the host ("*"No space left on device"*"); the image holds the container's writes, and its restore writes them back when it ends" ]]
+  [ "$(grep -c 'warn.*not written back to the host' "$BATS_TEST_TMPDIR/ckpt.log")" -eq 1 ]
+  [ -f "$BATS_TEST_TMPDIR/img/manifest.json" ]
+  [ "$(state_field c1 status)" = stopped ]
+  # Nothing half-copied is left in the volume.
+  [ "$(ls -A "$SMALL")" = existing ]
+  runx delete c1
+  mount -o remount,size=8m "$SMALL"
+  runx restore --detach --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  [ "$(state_field c1 status)" = running ]
+  runx exec c1 touch /data/stop
+  wait_stopped "$ROOT" c1
+  [ "$(stat -c %s "$SMALL/big")" -eq $((2048 * 1024)) ]
+  [ "$(cat "$SMALL/after")" = after ]
+  [ "$(cat "$SMALL/existing")" = before ]
+}
+
 @test "a bind kept a live share (io.runx.live-share) is refused by checkpoint and migrate in one line naming it; the container runs on" {
   start_serve
   start_writer 400 '{"io.runx.live-share":"/data"}'

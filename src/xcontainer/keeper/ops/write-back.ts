@@ -28,9 +28,11 @@ export function isWriteBackProgress(p: unknown): p is WriteBackProgress {
 
 /** Freezes the container's processes; false (said in one line) if the agent could not. */
 export async function freezeGuest(core: KeeperCore, why: string): Promise<boolean> {
+  const t0 = Date.now();
   try {
     await core.agent().request('freeze', {}, FREEZE_TIMEOUT_MS);
     core.guestFrozen = true;
+    log().debug(`${why}: the container's processes frozen in ${Date.now() - t0} ms`);
     return true;
   } catch (err) {
     log().warn(`${why}: the container's processes could not be frozen in its VM: ${messageOf(err)}`);
