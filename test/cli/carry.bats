@@ -103,6 +103,17 @@ exactly_once() { # file count: records 1..count, each once, in order
   exactly_once "$DEST/@volumes/c1/3/log" 150
 }
 
+@test "a paused container (frozen in its VM) live-migrates and runs on at the destination, its records all there" {
+  start_serve
+  start_writer 60
+  wait_lines 10
+  runx pause c1
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  # Thawed there: it goes on writing, and ends.
+  wait_stopped "$DEST" c1
+  exactly_once "$DEST/@volumes/c1/3/log" 60
+}
+
 @test "with --volume-root, the destination writes the volume back at the source's own path" {
   start_serve --volume-root "$BATS_TEST_TMPDIR/volumes"
   start_writer 60
