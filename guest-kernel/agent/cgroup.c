@@ -355,3 +355,30 @@ int cgroup_stats(struct ctl_out *o, char *err, size_t errlen)
 		ctl_addu(o, KEY_PIDS_LIMIT, v);
 	return 0;
 }
+
+/* cgroup v2's freezer: the writes are asynchronous, and cgroup.events says "frozen 1"
+ * once every task of the subtree is stopped (a task in the kernel stops on its way
+ * out, so this is a matter of ms, longer only for one blocked in I/O). */
+int cgroup_freeze(int on, int timeout_ms, char *err, size_t errlen)
+{
+	if (knob_write(CGROUP_DIR "/cgroup.freeze", on ? "1" : "0") < 0)
+		FAIL("cgroup: %s: %s", on ? "freeze" : "thaw", strerror(errno));
+	if (!on)
+		return 0;
+	static char events[512];
+	for (int waited = 0;; waited++) {
+		if (read_cg("cgroup.events", events, sizeof events) < 0) {
+			int saved = errno;
+			knob_write(CGROUP_DIR "/cgroup.freeze", "0");
+			FAIL("cgroup: freeze: read cgroup.events: %s", strerror(saved));
+		}
+		if (strstr(events, "frozen 1"))
+			return 0;
+		if (waited >= timeout_ms) {
+			/* Not left half frozen: the caller goes on with the container running. */
+			knob_write(CGROUP_DIR "/cgroup.freeze", "0");
+			FAIL("cgroup: freeze: the container's processes did not all stop within %d ms", timeout_ms);
+		}
+		usleep(1000);
+	}
+}

@@ -34,6 +34,10 @@ int cgroup_update(const struct ctl_msg *m, char *err, size_t errlen);
  * cgroup namespace rooted there. 0, or -1 with errno. For a freshly forked child,
  * before it makes any process of its own. */
 int cgroup_enter(int new_ns);
+/* Freezes (on 1) or thaws the container's cgroup, its exec'd processes with it: on,
+ * waits until every task has stopped, at most timeout_ms (then thaws it again and
+ * fails). 0, or -1 with a one-line reason in err. */
+int cgroup_freeze(int on, int timeout_ms, char *err, size_t errlen);
 /* Appends the cgroup's usage counters to o (the `usage` reply). 0, or -1 with err. */
 int cgroup_stats(struct ctl_out *o, char *err, size_t errlen);
 

@@ -43,6 +43,10 @@ struct agent {
 	 * a migration"): in guest memory, so it moves with the VM. */
 	uint64_t stdin_rx;
 	struct exec_proc execs[EXEC_MAX];
+	/* Between `freeze` and `thaw`: the container's processes are stopped, and nothing of
+	 * theirs goes to the host (output, ends): what they wrote and did stays in the VM,
+	 * in the image a checkpoint saves of it, and reaches the host after `thaw`. */
+	int frozen;
 };
 
 static int64_t now_ms(void)
@@ -318,10 +322,34 @@ static void handle_carry(struct agent *a, const struct ctl_msg *m, const char *i
 		}
 		n++;
 	}
-	if (carry_sync(strcmp(to, "host") == 0, slots, n, m, err, sizeof err) < 0) {
+	const char *back = ctl_get(m, KEY_BACK);
+	if (back && strcmp(back, "1") == 0 && strcmp(to, "host") == 0 && n == 0) {
+		/* The read-write binds, as at the container's end (a checkpoint's write-back). */
+		if (carry_write_back(err, sizeof err) < 0) {
+			logmsg("%s", err);
+			reply_error(a, id, err);
+			return;
+		}
+	} else if (carry_sync(strcmp(to, "host") == 0, slots, n, m, err, sizeof err) < 0) {
 		reply_error(a, id, err);
 		return;
 	}
+	reply_id(a, MSG_OK, id);
+}
+
+/* How long `freeze` waits for every task to stop: a task blocked in I/O stops once it
+ * returns from the kernel. */
+#define FREEZE_TIMEOUT_MS 5000
+
+/* `freeze` / `thaw`: the container's cgroup (cgroup.h), and our relaying of it. */
+static void handle_freeze(struct agent *a, int on, const char *id)
+{
+	char err[256];
+	if (cgroup_freeze(on, FREEZE_TIMEOUT_MS, err, sizeof err) < 0) {
+		reply_error(a, id, err);
+		return;
+	}
+	a->frozen = on;
 	reply_id(a, MSG_OK, id);
 }
 
@@ -384,6 +412,8 @@ static void handle_control(struct agent *a, struct frame *f)
 		handle_stats(a, id);
 	} else if (strcmp(m.name, MSG_CARRY) == 0) {
 		handle_carry(a, &m, id);
+	} else if (strcmp(m.name, MSG_FREEZE) == 0 || strcmp(m.name, MSG_THAW) == 0) {
+		handle_freeze(a, strcmp(m.name, MSG_FREEZE) == 0, id);
 	} else if (strcmp(m.name, MSG_PING) == 0) {
 		struct ctl_out o;
 		ctl_begin(&o, MSG_OK);
@@ -597,7 +627,7 @@ static void drain_ended(struct agent *a, int *fd, int type, uint32_t exec)
  * frees its slot. */
 static void report_exec_exits(struct agent *a)
 {
-	if (!a->connected)
+	if (!a->connected || a->frozen)
 		return;
 	for (size_t i = 0; i < EXEC_MAX; i++) {
 		struct exec_proc *e = &a->execs[i];
@@ -630,7 +660,7 @@ static void maybe_report_exit(struct agent *a)
 {
 	/* The exec'd processes were killed with the container; their ends go first, since
 	 * the host ends the VM on `exit`. */
-	if (!a->connected || a->c.pid <= 0 || !a->c.exited || a->c.io.out_fd >= 0 ||
+	if (!a->connected || a->frozen || a->c.pid <= 0 || !a->c.exited || a->c.io.out_fd >= 0 ||
 	    a->c.io.err_fd >= 0 || execs_left(a))
 		return;
 	/* The container's writes to its carried mounts reach the host before its end is
@@ -672,12 +702,13 @@ static void watch_stdio(struct agent *a, struct poll_set *ps, struct exec_proc *
 {
 	struct proc_stdio *io = e ? &e->io : &a->c.io;
 	struct relay_buf *in = e ? &e->in : &a->in;
-	/* Output only while connected, so a reconnecting host gets hello first. */
-	if (a->connected && io->out_fd >= 0) {
+	/* Output only while connected, so a reconnecting host gets hello first; none while
+	 * frozen. */
+	if (a->connected && !a->frozen && io->out_fd >= 0) {
 		ps->what[ps->n] = (struct watch){ e, STREAM_OUT };
 		ps->pfd[ps->n++] = (struct pollfd){ io->out_fd, POLLIN, 0 };
 	}
-	if (a->connected && io->err_fd >= 0) {
+	if (a->connected && !a->frozen && io->err_fd >= 0) {
 		ps->what[ps->n] = (struct watch){ e, STREAM_ERR };
 		ps->pfd[ps->n++] = (struct pollfd){ io->err_fd, POLLIN, 0 };
 	}
@@ -734,7 +765,8 @@ static void loop(struct agent *a)
 		is = ps.n;
 		ps.pfd[ps.n++] = (struct pollfd){ a->sigfd, POLLIN, 0 };
 		int id_ = -1, it = ps.n, nt = 0;
-		if (a->dns_fd >= 0 && a->connected) {
+		/* Frozen, nothing of the container's reaches the host: nor its queries. */
+		if (a->dns_fd >= 0 && a->connected && !a->frozen) {
 			id_ = ps.n;
 			ps.pfd[ps.n++] = (struct pollfd){ a->dns_fd, POLLIN, 0 };
 			it = ps.n;

@@ -7,14 +7,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
-import { log } from '../log';
+import { log, logOptions } from '../log';
 import { runxVersionLine } from '../runx-version';
 import { type ContainerRecord, KEEPER_SOCKET, KeeperGoneError, type RuntimeOptions, StateStore, callKeeper, readVm, refuseLiveShares, waitForExit } from '../xcontainer';
+import { WRITE_BACK_TIMEOUT_MS, type WriteBackProgress, isWriteBackProgress } from '../xcontainer/keeper/ops/write-back';
 import { trustedGuestFiles } from '../xcontainer/state/launch-trust';
 import { digestText } from './file-digest';
 import { ImageWriter } from './image-writer';
 import { readSigningKey, type SigningKey } from './manifest-signature';
 import { IMAGE_CONFIG, IMAGE_ENGINE_MARKER, IMAGE_ENGINE_MARKER_TEXT, IMAGE_INITRAMFS, IMAGE_KERNEL, FORMAT, FORMAT_VERSION, MANIFEST_FILE, manifestVmOf, writeManifest } from './manifest';
+
+/** The VM's save and the copy of its disks. */
+const SAVE_TIMEOUT_MS = 300_000;
 
 export interface CheckpointOptions {
   imagePath: string;
@@ -48,11 +52,15 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
       await image.writing(IMAGE_CONFIG, () => fs.writeFileSync(image.file(IMAGE_CONFIG), configText, { flag: 'wx', mode: 0o600 }));
       await image.writing(IMAGE_ENGINE_MARKER, () => fs.writeFileSync(image.file(IMAGE_ENGINE_MARKER), IMAGE_ENGINE_MARKER_TEXT, { flag: 'wx', mode: 0o600 }));
       const started = Date.now();
-      await callKeeper(store.file(id, KEEPER_SOCKET), 'checkpoint', { dir: image.sharedPath(), leaveRunning: opts.leaveRunning }, { timeoutMs: 300_000 }).catch(async (err: RunxError) => {
+      let writeBack: WriteBackProgress['writeBack'] | undefined;
+      const onProgress = (p: unknown) => { if (isWriteBackProgress(p)) writeBack = p.writeBack; };
+      await callKeeper(store.file(id, KEEPER_SOCKET), 'checkpoint', { dir: image.sharedPath(), leaveRunning: opts.leaveRunning }, { timeoutMs: SAVE_TIMEOUT_MS + WRITE_BACK_TIMEOUT_MS, onProgress }).catch(async (err: RunxError) => {
         const why = err instanceof KeeperGoneError ? await keeperLost(store, rec, err) : err.message;
         throw new RunxError(err.code, `checkpoint of ${id} failed: ${why}`, { cause: err });
       });
-      log().info(`checkpoint of ${id}: VM state and disk written in ${Date.now() - started} ms`);
+      const wb = writeBack ? `, read-write binds written back in ${writeBack.ms} ms of it` : '';
+      log().info(`checkpoint of ${id}: VM state and disk written in ${Date.now() - started} ms${writeBack?.error ? '' : wb}`);
+      if (writeBack?.error) warn(writeBack.error);
       await image.writing(MANIFEST_FILE, () => writeManifest(image.localPath(), {
         format: FORMAT,
         formatVersion: FORMAT_VERSION,
@@ -69,6 +77,16 @@ export async function checkpointContainer(id: string, opts: CheckpointOptions, r
     }
     if (!opts.leaveRunning) await waitForExit(rec.keeperPid, rec.keeperStartTime, 10_000);
   });
+}
+
+/**
+ * One line in the runx log and on stderr: the image is good, so the checkpoint
+ * succeeds (an engine that saw it fail could discard the one copy of the data).
+ */
+function warn(msg: string): void {
+  log().warn(msg);
+  // Without --log, that line went to stderr already.
+  if (logOptions().file) process.stderr.write(`runx: warning: ${msg}\n`);
 }
 
 /**

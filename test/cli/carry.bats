@@ -103,6 +103,17 @@ exactly_once() { # file count: records 1..count, each once, in order
   exactly_once "$DEST/@volumes/c1/3/log" 150
 }
 
+@test "a paused container (frozen in its VM) live-migrates and runs on at the destination, its records all there" {
+  start_serve
+  start_writer 60
+  wait_lines 10
+  runx pause c1
+  runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
+  # Thawed there: it goes on writing, and ends.
+  wait_stopped "$DEST" c1
+  exactly_once "$DEST/@volumes/c1/3/log" 60
+}
+
 @test "with --volume-root, the destination writes the volume back at the source's own path" {
   start_serve --volume-root "$BATS_TEST_TMPDIR/volumes"
   start_writer 60
@@ -125,6 +136,91 @@ exactly_once() { # file count: records 1..count, each once, in order
   wait_stopped "$ROOT" c1
   exactly_once "$VOL/log" 120
   [ "$(cat "$VOL/hosts-seen")" = "$(cat "$C/hosts")" ]
+}
+
+# What a read-only source is, down to its inodes and times: a write-back would change it.
+tree_stamp() { # dir
+  find "$1" -printf '%P %i %y %s %T@ %m\n' | sort
+}
+
+@test "a checkpoint writes the read-write binds back before it returns, exactly what the image holds; its restore's end writes back again; a read-only bind is never written" {
+  RO="$BATS_TEST_TMPDIR/ro"
+  mkdir -p "$RO/sub"
+  echo r1 >"$RO/f"
+  echo r2 >"$RO/sub/g"
+  echo created >"$C/note"
+  before_ro="$(tree_stamp "$RO")"
+  # Each round: a record appended to the volume, the file bind rewritten, then stdout,
+  # as fast as it can: nothing may run between the save and the write-back, or the host
+  # would hold records the image has not (without the freeze, this fails).
+  run_detached "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$VOL\",\"options\":[\"rbind\",\"rprivate\"]},
+    {\"destination\":\"/note\",\"type\":\"bind\",\"source\":\"$C/note\",\"options\":[\"rbind\",\"rprivate\"]},
+    {\"destination\":\"/ro\",\"type\":\"bind\",\"source\":\"$RO\",\"options\":[\"rbind\",\"ro\"]}]" \
+    sh -c 'touch /ro/f 2>/dev/null && echo ro-written >&2; i=0; while [ ! -e /data/stop ]; do i=$((i+1)); echo $i >>/data/log; echo $i >/note; echo $i; done; cat /ro/f >/data/ro-seen'
+  wait_lines 20
+  t0=$(date +%s%N)
+  runx --log "$BATS_TEST_TMPDIR/ckpt.log" checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1 2>"$BATS_TEST_TMPDIR/ckpt.err"
+  echo "checkpoint took $((($(date +%s%N) - t0) / 1000000)) ms; $(grep -o 'written in.*ms of it' "$BATS_TEST_TMPDIR/ckpt.log")" >&3
+  # Right after it returns (the state already says stopped): the host has the writes.
+  [ "$(state_field c1 status)" = stopped ]
+  [ ! -s "$BATS_TEST_TMPDIR/ckpt.err" ] || { cat "$BATS_TEST_TMPDIR/ckpt.err" >&2; false; }
+  cp "$VOL/log" "$BATS_TEST_TMPDIR/log-at-checkpoint"
+  host_last="$(tail -n 1 "$VOL/log")"
+  exactly_once "$VOL/log" "$host_last"
+  [ "$host_last" -ge 20 ]
+  note="$(cat "$C/note")"
+  # The record and the note are two writes: the freeze may fall between them (or in the note's).
+  [ "$note" = "$host_last" ] || [ "$note" = "$((host_last - 1))" ] || [ -z "$note" ]
+  [ "$(tree_stamp "$RO")" = "$before_ro" ]
+  runx delete c1
+  runx restore --detach --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" c1 </dev/null >"$BATS_TEST_TMPDIR/out2" 2>&1
+  [ "$(state_field c1 status)" = running ]
+  for _ in $(seq 600); do [ "$(wc -l <"$BATS_TEST_TMPDIR/out2")" -ge 10 ] && break; sleep 0.1; done
+  runx exec c1 touch /data/stop
+  wait_stopped "$ROOT" c1
+  # The restored container went on from the image's records: the first it printed is
+  # the one after the host's last, or the host's last itself (frozen before its echo).
+  first="$(head -n 1 "$BATS_TEST_TMPDIR/out2")"
+  [ "$first" -eq "$((host_last + 1))" ] || [ "$first" -eq "$host_last" ] || { echo "host had 1..$host_last at the checkpoint; the restored container printed $first first" >&2; false; }
+  # Its end wrote back again: every record once, the ones of before the checkpoint first.
+  last="$(tail -n 1 "$VOL/log")"
+  [ "$last" -gt "$((host_last + 5))" ]
+  exactly_once "$VOL/log" "$last"
+  [ "$(cat "$C/note")" = "$last" ]
+  [ "$(cat "$VOL/ro-seen")" = r1 ]
+  [ "$(tree_stamp "$RO")" = "$before_ro" ]
+  ! grep -q ro-written "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/out2"
+}
+
+@test "a paused container (containerd pauses first) whose write-back fails (the host's volume full): one warning, the checkpoint stands, its restore writes back at its end" {
+  # A small tmpfs as the volume: the container's 2 MiB fit its carry disk, not the host's.
+  SMALL="$BATS_TEST_TMPDIR/small"
+  mkdir -p "$SMALL"
+  mount -t tmpfs -o size=1m tmpfs "$SMALL"
+  CFG="$SMALL"
+  echo before >"$SMALL/existing"
+  run_detached "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$SMALL\",\"options\":[\"rbind\",\"rprivate\"]}]" \
+    sh -c 'dd if=/dev/zero of=/data/big bs=1k count=2048 2>/dev/null; echo written; while [ ! -e /data/stop ]; do sleep 0.2; done; echo after >/data/after'
+  wait_lines 1
+  runx pause c1
+  run --separate-stderr runx --log "$BATS_TEST_TMPDIR/ckpt.log" checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
+  [ "$status" -eq 0 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ "${stderr_lines[0]}" == "runx: warning: checkpoint: the read-write binds were not written back to the host ("*"No space left on device"*"); the image holds the container's writes, and its restore writes them back when it ends" ]]
+  [ "$(grep -c 'warn.*not written back to the host' "$BATS_TEST_TMPDIR/ckpt.log")" -eq 1 ]
+  [ -f "$BATS_TEST_TMPDIR/img/manifest.json" ]
+  [ "$(state_field c1 status)" = stopped ]
+  # Nothing half-copied is left in the volume.
+  [ "$(ls -A "$SMALL")" = existing ]
+  runx delete c1
+  mount -o remount,size=8m "$SMALL"
+  runx restore --detach --image-path "$BATS_TEST_TMPDIR/img" --bundle "$BUNDLE" c1 </dev/null >/dev/null 2>&1
+  [ "$(state_field c1 status)" = running ]
+  runx exec c1 touch /data/stop
+  wait_stopped "$ROOT" c1
+  [ "$(stat -c %s "$SMALL/big")" -eq $((2048 * 1024)) ]
+  [ "$(cat "$SMALL/after")" = after ]
+  [ "$(cat "$SMALL/existing")" = before ]
 }
 
 @test "a bind kept a live share (io.runx.live-share) is refused by checkpoint and migrate in one line naming it; the container runs on" {

@@ -16,7 +16,7 @@ import type { ContainerRecord } from '../state/container-record';
 import { isSameProcessAlive, processStartTime, sleep } from '../host/host';
 import { joinHostCgroup } from '../cgroup/host-cgroup';
 import { enterKeeperCgroupns } from './keeper-namespaces';
-import type { GuestNetwork } from '../devices/net/config';
+import { type GuestNetwork, NETDEV_ID } from '../devices/net/config';
 import { KEEPER_SOCKET, LAUNCH_FILE, type KeeperLaunch } from './keeper-launch';
 import { QemuChild } from './qemu-child';
 import { awaitGo, reportReady } from './ready-fd';
@@ -124,6 +124,8 @@ class Keeper implements KeeperCore {
       this.watchCarried();
       await this.boot();
       if (incoming) await this.serveLink(incoming);
+      // A checkpoint froze the container (ops/write-back.ts); restored, it runs.
+      if (restore) await this.thawLoaded('restore');
       if (!restore && !incoming) startedAtCreate = await this.prepareContainer(this.launch.startAfterCreate === true);
       this.machine.apply({ kind: 'booted', incoming: incoming !== undefined, started: startedAtCreate || restore?.status === 'running' });
       // In the try: a state directory removed meanwhile (delete --force) fails the create.
@@ -155,6 +157,16 @@ class Keeper implements KeeperCore {
   qmp(): QmpPort {
     if (!this.qmpClient) throw new RunxError('ESTATE', 'the container has no VM here');
     return this.qmpClient;
+  }
+
+  guestFrozen = false;
+
+  get carriesWrites(): boolean {
+    return (this.launch.qemu.shares.find((s) => s.binds)?.binds ?? []).some((b) => b.carried === true && !b.readonly);
+  }
+
+  async isolateVm(): Promise<void> {
+    if (this.launch.qemu.network) await this.qmpClient!.execute('set_link', { name: NETDEV_ID, up: false });
   }
 
   holdCarry(): Promise<() => void> {
@@ -267,6 +279,8 @@ class Keeper implements KeeperCore {
     const at = this.agentConn.stdinStream().offset;
     if (at !== undefined) this.linkServer?.startStdinAt(at);
     log().info(`the guest had read ${at ?? 'an unknown count'} of the container's stdin`);
+    // A container paused on its source was frozen there; it runs here.
+    await this.thawLoaded('incoming migration');
   }
 
   /** The container runs here again: the stand-in's link retires once the other host's last output is in. */
@@ -448,6 +462,21 @@ class Keeper implements KeeperCore {
       },
     });
     this.machine.onApply(() => this.refresher?.kick());
+  }
+
+  /**
+   * Thaws the container of a VM loaded from a saved state, which may have been frozen
+   * when it was saved (a checkpoint that wrote back, a pause). An agent from before
+   * freezing (an older image) has never frozen it. Any other failure fails the load:
+   * the container would never run.
+   */
+  private async thawLoaded(what: string): Promise<void> {
+    try {
+      await this.agentConn!.request('thaw', {});
+    } catch (err) {
+      if (/unknown message thaw/.test(messageOf(err))) return;
+      throw new RunxError('EAGENT', `${what}: the container's processes could not be thawed: ${messageOf(err)}`, { cause: err });
+    }
   }
 
   /** Has the agent create the container (and, with `start`, start its process right after); true if it started it. */

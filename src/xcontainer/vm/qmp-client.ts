@@ -30,6 +30,7 @@ export interface QmpCommands {
   'blockdev-set-active': { args: { 'node-name'?: string; active: boolean }; result: Record<string, never> };
   'block-job-cancel': { args: { device: string; force?: boolean }; result: Record<string, never> };
   'query-migrate': { args: Record<string, never>; result: MigrateInfo };
+  set_link: { args: { name: string; up: boolean }; result: Record<string, never> };
   'announce-self': { args: { initial: number; max: number; rounds: number; step: number }; result: Record<string, never> };
 }
 

@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import { RunxError } from '../../../errors';
 
 export const TAP_NAME = 'tap0_runx';
+/** QEMU's id of the NIC's backend (QMP set_link names it). */
+export const NETDEV_ID = 'net0';
 
 /**
  * A VM template's NIC has no container namespace: its QEMU runs in a network namespace
@@ -198,8 +200,8 @@ export function teardownNetwork(net: GuestNetwork): void {
 /** QEMU's NIC: the tap (opened by name, so QEMU must run inside the namespace). */
 export function netArgs(net: GuestNetwork): string[] {
   return [
-    '-netdev', `tap,id=net0,ifname=${net.tap},script=no,downscript=no`,
-    '-device', `virtio-net-device,netdev=net0,mac=${net.mac}`,
+    '-netdev', `tap,id=${NETDEV_ID},ifname=${net.tap},script=no,downscript=no`,
+    '-device', `virtio-net-device,netdev=${NETDEV_ID},mac=${net.mac}`,
   ];
 }
 

@@ -12,7 +12,7 @@ import type { KeeperOp, KeeperRequest, KeeperResult, LinkAuth, LinkTarget, Migra
 
 /** The agent connection, as far as the handlers use it. */
 export interface AgentPort {
-  request(name: string, fields: Record<string, FieldValue | undefined> | Array<[string, FieldValue]>): Promise<ControlMessage>;
+  request(name: string, fields: Record<string, FieldValue | undefined> | Array<[string, FieldValue]>, timeoutMs?: number): Promise<ControlMessage>;
   /** Holds stdin back until releaseStdin; resolves (false: the agent did not answer) once the agent has read what was sent. */
   holdStdin(): Promise<boolean>;
   releaseStdin(): void;
@@ -37,6 +37,12 @@ export interface KeeperCore {
    * stop it for long, save or send it then.
    */
   holdCarry(): Promise<() => void>;
+  /** The VM has read-write carried binds: a checkpoint that ends the container writes them back to the host. */
+  readonly carriesWrites: boolean;
+  /** The agent has frozen the container's processes (a pause, a checkpoint's write-back): resume thaws them. */
+  guestFrozen: boolean;
+  /** A saved VM about to run for its write-back only: its NIC's link goes down, so nothing of it reaches the network. */
+  isolateVm(): Promise<void>;
   /** With the VM stopped: its state and a copy of its disk into `dir`, after the output it sent. */
   saveCheckpoint(dir: string): Promise<void>;
   /** A checkpoint without --leave-running: end QEMU and exit 137 (after the reply is out). */

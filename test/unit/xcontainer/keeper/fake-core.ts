@@ -20,6 +20,11 @@ export class FakeCore implements KeeperCore {
   send: (cancelled: () => boolean) => Promise<MigrationStats> = async () => STATS;
   bootFails = false;
   ownerIsAlive = true;
+  /** Whether the VM has read-write carried binds (a checkpoint without --leave-running writes them back). */
+  carriesWrites = false;
+  guestFrozen = false;
+  /** Agent requests that fail, by name, with this message. */
+  agentFails: Record<string, string> = {};
 
   constructor(facts: KeeperFacts) {
     this.machine = new KeeperMachine(facts);
@@ -28,8 +33,9 @@ export class FakeCore implements KeeperCore {
   agent(): AgentPort {
     return {
       request: async (name: string, fields: Record<string, FieldValue | undefined> | Array<[string, FieldValue]>): Promise<ControlMessage> => {
-        this.calls.push(`agent ${name}`);
-        void fields;
+        const to = Array.isArray(fields) ? fields.find(([k]) => k === 'to')?.[1] : undefined;
+        this.calls.push(`agent ${name}${to ? ` to=${String(to)}` : ''}`);
+        if (this.agentFails[name]) throw new RunxError('EAGENT', this.agentFails[name]);
         if (name === 'ps') return { name: 'procs', fields: [['id', '1'], ['proc', '1:0:0:S:sh'], ['proc', '7:1:0:R:ps']] };
         if (name === 'stats') return { name: 'usage', fields: [['id', '1'], ['mem.usage', '4096']] };
         return { name: 'ok', fields: [['id', '1']] };
@@ -60,6 +66,7 @@ export class FakeCore implements KeeperCore {
     this.calls.push('hold carry');
     return () => { this.calls.push('release carry'); };
   }
+  async isolateVm(): Promise<void> { this.calls.push('isolate'); }
   async saveCheckpoint(dir: string): Promise<void> { this.calls.push(`save ${dir}`); }
   endAfterCheckpoint(): void { this.calls.push('end 137'); }
   sendVm(send: SendOptions, progress: (p: unknown) => void, wasRunning: boolean, cancelled: () => boolean): Promise<MigrationStats> {

@@ -1,4 +1,5 @@
 // The keeper's state table: every phase × op, served or refused (with the table's
+import { RunxError } from '../../../../src/errors';
 // one-line reason and an error code), through the real dispatcher and handlers over a
 // fake VM session; then the transitions the handlers make, and the orchestration of
 // a migration (including a cancel that comes while the destination prepares).
@@ -136,8 +137,69 @@ describe('keeper ops over a fake VM session', () => {
     expect(core.machine.phase).toBe('running');
     expect(core.record.status).toBe('running');
     // Stdin waits while the VM cannot read it (nothing stays in QEMU, lost if it is saved and ended);
-    // no carry refresh is left halfway in the stopped VM.
-    expect(core.calls).toEqual(['hold carry', 'agent hold stdin', 'qmp stop', 'release carry', 'qmp cont', 'agent release stdin']);
+    // no carry refresh is left halfway in the stopped VM; the container's processes are
+    // frozen before the stop and thawed after the cont (runc's pause is a freeze).
+    expect(core.calls).toEqual(['hold carry', 'agent freeze', 'agent hold stdin', 'qmp stop', 'release carry', 'qmp cont', 'agent thaw', 'agent release stdin']);
+    expect(core.guestFrozen).toBe(false);
+  });
+
+  it('a pause whose agent cannot freeze still stops the VM, and its resume thaws nothing', async () => {
+    const core = new FakeCore({ phase: 'running', started: true });
+    core.agentFails.freeze = 'unknown message freeze';
+    await run(core, 'pause');
+    expect(core.machine.phase).toBe('paused');
+    await run(core, 'resume');
+    expect(core.calls).toEqual(['hold carry', 'agent freeze', 'agent hold stdin', 'qmp stop', 'release carry', 'qmp cont', 'agent release stdin']);
+  });
+
+  it('a checkpoint without --leave-running of a container with read-write binds freezes it, saves, then runs the VM cut off to write back, and only then says stopped', async () => {
+    const core = new FakeCore({ phase: 'running', started: true });
+    core.carriesWrites = true;
+    const progress: unknown[] = [];
+    let statusAtWriteBack: string | undefined;
+    const request = core.agent().request;
+    core.agent = () => ({ ...FakeCore.prototype.agent.call(core), request: async (name, fields, t) => {
+      if (name === 'carry') statusAtWriteBack = core.record.status ?? 'running';
+      return request(name, fields, t);
+    } });
+    await run(core, 'checkpoint', { leaveRunning: false }, (p) => progress.push(p));
+    expect(core.calls).toEqual(['hold carry', 'agent freeze', 'agent hold stdin', 'qmp stop', 'save /img', 'isolate', 'qmp cont', 'agent carry to=host', 'end 137', 'release carry']);
+    expect(statusAtWriteBack).toBe('running');
+    expect(core.record).toMatchObject({ status: 'stopped', exitStatus: 137, checkpointed: true });
+    expect(progress).toEqual([{ writeBack: { ms: expect.any(Number) } }]);
+  });
+
+  it('a paused container (frozen at its pause) is written back after the save; a failed copy is a warning in the progress, and it still ends', async () => {
+    const core = new FakeCore({ phase: 'running', started: true });
+    core.carriesWrites = true;
+    await run(core, 'pause');
+    core.calls.length = 0;
+    core.agentFails.carry = 'carry: write back slot 1: No space left on device';
+    const progress: unknown[] = [];
+    const reply = await run(core, 'checkpoint', { leaveRunning: false }, (p) => progress.push(p));
+    expect(reply).toMatchObject({ ok: true });
+    expect(core.calls).toEqual(['hold carry', 'qmp stop', 'save /img', 'isolate', 'qmp cont', 'agent carry to=host', 'end 137', 'release carry']);
+    expect(progress).toEqual([{ writeBack: { ms: expect.any(Number), error: expect.stringMatching(/not written back to the host \(.*No space left on device\); the image holds/) } }]);
+    expect(core.record).toMatchObject({ status: 'stopped', exitStatus: 137 });
+  });
+
+  it('a container that could not be frozen is not written back (the copy would not be the image\'s): said, and the checkpoint stands', async () => {
+    const core = new FakeCore({ phase: 'running', started: true });
+    core.carriesWrites = true;
+    core.agentFails.freeze = 'cgroup: freeze: the container\'s processes did not all stop within 5000 ms';
+    const progress: unknown[] = [];
+    await run(core, 'checkpoint', { leaveRunning: false }, (p) => progress.push(p));
+    expect(core.calls).toEqual(['hold carry', 'agent freeze', 'agent hold stdin', 'qmp stop', 'save /img', 'end 137', 'release carry']);
+    expect(progress).toEqual([{ writeBack: { ms: expect.any(Number), error: expect.stringMatching(/could not be frozen/) } }]);
+  });
+
+  it('a failed save thaws what the checkpoint froze, and the container runs on', async () => {
+    const core = new FakeCore({ phase: 'running', started: true });
+    core.carriesWrites = true;
+    core.saveCheckpoint = async () => { core.calls.push('save fails'); throw new RunxError('EHOST', 'disk full'); };
+    expect(await run(core, 'checkpoint', { leaveRunning: false })).toMatchObject({ ok: false });
+    expect(core.calls).toEqual(['hold carry', 'agent freeze', 'agent hold stdin', 'qmp stop', 'save fails', 'qmp cont', 'agent thaw', 'agent release stdin', 'release carry']);
+    expect(core.machine.phase).toBe('running');
   });
 
   it('a checkpoint without --leave-running ends the container (137); with it, a paused VM stays stopped', async () => {
