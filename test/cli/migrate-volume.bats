@@ -48,15 +48,15 @@ teardown() {
     for id in $("$RUNX_BIN" --root "$RB" list -q 2>/dev/null); do on_b "$RUNX_BIN" --root "$RB" delete --force "$id" >/dev/null 2>&1 || true; done
   fi
   hosts_down
-  if mountpoint -q "$BVOL" 2>/dev/null; then umount "$BVOL"; fi
+  if mountpoint -q "$BVOL/myvol/_data" 2>/dev/null; then umount "$BVOL/myvol/_data"; fi
 }
 
 # start_b LOG CMD...: CMD in the background as host B's: in B's network namespace and
-# a mount namespace of its own with B_BINDS bound; its pid (CMD's own: each step
+# a mount namespace of its own with B_BINDS bound (with what is mounted below them); its pid (CMD's own: each step
 # execs the next) in B_PID.
 start_b() {
   local log="$1"; shift
-  unshare -m --propagation private sh -c 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 1; shift 2; done; shift; exec ip netns exec "$@"' \
+  unshare -m --propagation private sh -c 'while [ "$1" != -- ]; do mount --rbind "$1" "$2" || exit 1; shift 2; done; shift; exec ip netns exec "$@"' \
     sh "${B_BINDS[@]}" -- "$HB" "$@" 2>"$log" &
   B_PID=$!
   PIDS+=($!)
@@ -190,4 +190,49 @@ assert_moved_and_ended() {
   wait_seen rb /etc/hosts "$(cat "$RB/@volumes/c1/0")"
   wait_lines $((n + 30))
   assert_moved_and_ended "$(cat "$RB/@volumes/c1/0")" "$qa" "$qb"
+}
+
+# refused_clean OUTPUT-FILE [ENTRY]: the migration failed in one line; the source runs
+# on with its volume as at create; B keeps nothing of it (but ENTRY of its volume store)
+refused_clean() {
+  [ "$(wc -l <"$1")" -eq 1 ] || { cat "$1" >&2; false; }
+  [ "$(status_of ra c1)" = running ]
+  [[ "$(ra state c1)" != *migrated-to* ]]
+  vol_untouched
+  for _ in $(seq 100); do [ ! -e "$RB/c1" ] && break; sleep 0.1; done
+  [ ! -e "$RB/c1" ]
+  [ ! -e "$RB/@volumes/c1" ] || { find "$RB/@volumes" >&2; false; }
+  # what Prepare made in B's volume store is gone too
+  [ -z "$(ls -A "$BVOL" | grep -vx "${2:-}")" ] || { find "$BVOL" >&2; false; }
+  [ "$(has_tap "$CB")" -eq 0 ]
+  [ -z "$(pgrep -f "$RB/c1/" || true)" ]
+}
+
+# stop_writer_on_a: the source ends its writer: every record once in A's volume
+stop_writer_on_a() {
+  local k
+  ra exec c1 touch /tmp/stop
+  wait_stopped ra c1
+  k="$(tail -n 1 "$VOL/log")"
+  exactly_once "$VOL/log" "$k"
+  exactly_once "$T/out" "$k"
+}
+
+@test "a destination whose volume path is read-only refuses Prepare in one line: the source runs on, its volume untouched, B clean" {
+  # B's volume for it exists, on a read-only mount (a full or failing disk remounted ro).
+  mkdir -p "$BVOL/myvol/_data"
+  mount --bind "$BVOL/myvol/_data" "$BVOL/myvol/_data"
+  mount -o remount,bind,ro "$BVOL/myvol/_data"
+  plug "$CB" "$NET.100"
+  serve_b
+  start_writer
+  wait_lines 5
+  run ra migrate --to "$NET.2:7702" --token-file "$T/token" --netns "/run/netns/$CB" c1
+  echo "$output" >"$T/mig.out"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"Prepare of c1: mounts[3] (/data): $VOL is not writable here (EROFS: read-only file system)"* ]]
+  refused_clean "$T/mig.out" myvol
+  [ -z "$(ls -A "$BVOL/myvol/_data")" ]
+  stop_writer_on_a
 }
