@@ -115,9 +115,9 @@ exactly_once() { # file count: records 1..count, each once, in order
   diff <(seq "$2") "$1" >/dev/null || { echo "$1: $(wc -l <"$1") lines, not 1..$2 once each" >&2; sort -n "$1" | uniq -d | head -3 >&2; return 1; }
 }
 
-# The source host's volume as at create.
+# The source host's volume as at create (its entries: VOL_LS, default "existing").
 vol_untouched() {
-  [ "$(ls -A "$VOL")" = existing ] || { ls -la "$VOL" >&2; return 1; }
+  [ "$(ls -A "$VOL" | tr '\n' ' ')" = "${VOL_LS:-existing} " ] || { ls -la "$VOL" >&2; return 1; }
   [ "$(cat "$VOL/existing")" = before ]
 }
 
@@ -234,5 +234,40 @@ stop_writer_on_a() {
   [[ "$output" == *"Prepare of c1: mounts[3] (/data): $VOL is not writable here (EROFS: read-only file system)"* ]]
   refused_clean "$T/mig.out" myvol
   [ -z "$(ls -A "$BVOL/myvol/_data")" ]
+  stop_writer_on_a
+}
+
+@test "host B dying mid-volume-transfer (its serve killed -9 while the carry disk's mirror runs): the source runs on, its volume untouched, B keeps nothing" {
+  # 96 MiB in the volume, so its mirror takes a while.
+  head -c $((96 * 1024 * 1024)) /dev/urandom >"$VOL/big"
+  sum="$(sha256sum <"$VOL/big")"
+  VOL_LS="big existing"
+  plug "$CB" "$NET.100"
+  serve_b
+  start_writer
+  wait_lines 5
+  ra migrate --to "$NET.2:7702" --token-file "$T/token" --netns "/run/netns/$CB" c1 >"$T/mig.out" 2>&1 &
+  mig=$!
+  PIDS+=($mig)
+  # Mid-transfer: B's copy of the carry disk has part of the volume.
+  got=0
+  for _ in $(seq 600); do
+    got="$(du -B1 "$RB/c1/carry.ext4" 2>/dev/null | cut -f1)" || true
+    [ "${got:-0}" -ge $((24 * 1024 * 1024)) ] && break
+    sleep 0.05
+  done
+  echo "# B's carry disk at the kill: $((${got:-0} / 1024 / 1024)) MiB" >&3
+  [ "${got:-0}" -ge $((24 * 1024 * 1024)) ]
+  [ "${got:-0}" -lt $((96 * 1024 * 1024)) ]
+  qb="$(node -e 'console.log(require(process.argv[1]).qemuPid)' "$RB/c1/state.json")"
+  kill -9 "$B_PID"
+  st=0
+  wait "$mig" || st=$?
+  [ "$st" -eq 1 ]
+  grep -q "failed before switch-over (the container runs on here)" "$T/mig.out"
+  wait_gone "$qb" 100
+  refused_clean "$T/mig.out"
+  [ "$(sha256sum <"$VOL/big")" = "$sum" ]
+  B_PID=
   stop_writer_on_a
 }
