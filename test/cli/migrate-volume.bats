@@ -150,19 +150,21 @@ assert_moved_and_ended() {
   # delete keeps the volume, as an engine keeps a named volume
   exactly_once "$BVOL/myvol/_data/log" "$k"
   [ ! -e "$RA/c1" ] && [ ! -e "$RB/c1" ]
-  # (the roots' lock directories stay, as the roots do)
-  [ -z "$(ls -A "$RA" | grep -vx @locks)" ] || { ls -A "$RA" >&2; false; }
-  [ -z "$(ls -A "$RB" | grep -vx -e @locks -e @volumes)" ] || { ls -A "$RB" >&2; false; }
+  # (the roots' lock directories, and a daemon's @spot, stay as the roots do)
+  [ -z "$(ls -A "$RA" | grep -vx -e @locks -e @spot)" ] || { ls -A "$RA" >&2; false; }
+  [ -z "$(ls -A "$RB" | grep -vx -e @locks -e @spot -e @volumes)" ] || { ls -A "$RB" >&2; false; }
   wait_gone "$qa" 100
   wait_gone "$qb" 100
   [ "$(has_tap "$CA")" -eq 0 ] && [ "$(has_tap "$CB")" -eq 0 ]
   no_mounts
 }
 
-@test "a Docker-like writer with a NIC live-migrates between two netns hosts: every fsync'd record once in B's volume, A's untouched, host-file updates reach it before and after" {
-  # B's namespace for the container, made as a CNI ADD there would make it.
-  plug "$CB" "$NET.100"
-  serve_b
+# writer_moves MOVER: the writer starts on A; A's engine rewrites its /etc/hosts; MOVER
+# moves it to B (its NIC into $CB) and returns once it runs there; then B's engine
+# rewrites B's copy; it ends there. Every record once in B's volume, A's as at create,
+# each update seen by the container, nothing left on either host.
+writer_moves() {
+  local qa qb n
   start_writer
   qa="$(record_field c1 qemuPid)"
   wait_lines 10
@@ -170,10 +172,7 @@ assert_moved_and_ended() {
   printf '127.0.0.1 localhost\n%s.100 c1\n10.1.0.7 c1-a\n' "$NET" >"$C/hosts"
   wait_seen ra /etc/hosts "$(cat "$C/hosts")"
   n="$(wc -l <"$T/out")"
-
-  run ra migrate --to "$NET.2:7702" --token-file "$T/token" --netns "/run/netns/$CB" c1
-  echo "$output"
-  [ "$status" -eq 0 ]
+  "$1"
   [ "$(status_of rb c1)" = running ]
   qb="$(node -e 'console.log(require(process.argv[1]).qemuPid)' "$RB/c1/state.json")"
   in_netns_of "$qb" "$CB"
@@ -190,6 +189,69 @@ assert_moved_and_ended() {
   wait_seen rb /etc/hosts "$(cat "$RB/@volumes/c1/0")"
   wait_lines $((n + 30))
   assert_moved_and_ended "$(cat "$RB/@volumes/c1/0")" "$qa" "$qb"
+}
+
+by_migrate() {
+  run ra migrate --to "$NET.2:7702" --token-file "$T/token" --netns "/run/netns/$CB" c1
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"c1 now runs at $NET.2:7702"* ]]
+}
+
+@test "a Docker-like writer with a NIC live-migrates between two netns hosts: every fsync'd record once in B's volume, A's untouched, host-file updates reach it before and after" {
+  # B's namespace for the container, made as a CNI ADD there would make it.
+  plug "$CB" "$NET.100"
+  serve_b
+  writer_moves by_migrate
+}
+
+# daemon_config FILE LISTEN ROOT PEER-NAME PEER-ADDRESS PROVIDER-JSON [MORE-FIELDS,]
+daemon_config() {
+  cat >"$1" <<EOF
+{ "listen": "$2", "tokenFile": "$T/token", "root": "$3",
+  "provider": $6, "market": "spot", "price": 0.03, ${7:-}
+  "peers": [ { "name": "$4", "address": "$5", "market": "on-demand", "price": 0.096 } ] }
+EOF
+}
+
+# The fake AWS notice to A's daemon; back once the container runs on B and A's
+# daemon reports it moved live, within the notice's deadline.
+by_notice() {
+  node -e 'console.log(JSON.stringify({ action: "terminate", time: new Date(Date.now() + 120e3).toISOString().replace(/\.\d+Z$/, "Z") }))' >"$T/notice.tmp"
+  mv "$T/notice.tmp" "$T/notice.json"
+  for _ in $(seq 300); do
+    ip netns exec "$HA" node -e 'fetch("http://127.0.0.1:7790/status").then(async (r) => { process.stdout.write(await r.text()) })' >"$T/status.json" 2>/dev/null || true
+    grep -q '"lastEvacuation":{' "$T/status.json" && ! grep -q '"evacuating":true' "$T/status.json" && break
+    sleep 0.2
+  done
+  node -e '
+    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const o = s.lastEvacuation && s.lastEvacuation.outcomes;
+    if (!o || o.length !== 1 || o[0].containerId !== "c1" || o[0].path !== "live" || o[0].peer !== "B" || !o[0].withinDeadline) { console.error(JSON.stringify(s)); process.exit(1); }
+  ' "$T/status.json"
+}
+
+@test "the spot daemon evacuates the writer on a (fake) AWS interruption notice to its peer's daemon on B: every record once in B's volume (its volumeRoots), updates before and after" {
+  # B's daemon sees the container's namespace path /run/netns/$CA as B's own (CB), as
+  # hosts naming namespaces alike would (daemon-net.bats), and its volume store at $VROOT.
+  ip netns add "$CB"
+  B_BINDS+=("/run/netns/$CB" "/run/netns/$CA")
+  daemon_config "$T/b.json" "$NET.2:7702" "$RB" A "$NET.1:7701" '{ "kind": "none" }' "\"volumeRoots\": [\"$VROOT\"], \"metrics\": { \"listen\": \"127.0.0.1:7791\" },"
+  start_b "$T/daemon-b.err" "$RUNX_BIN" --log "$T/daemon-b.log" daemon --config "$T/b.json"
+  wait_log "$T/daemon-b.log" 'spot daemon started'
+  ip netns exec "$HA" node "$REPO/test/helpers/fake-imds.mjs" 127.0.0.1:7780 "$T/notice.json" >"$T/imds.out" 2>"$T/imds.err" &
+  PIDS+=($!)
+  wait_log "$T/imds.out" listening
+  daemon_config "$T/a.json" "$NET.1:7701" "$RA" B "$NET.2:7702" \
+    '{ "kind": "aws", "endpoint": "http://127.0.0.1:7780", "pollSeconds": 1, "requestTimeoutSeconds": 2 }' '"metrics": { "listen": "127.0.0.1:7790" },'
+  ip netns exec "$HA" "$RUNX_BIN" --log "$T/daemon-a.log" daemon --config "$T/a.json" 2>"$T/daemon-a.err" &
+  PIDS+=($!)
+  wait_log "$T/daemon-a.log" 'spot daemon started'
+  wait_log "$T/imds.err" 'GET /latest/meta-data/spot/instance-action 404'
+  # B's namespace for the container joins the bridge just before the notice (as a CNI
+  # ADD there would make it): two live stacks with one address are never both there.
+  plug "$CB" "$NET.100"
+  writer_moves by_notice
 }
 
 # refused_clean OUTPUT-FILE [ENTRY]: the migration failed in one line; the source runs
