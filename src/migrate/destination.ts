@@ -160,7 +160,7 @@ export class Destination {
           const config = JSON.parse(placed.configText) as SpecConfig;
           if (req.instance) writeInstance(this.store, id, req.instance);
           return {
-            origin: { kind: 'incoming', diskBytes, carryBytes: placed.carryBytes, endpoints: () => this.endpoints(id, host, psk) },
+            origin: { kind: 'incoming', diskBytes, carryBytes: placed.carryBytes, endpoints: () => this.endpoints(id, host, psk), made: placed.made },
             configText: placed.configText,
             config,
             bundle: req.bundle,

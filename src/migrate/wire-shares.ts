@@ -4,8 +4,8 @@
 // container ends here. A path from config_json is taken only inside a --volume-root
 // this host's `runx serve` was given (an engine's volume store, the same path on
 // every host); any other bind gets a directory of runx's own under --root,
-// @volumes/<id>/<slot> (@: no container id has it; kept after delete, as an engine keeps a named volume). A Prepare with share_paths, a live share or a path that
-// leaves its volume root is refused in one line.
+// @volumes/<id>/<slot> (@: no container id has it; kept after delete, as an engine keeps a named volume). A Prepare with share_paths, a live share, a path that
+// leaves its volume root or a read-write bind's path this host cannot write is refused in one line.
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunxError } from '../errors';
@@ -79,6 +79,20 @@ function makeUnder(root: string, p: string, kind: 'dir' | 'file', what: string):
 }
 
 /**
+ * A read-write bind is written back here at the container's end: a path that cannot
+ * take it (a read-only mount, no permission) is refused now, not found out then, when
+ * the source no longer has the data.
+ */
+function mustBeWritable(p: string, what: string): void {
+  try {
+    fs.accessSync(p, fs.constants.W_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new RunxError('ECONFIG', `${what}: ${p} is not writable here (${e.message.split(',')[0]}), and the container's writes are written back there at its end`);
+  }
+}
+
+/**
  * The binds of the Prepare's container, placed on this host; nothing made when it
  * throws. `ownDir`: runx's directory for binds outside every volume root.
  */
@@ -113,6 +127,7 @@ export function placeBinds(req: Pick<PrepareRequest, 'configJson' | 'containerId
       }
       made.unshift(...makeUnder(root ?? ownDir, placed, kind, what));
       const { flags } = parseOptions(m.options ?? []);
+      if ((flags & MS_RDONLY) === 0) mustBeWritable(placed, what);
       binds.push({ source: placed, readonly: (flags & MS_RDONLY) !== 0, recursive: (flags & MS_REC) !== 0, carried: true, destination: m.destination });
       mounts[i] = { ...m, source: placed };
       slot++;

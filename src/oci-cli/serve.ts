@@ -1,18 +1,8 @@
 // `runx serve --listen HOST:PORT [--token-file F] [--tls-cert C --tls-key K --tls-ca CA]`
 import type { Command } from 'commander';
 import { runtimeOptions } from './globals';
-import path from 'node:path';
-import fs from 'node:fs';
-import { RunxError } from '../errors';
 import { absolutePaths, seconds, warnIfTokenExposed } from './flag-values';
-
-function volumeRoots(dirs: readonly string[]): string[] {
-  return dirs.map((d) => {
-    const abs = path.resolve(d);
-    if (!fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new RunxError('EUSAGE', `--volume-root ${d}: not a directory`);
-    return abs;
-  });
-}
+import { volumeRoots } from '../migrate/volume-roots';
 
 export function register(program: Command): void {
   program.command('serve')
@@ -28,7 +18,7 @@ export function register(program: Command): void {
       const files = absolutePaths(flags, ['tokenFile', 'tlsCert', 'tlsKey', 'tlsCa']);
       const runtime = runtimeOptions(program);
       warnIfTokenExposed(files.tokenFile);
-      const o = { ...files, sourceTimeoutMs: seconds('--source-timeout', flags.sourceTimeout) * 1000, volumeRoots: volumeRoots(flags.volumeRoot) };
+      const o = { ...files, sourceTimeoutMs: seconds('--source-timeout', flags.sourceTimeout) * 1000, volumeRoots: volumeRoots(flags.volumeRoot, '--volume-root') };
       const { serveMigration } = await import('../migrate/serve');
       const { port } = await serveMigration(o, runtime);
       process.stderr.write(`runx serve: listening on port ${port}\n`);

@@ -54,6 +54,8 @@ export interface DaemonConfig {
   listen: string;
   tokenFile: string;
   root?: string;
+  /** As `runx serve --volume-root`: where containers migrated here keep their bind sources' paths (docs/mounts.md). */
+  volumeRoots?: string[];
   provider: { kind: 'aws' | 'gcp' | 'azure' | 'none'; endpoint?: string; pollSeconds?: number; requestTimeoutSeconds?: number };
   market: Market;
   price: number;

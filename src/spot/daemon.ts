@@ -451,11 +451,12 @@ export async function runDaemon(configFile: string, runtime: RuntimeOptions, log
   const { StateRootContainers } = await import('./container-source');
   const { RunxMigrator } = await import('./runx-migrator');
   const { serveMigration } = await import('../migrate/serve');
+  const { volumeRoots } = await import('../migrate/volume-roots');
   const config = loadDaemonConfig(configFile);
   const managedRuntime: RuntimeOptions = { ...runtime, root: config.root ?? root };
   config.control = { ...config.control, socket: config.control?.socket ?? defaultControlSocket(managedRuntime.root) };
   // The daemon also receives migrations, as `runx serve` does, on `listen`.
-  const service = await serveMigration({ listen: config.listen, tokenFile: config.tokenFile }, managedRuntime);
+  const service = await serveMigration({ listen: config.listen, tokenFile: config.tokenFile, volumeRoots: volumeRoots(config.volumeRoots ?? [], 'volumeRoots') }, managedRuntime);
   const p = config.provider;
   const watcher = createWatcher(p.kind, {
     endpoint: p.endpoint, intervalMs: p.pollSeconds !== undefined ? p.pollSeconds * 1000 : undefined,

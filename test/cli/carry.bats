@@ -6,6 +6,7 @@
 # source running and its volume untouched.
 
 load helpers
+load serve
 
 # N numbered records appended to the volume, each synced, each echoed to stdout so the
 # test can see progress (the volume's host copy is only written at the end).
@@ -44,17 +45,9 @@ teardown() {
   rm -rf "$ROOT" "$DEST"
 }
 
-free_port() {
-  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-start_serve() { # extra serve flags...
+serve_here() { # extra serve flags...: start_serve on a free loopback port ($port)
   port="$(free_port)"
-  "$RUNX_BIN" --root "$DEST" serve --listen "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" "$@" 2>"$BATS_TEST_TMPDIR/serve.err" &
-  SERVE_PID=$!
-  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && return 0; sleep 0.1; done
-  cat "$BATS_TEST_TMPDIR/serve.err" >&2
-  return 1
+  start_serve "127.0.0.1:$port" "$@"
 }
 
 start_writer() { # count [annotations JSON]
@@ -83,7 +76,7 @@ exactly_once() { # file count: records 1..count, each once, in order
 }
 
 @test "a Docker-like container live-migrates with its binds: every record once at the destination, the source's volume untouched" {
-  start_serve
+  serve_here
   start_writer 150
   wait_lines 20
   run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
@@ -115,7 +108,7 @@ exactly_once() { # file count: records 1..count, each once, in order
 }
 
 @test "with --volume-root, the destination writes the volume back at the source's own path" {
-  start_serve --volume-root "$BATS_TEST_TMPDIR/volumes"
+  serve_here --volume-root "$BATS_TEST_TMPDIR/volumes"
   start_writer 60
   wait_lines 10
   runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
@@ -224,7 +217,7 @@ tree_stamp() { # dir
 }
 
 @test "a bind kept a live share (io.runx.live-share) is refused by checkpoint and migrate in one line naming it; the container runs on" {
-  start_serve
+  serve_here
   start_writer 400 '{"io.runx.live-share":"/data"}'
   wait_lines 5
   run runx checkpoint --image-path "$BATS_TEST_TMPDIR/img" c1
@@ -246,7 +239,7 @@ tree_stamp() { # dir
 @test "a destination without room for the carried volume refuses Prepare in one line; the source runs on, nothing made there" {
   # The destination's --root on a tmpfs too small for the root disk and the carry disk.
   mount -t tmpfs -o size=400m runx-bats-small "$DEST"
-  start_serve
+  serve_here
   start_writer 400
   wait_lines 5
   run runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
@@ -261,7 +254,7 @@ tree_stamp() { # dir
   # 96 MiB in the volume, so the mirror takes a while.
   head -c $((96 * 1024 * 1024)) /dev/urandom >"$VOL/big"
   sum="$(sha256sum <"$VOL/big")"
-  start_serve
+  serve_here
   start_writer 100
   wait_lines 5
   runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1 >"$BATS_TEST_TMPDIR/mig.out" 2>&1 &
@@ -415,7 +408,7 @@ run_detached() { # mounts JSON, then the container's args
   CFG="$BATS_TEST_TMPDIR/volumes/cfgvol/_data"
   mkdir -p "$CFG"
   echo before >"$CFG/f"
-  start_serve --volume-root "$BATS_TEST_TMPDIR/volumes"
+  serve_here --volume-root "$BATS_TEST_TMPDIR/volumes"
   run_detached "[{\"destination\":\"/cfg\",\"type\":\"bind\",\"source\":\"$CFG\",\"options\":[\"rbind\",\"ro\"]}]" sleep 600
   runx migrate --to "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" c1
   [ "$("$RUNX_BIN" --root "$DEST" exec c1 cat /cfg/f)" = before ]

@@ -15,6 +15,7 @@
 
 load helpers
 load netns-hosts
+load serve
 
 NET=10.233.0
 
@@ -33,14 +34,6 @@ teardown() {
     for id in $("$RUNX_BIN" --root "$RB" list -q 2>/dev/null); do nsenter --mount="/proc/$DAEMON_B/ns/mnt" "$RUNX_BIN" --root "$RB" delete --force "$id" >/dev/null 2>&1 || true; done
   fi
   hosts_down
-}
-
-# wait_log FILE PATTERN [tries of 0.1 s]
-wait_log() {
-  for _ in $(seq "${3:-300}"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "no '$2' in $1:" >&2
-  tail -n 20 "$1" >&2
-  return 1
 }
 
 # daemon_config FILE LISTEN ROOT PEER-NAME PEER-ADDRESS METRICS PROVIDER-JSON

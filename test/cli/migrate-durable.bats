@@ -5,6 +5,7 @@
 # (#21.9), and a stand-in that does not read costs the destination no memory (#21.12).
 
 load helpers
+load serve
 
 COUNTER='i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done'
 
@@ -29,23 +30,11 @@ teardown() {
   rm -rf "$ROOT" "$DEST"
 }
 
-free_port() {
-  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-start_serve() {
-  "$RUNX_BIN" --root "$DEST" serve --listen "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/serve.err" &
-  SERVE_PID=$!
-  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && return 0; sleep 0.1; done
-  cat "$BATS_TEST_TMPDIR/serve.err" >&2
-  return 1
-}
-
 # migrated SCRIPT: c1 running `sh -c SCRIPT` here (output in $BATS_TEST_TMPDIR/out,
 # its keeper's pid in $SRC_KEEPER), moved to a serve for $DEST on loopback
 migrated() {
   port="$(free_port)"
-  start_serve
+  start_serve "127.0.0.1:$port"
   make_bundle -- sh -c "$1"
   runx create --bundle "$BUNDLE" --pid-file "$BATS_TEST_TMPDIR/pid" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
   runx start c1
@@ -155,9 +144,7 @@ consecutive() {
   ip link add "da$$" netns "$a" type veth peer name "db$$" netns "$b"
   ip -n "$a" addr add 10.232.0.1/24 dev "da$$"; ip -n "$a" link set "da$$" up; ip -n "$a" link set lo up
   ip -n "$b" addr add 10.232.0.2/24 dev "db$$"; ip -n "$b" link set "db$$" up; ip -n "$b" link set lo up
-  ip netns exec "$b" "$RUNX_BIN" --root "$DEST" serve --listen 10.232.0.2:7700 --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/serve.err" &
-  SERVE_PID=$!
-  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && break; sleep 0.1; done
+  SERVE_WRAP="ip netns exec $b" start_serve 10.232.0.2:7700
   make_bundle -- sh -c "$COUNTER"
   ip netns exec "$a" "$RUNX_BIN" --root "$ROOT" create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
   runx start c1

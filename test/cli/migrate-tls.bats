@@ -4,6 +4,7 @@
 # NBD export and incoming-migration port take only that migration's peer.
 
 load helpers
+load serve
 
 COUNTER='i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done'
 
@@ -23,18 +24,6 @@ teardown() {
     for id in $("$RUNX_BIN" --root "$r" list -q 2>/dev/null); do "$RUNX_BIN" --root "$r" delete --force "$id" >/dev/null 2>&1 || true; done
   done
   rm -rf "$ROOT" "$DEST"
-}
-
-free_port() {
-  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-start_serve() { # ADDR
-  "$RUNX_BIN" --root "$DEST" serve --listen "$1" --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/serve.err" &
-  SERVE_PID=$!
-  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && return 0; sleep 0.1; done
-  cat "$BATS_TEST_TMPDIR/serve.err" >&2
-  return 1
 }
 
 # incoming_port ID nbdPort|migratePort: the port the destination's QEMU (or its

@@ -3,6 +3,7 @@
 # namespaces standing in for hosts. The source keeper stays the container's stand-in.
 
 load helpers
+load serve
 
 COUNTER='i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done'
 
@@ -29,20 +30,6 @@ teardown() {
   if [ -n "${CG:-}" ]; then
     for d in /sys/fs/cgroup"$CG" /sys/fs/cgroup/*"$CG"; do if [ -d "$d" ]; then rmdir "$d" 2>/dev/null || true; fi; done
   fi
-}
-
-free_port() {
-  node -e 'const s=require("net").createServer().listen(0,process.argv[1],()=>{console.log(s.address().port);s.close()})' "${1:-127.0.0.1}"
-}
-
-# start_serve ADDR [prefix-command...]: runx serve for $DEST in the background
-start_serve() {
-  local addr="$1"; shift
-  "$@" "$RUNX_BIN" --root "$DEST" serve --listen "$addr" --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/serve.err" &
-  SERVE_PID=$!
-  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && return 0; sleep 0.1; done
-  cat "$BATS_TEST_TMPDIR/serve.err" >&2
-  return 1
 }
 
 # serve_and_run SCRIPT [create flags...]: a destination serve on a free loopback port
@@ -148,7 +135,7 @@ dest_field() {
   if [ -e /sys/fs/cgroup/cgroup.controllers ]; then procs="/sys/fs/cgroup$CG/cgroup.procs"; else procs="/sys/fs/cgroup/pids$CG/cgroup.procs"; fi
   port="$(free_port)"
   # A destination whose VMs may take 1 ms to come up cannot take this one.
-  start_serve "127.0.0.1:$port" env RUNX_BOOT_TIMEOUT_MS=1
+  SERVE_WRAP="env RUNX_BOOT_TIMEOUT_MS=1" start_serve "127.0.0.1:$port"
   make_bundle --set linux.cgroupsPath="$CG" -- sh -c "$COUNTER"
   runx create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
   runx start c1
@@ -194,7 +181,7 @@ dest_field() {
   ip link add "va$$" netns "$a" type veth peer name "vb$$" netns "$b"
   ip -n "$a" addr add 10.231.0.1/24 dev "va$$"; ip -n "$a" link set "va$$" up; ip -n "$a" link set lo up
   ip -n "$b" addr add 10.231.0.2/24 dev "vb$$"; ip -n "$b" link set "vb$$" up; ip -n "$b" link set lo up
-  start_serve 10.231.0.2:7700 ip netns exec "$b"
+  SERVE_WRAP="ip netns exec $b" start_serve 10.231.0.2:7700
   make_bundle -- sh -c "$COUNTER"
   ip netns exec "$a" "$RUNX_BIN" --root "$ROOT" create --bundle "$BUNDLE" c1 >"$BATS_TEST_TMPDIR/out" 2>&1 </dev/null
   runx start c1

@@ -1,5 +1,5 @@
 # Hosts as network namespaces on one bridge, for the tests that move a container with
-# a NIC between them (migrate-net.bats, daemon-net.bats). The caller sets L (the
+# a NIC between them (migrate-net.bats, daemon-net.bats, migrate-volume.bats). The caller sets L (the
 # namespace holding the bridge br0) and its client writes its replies to
 # $BATS_TEST_TMPDIR/client.log (test/helpers/tcp-client.mjs).
 

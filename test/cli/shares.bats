@@ -6,6 +6,7 @@
 # kept out of the container's output stream.
 
 load helpers
+load serve
 
 teardown() {
   [ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
@@ -160,10 +161,8 @@ exported_files() {
 @test "a migration destination refuses a Prepare whose share_paths are / and /etc, places a config bind of / in its own directory, and refuses another migration or agent protocol" {
   DEST="$(mktemp -d /tmp/runx-bats-dest.XXXXXX)"
   echo "t0ken-$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/token"
-  port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-  "$RUNX_BIN" --root "$DEST" serve --listen "127.0.0.1:$port" --token-file "$BATS_TEST_TMPDIR/token" 2>"$BATS_TEST_TMPDIR/serve.err" &
-  SERVE_PID=$!
-  for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/serve.err" 2>/dev/null && break; sleep 0.1; done
+  port="$(free_port)"
+  start_serve "127.0.0.1:$port"
   run timeout 90 node "$REPO/test/helpers/hostile-prepare.mjs" "127.0.0.1:$port" "$BATS_TEST_TMPDIR/token" evil '["/","/etc"]'
   echo "$output"
   [ "$status" -eq 1 ]

@@ -42,7 +42,7 @@ export type VmOrigin =
   /** A checkpoint image: its disk is copied sparse, its saved state loaded. */
   | { kind: 'image'; disk: string; stateFile: string; status: 'created' | 'running' }
   /** A migration's destination: an empty disk of the source's size, which the mirror fills. */
-  | { kind: 'incoming'; diskBytes: number; carryBytes?: number; endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints> };
+  | { kind: 'incoming'; diskBytes: number; carryBytes?: number; endpoints(network: GuestNetwork | undefined): Promise<IncomingEndpoints>; made?: readonly string[] };
 
 /** The container's NIC: none, the one its namespace's interface gives, or a migrated guest's. */
 export type NicPlan =
@@ -266,7 +266,7 @@ function makeCarryDisk(plan: VmPlan, dir: string): void {
 async function originLaunch(plan: VmPlan, spec: VmSpec, dir: string, network: GuestNetwork | undefined): Promise<Partial<KeeperLaunch>> {
   const o = plan.origin;
   if (o.kind === 'image') return { restore: { stateFile: o.stateFile, status: o.status } };
-  if (o.kind === 'incoming') return { incoming: await o.endpoints(network) };
+  if (o.kind === 'incoming') return { incoming: await o.endpoints(network), ...(o.made?.length ? { incomingMade: [...o.made] } : {}) };
   const devices = vmDevicesOf({ network, shares: plan.shares });
   // No template has a carry disk yet: such a VM boots cold (docs/mounts.md).
   if (o.boot !== 'snapshot' || devices.carry) return {};

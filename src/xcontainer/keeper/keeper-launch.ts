@@ -26,6 +26,12 @@ export interface KeeperLaunch {
   /** Set on a migration's destination: QEMU waits paused for the incoming VM. */
   incoming?: IncomingEndpoints;
   /**
+   * On a migration's destination: what its migration service made on this host for the
+   * incoming container's binds (wire-shares.ts), removed by the keeper if that service
+   * dies before switch-over (nobody else would); dropped at switch-over.
+   */
+  incomingMade?: string[];
+  /**
    * Set when process.terminal is true. With a console socket, the keeper makes a host
    * pty, sends its master there, and relays between its slave and the guest's terminal;
    * without (run in the foreground), the guest's terminal is relayed through the

@@ -272,6 +272,11 @@ class Keeper implements KeeperCore {
 
   async runIncoming(): Promise<void> {
     await finishIncoming(this.qmpClient!);
+    // The container's binds are its own here from now on: never removed as a failed migration's.
+    if (this.launch.incomingMade) {
+      this.launch.incomingMade = undefined;
+      writeLaunch(this.dir, this.launch);
+    }
     // Also resumes the container's stdin credit from what the agent holds, and learns
     // where its stream stands: the stand-in's link goes on from there.
     if (!this.agentConn) throw new RunxError('ESTATE', 'the container has no VM here');
@@ -528,6 +533,10 @@ class Keeper implements KeeperCore {
     this.machine.apply({ kind: 'ending' });
     abandonIncoming();
     await this.stopQemu();
+    // What that service set up for the VM goes too, as its rollback would have removed
+    // it: the NIC's tap and redirects in the container's namespace here, the binds' paths.
+    releaseNic(this.dir, this.launch);
+    for (const p of this.launch.incomingMade ?? []) fs.rmSync(p, { recursive: true, force: true });
     this.store.remove(this.launch.id);
     try {
       log().warn(`incoming migration of ${this.launch.id}: the migration service went away before switch-over; removed it`);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDaemonConfig, parseDaemonConfig, validateDaemonConfig } from '../../../src/spot/config';
+import { volumeRoots } from '../../../src/migrate/volume-roots';
 
 const good = {
   listen: '127.0.0.1:7070', tokenFile: '/etc/runx/token', provider: { kind: 'aws', endpoint: 'http://127.0.0.1:1338' },
@@ -20,6 +21,15 @@ describe('daemon config', () => {
     expect(c.etcd!.prefix).toBe('/runx/peers/');
     expect(c.etcd!.reservationsPrefix).toBe('/runx/reservations/');
     expect(c.etcd!.leaseSeconds).toBe(10);
+  });
+  it('takes volumeRoots, a list of directories, as runx serve takes --volume-root', () => {
+    expect(validateDaemonConfig({ ...structuredClone(good), volumeRoots: ['/var/lib/docker/volumes'] }).volumeRoots).toEqual(['/var/lib/docker/volumes']);
+    expect(() => validateDaemonConfig({ ...structuredClone(good), volumeRoots: '/var/lib/docker/volumes' }, 'd.json')).toThrow('d.json: volumeRoots must be array');
+    expect(() => validateDaemonConfig({ ...structuredClone(good), volumeRoots: [''] }, 'd.json')).toThrow(/d.json: volumeRoots\[0\] must NOT have fewer than 1 characters/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runx-vroot-'));
+    expect(volumeRoots([dir], 'volumeRoots')).toEqual([dir]);
+    expect(() => volumeRoots([path.join(dir, 'nope')], 'volumeRoots')).toThrow(`volumeRoots ${path.join(dir, 'nope')}: not a directory`);
+    fs.rmSync(dir, { recursive: true });
   });
   it('names the field in a one-line error', () => {
     const bad = (patch: (c: any) => void) => { const c: any = structuredClone(good); patch(c); return () => validateDaemonConfig(c, 'd.json'); };
