@@ -97,7 +97,7 @@ exactly_once() { # file count: records 1..count, each once, in order
 }
 
 @test "a paused container (frozen in its VM) live-migrates and runs on at the destination, its records all there" {
-  start_serve
+  serve_here
   start_writer 60
   wait_lines 10
   runx pause c1

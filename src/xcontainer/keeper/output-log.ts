@@ -9,7 +9,8 @@
 // Offsets count the records' bytes only, across both streams, from the container's
 // first output at this host. A segment that reaches half the bound becomes the
 // previous one (rename, which replaces the one before it): the log holds at least the
-// last half of the bound and at most the bound plus one record.
+// last half of the bound and at most the bound plus one record per segment (a record
+// is one agent frame's payload, under 32 KiB) and the two headers.
 //
 // fsync policy: none per write. The failure this log is for is the *other* host (the
 // source) dying: here the page cache has every byte the moment write() returns, and a
