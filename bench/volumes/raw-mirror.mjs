@@ -5,7 +5,9 @@
 // from `drive-mirror sync=full mode=existing` to the job's ready state, then
 // block-job-cancel (as runx ends its mirror after switch-over) until the job is gone.
 // The target is compared with the source afterwards (cmp). Prints one JSON line.
-// Usage: raw-mirror.mjs --src FILE --work DIR
+// Usage: raw-mirror.mjs --src FILE --work DIR [--cache unsafe|writeback] (default
+// unsafe, as runx's root disk; writeback is what runx's carry disk uses, so the
+// mirror's flush before ready reaches the destination's disk)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -14,7 +16,8 @@ import { Qmp } from '../lib/qmp.mjs';
 
 const opts = {};
 for (let a = process.argv.slice(2); a.length;) opts[a.shift().replace(/^--/, '')] = a.shift();
-if (!opts.src || !opts.work) { console.error('usage: raw-mirror.mjs --src FILE --work DIR'); process.exit(2); }
+opts.cache ??= 'unsafe';
+if (!opts.src || !opts.work || !['unsafe', 'writeback'].includes(opts.cache)) { console.error('usage: raw-mirror.mjs --src FILE --work DIR [--cache unsafe|writeback]'); process.exit(2); }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = [];
 
@@ -32,8 +35,7 @@ async function startQemu(name, disk) {
   const child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64',
     '-M', 'none', '-nodefaults', '-no-user-config', '-display', 'none',
     '-qmp', `unix:${qmpPath},server=on,wait=off`,
-    // As runx's root disk: raw, cache=unsafe.
-    '-drive', `id=vol,file=${disk},format=raw,if=none,cache=unsafe`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '-drive', `id=vol,file=${disk},format=raw,if=none,cache=${opts.cache}`], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   const qmp = await Qmp.connect(qmpPath, 20_000);
   return { child, qmp };
